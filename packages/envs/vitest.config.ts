@@ -1,0 +1,3 @@
+import { gopoProject } from '../../vitest.shared.ts';
+
+export default gopoProject('envs');
