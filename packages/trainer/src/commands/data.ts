@@ -1,0 +1,63 @@
+import {
+  checkDataDir,
+  DATA_DIR_ENV,
+  DATA_FILES,
+  DATASET_SOURCES,
+  type DatasetName,
+  defineCommand,
+  MissingFileError,
+  resolveDataDir,
+} from '@gopo/core';
+import { z } from 'zod';
+
+const DATASETS = Object.keys(DATASET_SOURCES) as [DatasetName, ...DatasetName[]];
+
+/** `gopo data`: where the public data comes from, and whether a directory holds the expected files. */
+export const dataCommand = defineCommand({
+  path: ['data'],
+  describe: 'show where the public data sets come from and check a data directory (file list and sha256)',
+  options: z.object({
+    dataset: z
+      .array(z.enum(DATASETS))
+      .optional()
+      .describe(`only these data sets (${DATASETS.join(', ')})`),
+    json: z.boolean().default(false).describe('print the check as JSON'),
+  }),
+  examples: [
+    ['gopo data', 'check the default data directory'],
+    [
+      'gopo data --data-dir ~/gopo-data --dataset taubench_retail',
+      'check one data set in a directory you provide',
+    ],
+  ],
+  async run(args, ctx) {
+    const dir = resolveDataDir(ctx.dataDir);
+    const datasets = args.dataset ?? DATASETS;
+    if (!dir) {
+      ctx.out(`No data directory found. Pass --data-dir or set ${DATA_DIR_ENV}. It must hold:`);
+      for (const ds of datasets) {
+        ctx.out(`  ${ds}: ${DATASET_SOURCES[ds].upstream} [${DATASET_SOURCES[ds].license}]`);
+        for (const f of DATA_FILES.filter((x) => x.dataset === ds))
+          ctx.out(`    ${f.path}  sha256 ${f.sha256}`);
+      }
+      throw new MissingFileError('(none)', 'data directory');
+    }
+    const rows = await checkDataDir(dir, datasets);
+    const bad = rows.filter((r) => r.status !== 'ok');
+    if (args.json) {
+      ctx.out(JSON.stringify({ dir, ok: bad.length === 0, files: rows }, null, 2));
+    } else {
+      ctx.out(`data directory: ${dir}`);
+      for (const ds of datasets) {
+        const dsRows = rows.filter((r) => r.dataset === ds);
+        const okCount = dsRows.filter((r) => r.status === 'ok').length;
+        ctx.out(
+          `  ${ds.padEnd(16)} ${okCount}/${dsRows.length} ok   upstream: ${DATASET_SOURCES[ds].upstream}`,
+        );
+        for (const r of dsRows.filter((x) => x.status !== 'ok'))
+          ctx.out(`    ${r.status.padEnd(8)} ${r.path}`);
+      }
+    }
+    return bad.length === 0 ? 0 : 2;
+  },
+});
