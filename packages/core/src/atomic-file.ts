@@ -74,9 +74,18 @@ export class AtomicFileWriter {
   async write(chunk: string | Uint8Array): Promise<void> {
     if (this.done) throw new Error(`write after commit/abort: ${this.file}`);
     if (!this.stream.write(chunk)) {
+      // Remove both listeners whichever fires, so long writes do not pile up 'error' listeners.
       await new Promise<void>((resolve, reject) => {
-        this.stream.once('drain', resolve);
-        this.stream.once('error', reject);
+        const onDrain = () => {
+          this.stream.off('error', onError);
+          resolve();
+        };
+        const onError = (err: Error) => {
+          this.stream.off('drain', onDrain);
+          reject(err);
+        };
+        this.stream.once('drain', onDrain);
+        this.stream.once('error', onError);
       });
     }
   }

@@ -120,3 +120,20 @@ describe('run directories', () => {
     expect(readFileSync(resumed.metricsFile, 'utf8')).toContain('loss/gopo');
   });
 });
+
+describe('AtomicFileWriter', () => {
+  it('streams many chunks past the high-water mark without leaking listeners', async () => {
+    const { AtomicFileWriter } = await import('./atomic-file.js');
+    const f = path.join(tmp(), 'big.bin');
+    const w = new AtomicFileWriter(f);
+    const chunk = new Uint8Array(1 << 16).fill(7);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    for (let i = 0; i < 64; i++) await w.write(chunk);
+    await w.commit();
+    process.off('warning', onWarning);
+    expect(readFileSync(f).length).toBe(64 << 16);
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
+});
