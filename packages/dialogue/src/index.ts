@@ -1,3 +1,22 @@
+export { dialogueCommands, logsValidateCommand } from './commands.js';
+export {
+  type EventActor,
+  eventActor,
+  goalCompletionEvent,
+  isResolvedStatus,
+  isTerminalEvent,
+} from './events.js';
+export {
+  formatLogIssue,
+  type LogValidationReport,
+  type ReadSessionsOptions,
+  readSessions,
+  readSessionsAll,
+  type SessionRecord,
+  SessionWriter,
+  validateLogFile,
+  writeSessions,
+} from './log-io.js';
 export {
   type AgentTurn,
   AgentTurnSchema,
@@ -29,10 +48,34 @@ export {
   UserTurnSchema,
 } from './log-schema.js';
 export {
+  DEFAULT_MILESTONES,
+  type Milestone,
+  MilestoneSchema,
+  type MilestoneTable,
+  MilestoneTableSchema,
+} from './milestones.js';
+export {
+  compileSop,
+  loadSop,
+  parseSopText,
+  SHOP_SOP_FILE,
+  Sop,
+  type SopFlags,
+  type SopSpec,
+  SopSpecSchema,
+  type SopTurnCheck,
+  shopSopDefault,
+} from './sop.js';
+export {
+  isShopStrategy,
+  loadStrategySet,
+  parseStrategySet,
   SHOP_STRATEGIES,
   SHOP_STRATEGY_SET,
   type ShopStrategy,
   StrategyNameSchema,
   type StrategySet,
   StrategySetSchema,
+  strategyIndex,
 } from './strategies.js';
+export { type StrictEvent, StrictEventSchema, StrictSessionSchema } from './strict-events.js';

@@ -1,3 +1,4 @@
+import { loadConfig } from '@gopo/core';
 import { z } from 'zod';
 
 /** The default shop strategy set (DESIGN.md 4.1), in a fixed order that model heads index into. */
@@ -45,3 +46,23 @@ export const StrategySetSchema = z
 export type StrategySet = z.infer<typeof StrategySetSchema>;
 
 export const SHOP_STRATEGY_SET: StrategySet = { name: 'shop', strategies: [...SHOP_STRATEGIES] };
+
+/** Position of every strategy in a set (the index model heads use); unknown names are absent. */
+export function strategyIndex(set: StrategySet): ReadonlyMap<string, number> {
+  return new Map(set.strategies.map((s, i) => [s, i]));
+}
+
+/** Type guard for the default shop strategies. */
+export function isShopStrategy(name: string): name is ShopStrategy {
+  return (SHOP_STRATEGIES as readonly string[]).includes(name);
+}
+
+/** Parses a user-defined strategy set (from a config file or an object); throws on duplicates or bad names. */
+export function parseStrategySet(raw: unknown): StrategySet {
+  return StrategySetSchema.parse(raw);
+}
+
+/** Loads a user-defined strategy set from a YAML or JSON file (`name` and ordered `strategies`). */
+export async function loadStrategySet(file: string): Promise<StrategySet> {
+  return loadConfig(file, StrategySetSchema);
+}

@@ -1,1 +1,69 @@
-export {};
+export { envsCommands, simulateCommand } from './commands.js';
+export { couponFor, realizeStrategy, searchCatalog, statusPhrase } from './shop/agent-templates.js';
+export {
+  type AgentAction,
+  type Observation,
+  outcomeStatus,
+  type ResetResult,
+  ShopEnv,
+  type ShopEnvConfig,
+  type ShopEnvConfigInput,
+  ShopEnvConfigSchema,
+  type StepInfo,
+  type StepResult,
+} from './shop/env.js';
+export { adherence, detectStrategy, type NluResult, understand } from './shop/nlu.js';
+export { encodeObservation, observationFeatureNames, observationSize } from './shop/observation.js';
+export { type OracleDecision, oracleDecision, oracleReference } from './shop/oracle.js';
+export {
+  greedyPolicy,
+  greedyStrategy,
+  heuristicStrategy,
+  oraclePolicy,
+  POLICY_NAMES,
+  type PolicyName,
+  randomPolicy,
+  type ShopPolicy,
+  shopPolicies,
+  templatePolicy,
+} from './shop/policies.js';
+export {
+  COMPLAINT_ISSUES,
+  type ComplaintIssue,
+  drawScenario,
+  goalSlots,
+  type HiddenGoal,
+  type Persona,
+  PersonaSchema,
+  parseScenarioConfig,
+  type Scenario,
+  type ScenarioConfig,
+  ScenarioConfigSchema,
+} from './shop/scenario.js';
+export {
+  episodeSeed,
+  runEpisode,
+  type SimulateOptions,
+  type SimulationSummary,
+  simulate,
+  summarize,
+} from './shop/simulate.js';
+export type { AgentView, Revealed, ShopProgress } from './shop/state.js';
+export { type EndReason, type UserReaction, UserSimulator } from './shop/user-sim.js';
+export { templateCount, USER_ACTS, USER_TEMPLATES, type UserAct } from './shop/user-templates.js';
+export {
+  bestCoupon,
+  CATEGORIES,
+  type Coupon,
+  type Customer,
+  couponApplies,
+  generateWorld,
+  type Item,
+  type Order,
+  type OrderStatus,
+  returnAllowed,
+  type StorePolicies,
+  type World,
+  type WorldConfig,
+  WorldConfigSchema,
+} from './shop/world.js';

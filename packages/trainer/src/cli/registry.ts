@@ -1,7 +1,15 @@
 import type { CommandSpec } from '@gopo/core';
+import { dialogueCommands } from '@gopo/dialogue';
+import { envsCommands } from '@gopo/envs';
 import { lmCommands } from '@gopo/lm';
 import { dataCommand } from '../commands/data.js';
 import { demoCommand } from '../commands/demo.js';
 
 /** Every `gopo` subcommand, each declared by the package that owns it. */
-export const ALL_COMMANDS: readonly CommandSpec[] = [demoCommand, dataCommand, ...lmCommands] as unknown as CommandSpec[];
+export const ALL_COMMANDS: readonly CommandSpec[] = [
+  demoCommand,
+  dataCommand,
+  ...dialogueCommands,
+  ...envsCommands,
+  ...lmCommands,
+] as unknown as CommandSpec[];
