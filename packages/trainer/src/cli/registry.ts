@@ -2,6 +2,7 @@ import type { CommandSpec } from '@gopo/core';
 import { dialogueCommands } from '@gopo/dialogue';
 import { envsCommands } from '@gopo/envs';
 import { lmCommands } from '@gopo/lm';
+import { rewardsCommands } from '@gopo/rewards';
 import { dataCommand } from '../commands/data.js';
 import { demoCommand } from '../commands/demo.js';
 

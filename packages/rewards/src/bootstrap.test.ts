@@ -1,0 +1,107 @@
+import { Rng } from '@gopo/core';
+import { describe, expect, it } from 'vitest';
+import { bootstrapMean, bootstrapTable, pairedCompare, quantile } from './bootstrap.js';
+import { ScoreTable } from './score-table.js';
+
+function bernoulliTable(n: number, p: number, seed: number, group = 0): ScoreTable {
+  const rng = Rng.fromSeed(seed);
+  const t = new ScoreTable(2, 4);
+  for (let i = 0; i < n; i++) {
+    const o = t.addRow(i % 2 === 0 ? group : 1);
+    t.num[o] = rng.bool(p) ? 1 : 0;
+    t.den[o] = 1;
+    // a turn-level rate: 0..3 eligible turns
+    const turns = rng.int(4);
+    t.num[o + 1] = rng.int(turns + 1);
+    t.den[o + 1] = turns;
+  }
+  return t;
+}
+
+describe('bootstrap', () => {
+  it('type-7 quantiles by hand, NaN left out', () => {
+    const v = new Float64Array([3, 1, Number.NaN, 2, 4]);
+    expect(quantile(v, 0)).toBe(1);
+    expect(quantile(v, 0.5)).toBe(2.5);
+    expect(quantile(v, 0.25)).toBe(1.75);
+  });
+
+  it('is seeded: the same seed gives the same intervals, another seed different ones', () => {
+    const t = bernoulliTable(500, 0.3, 1);
+    const run = (seed: number) =>
+      bootstrapTable(t, 2, { resamples: 200, confidence: 0.95, rng: Rng.fromSeed(seed) });
+    expect(run(5)).toEqual(run(5));
+    expect(run(5).overall[0]!.low).not.toBe(run(6).overall[0]!.low);
+  });
+
+  it('a proportion interval matches the normal approximation at large n', () => {
+    const n = 4000;
+    const t = bernoulliTable(n, 0.3, 2);
+    const ci = bootstrapTable(t, 2, { resamples: 1000, confidence: 0.95, rng: Rng.fromSeed(3) });
+    const p = ci.overall[0]!.value;
+    const half = 1.96 * Math.sqrt((p * (1 - p)) / n);
+    expect(ci.overall[0]!.low).toBeCloseTo(p - half, 2);
+    expect(ci.overall[0]!.high).toBeCloseTo(p + half, 2);
+    expect(ci.overall[1]!.low).toBeLessThan(ci.overall[1]!.value);
+    // groups: each half of the rows
+    expect(ci.byGroup[0]!.length).toBe(2);
+    expect(ci.byGroup[0]![0]!.low).toBeLessThan(ci.byGroup[0]![0]!.value);
+    expect(ci.byGroup[0]![0]!.high - ci.byGroup[0]![0]!.low).toBeGreaterThan(
+      ci.overall[0]!.high - ci.overall[0]!.low,
+    );
+    const m = bootstrapMean([1, 0, 1, Number.NaN, 1], {
+      resamples: 200,
+      confidence: 0.9,
+      rng: Rng.fromSeed(1),
+    });
+    expect(m.value).toBe(0.75);
+    expect(m.low).toBeLessThanOrEqual(0.75);
+  });
+
+  it.each(['paired-bootstrap', 'permutation'] as const)(
+    '%s: identical systems p = 1, a clear gain p small, no gain p not small',
+    (test) => {
+      const a = bernoulliTable(600, 0.5, 10);
+      const same = pairedCompare(a, a, test, { resamples: 300, confidence: 0.95, rng: Rng.fromSeed(1) });
+      expect(same[0]).toEqual({ delta: 0, low: 0, high: 0, pValue: 1 });
+      // b = a with 15% of successes turned into failures: a real paired difference
+      const b = new ScoreTable(2, 600);
+      const rng = Rng.fromSeed(11);
+      for (let i = 0; i < a.rows; i++) {
+        const o = b.addRow(0);
+        b.num[o] = a.num[o]! === 1 && rng.bool(0.15) ? 0 : a.num[o]!;
+        b.den[o] = 1;
+        b.num[o + 1] = a.num[o + 1]!;
+        b.den[o + 1] = a.den[o + 1]!;
+      }
+      const d = pairedCompare(a, b, test, { resamples: 500, confidence: 0.95, rng: Rng.fromSeed(2) });
+      expect(d[0]!.delta).toBeGreaterThan(0.05);
+      expect(d[0]!.pValue).toBeLessThan(0.01);
+      expect(d[0]!.low).toBeGreaterThan(0);
+      // two independent draws of the same process: no real difference
+      const c = bernoulliTable(600, 0.5, 99);
+      const n = pairedCompare(a, c, test, { resamples: 500, confidence: 0.95, rng: Rng.fromSeed(2) });
+      expect(n[0]!.pValue).toBeGreaterThan(0.05);
+      expect(n[0]!.low).toBeLessThan(n[0]!.delta);
+    },
+  );
+});
+
+describe('resample draws', () => {
+  it('every row is drawn about once per resample on average (unbiased index draws)', () => {
+    // A table whose row i holds the value i: the bootstrap mean of the resampled means is the mean.
+    const n = 1000;
+    const t = new ScoreTable(1, n);
+    for (let i = 0; i < n; i++) {
+      const o = t.addRow(0);
+      t.num[o] = i;
+      t.den[o] = 1;
+    }
+    const ci = bootstrapTable(t, 1, { resamples: 2000, confidence: 0.5, rng: Rng.fromSeed(4) });
+    // the mean is 499.5 and the resampled mean's sd is about 288.7 / sqrt(1000) = 9.13; the middle
+    // 50% of resampled means lies within about 0.674 sd of the mean
+    expect(ci.overall[0]!.value).toBe(499.5);
+    expect((ci.overall[0]!.low + ci.overall[0]!.high) / 2).toBeCloseTo(499.5, -0.5);
+    expect(ci.overall[0]!.high - ci.overall[0]!.low).toBeCloseTo(2 * 0.674 * 9.13, -0.5);
+  });
+});

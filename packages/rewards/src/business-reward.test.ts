@@ -1,0 +1,78 @@
+import { ConfigError } from '@gopo/core';
+import { describe, expect, it } from 'vitest';
+import { businessScope, compileBusinessReward } from './business-reward.js';
+import { defaultMetricsConfig, GreConfigSchema } from './config.js';
+import { agent, session, user } from './testing/sessions.js';
+
+const def = compileBusinessReward(defaultMetricsConfig().gre);
+
+describe('business reward R_goal', () => {
+  it('default expression: success - 0.02 turns - 0.5 sop_violations - 0.3 escalated', () => {
+    const s = session(
+      'purchase',
+      [
+        user([]),
+        agent('recommend', { violation: true }),
+        user([]),
+        agent('close'),
+        user([]),
+        agent('close', { violation: false }),
+      ],
+      { status: 'success', converted: true },
+    );
+    const scope = businessScope(s);
+    expect(scope).toMatchObject({
+      success: 1,
+      turns: 3,
+      user_turns: 3,
+      agent_turns: 3,
+      total_turns: 6,
+      sop_violations: 1,
+      escalated: 0,
+    });
+    expect(def.evaluate(scope)).toBeCloseTo(1 - 0.06 - 0.5, 12);
+    expect([...def.variables].sort()).toEqual(['escalated', 'sop_violations', 'success', 'turns']);
+  });
+
+  it('clips to [-1, 1] by default and not when clip is null', () => {
+    const s = session(
+      'purchase',
+      [user([]), agent('x', { violation: true }), agent('y', { violation: true })],
+      {
+        status: 'escalated',
+      },
+    );
+    // 0 - 0.02 - 1.0 - 0.3 = -1.32
+    expect(def.evaluate(businessScope(s))).toBe(-1);
+    const raw = compileBusinessReward(GreConfigSchema.parse({ clip: null }));
+    expect(raw.evaluate(businessScope(s))).toBeCloseTo(-1.32, 12);
+  });
+
+  it('custom expressions over outcome fields, booleans as 0/1', () => {
+    const g = compileBusinessReward(
+      GreConfigSchema.parse({ expression: 'converted * order_value / 100 + (csat >= 4)', clip: null }),
+    );
+    const s = session('purchase', [], { status: 'success', converted: true, order_value: 59, csat: 4 });
+    expect(g.evaluate(businessScope(s))).toBeCloseTo(1.59, 12);
+  });
+
+  it('an unknown variable or function fails at load, naming it', () => {
+    const bad = () =>
+      compileBusinessReward(GreConfigSchema.parse({ expression: 'success - 0.1 * turnz' }), 'metrics.yaml');
+    expect(bad).toThrow(ConfigError);
+    expect(bad).toThrow(/metrics\.yaml at gre\.expression: unknown variable "turnz".*valid: success/);
+    expect(() => compileBusinessReward(GreConfigSchema.parse({ expression: 'frob(success)' }))).toThrow(
+      /unknown function "frob"/,
+    );
+    expect(() => compileBusinessReward(GreConfigSchema.parse({ expression: 'success = 1' }))).toThrow(
+      /may not assign/,
+    );
+    expect(() => compileBusinessReward(GreConfigSchema.parse({ expression: 'success +' }))).toThrow(
+      /cannot parse/,
+    );
+    expect(() => compileBusinessReward(GreConfigSchema.parse({ expression: '[success, 1]' }))).toThrow(
+      /must evaluate to a number/,
+    );
+    expect(GreConfigSchema.safeParse({ clip: [1, -1] }).success).toBe(false);
+  });
+});

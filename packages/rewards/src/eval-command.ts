@@ -1,0 +1,80 @@
+import { defineCommand, loadConfig, UsageError, writeFileAtomic } from '@gopo/core';
+import { z } from 'zod';
+import { type MetricsConfig, MetricsConfigSchema } from './config.js';
+import { compareScored, scoreFile, scoringContext, selectMetrics, summarize } from './evaluate.js';
+import { type EvalReport, formatReport } from './format.js';
+
+export const EvalOptionsSchema = z.object({
+  logs: z.string().describe('Mgshop-style JSONL log to score'),
+  against: z
+    .string()
+    .optional()
+    .describe('a second log of the same sessions (paired by session_id) to compare with'),
+  format: z.enum(['table', 'json', 'md']).default('table').describe('output format'),
+  out: z.string().optional().describe('also write the report to this file (atomically; never on error)'),
+  skipInvalid: z.boolean().default(false).describe('score the valid lines and report how many were skipped'),
+  resamples: z.number().int().min(10).optional().describe('bootstrap resamples (overrides the config)'),
+});
+export type EvalOptions = z.infer<typeof EvalOptionsSchema>;
+
+async function resolveConfig(
+  configFile: string | undefined,
+  overrides: readonly string[],
+): Promise<MetricsConfig> {
+  if (configFile) return loadConfig(configFile, MetricsConfigSchema, { overrides });
+  if (overrides.length > 0) throw new UsageError('--set overrides need a --config file for gopo eval');
+  return MetricsConfigSchema.parse({});
+}
+
+export const evalCommand = defineCommand({
+  path: ['eval'],
+  describe: 'Score Mgshop-style logs: TSE, ESNDCG, GRE and the other session metrics, with bootstrap CIs',
+  positionals: [{ name: 'logs' }],
+  options: EvalOptionsSchema,
+  examples: [
+    ['gopo eval logs.jsonl', 'per-metric table with 95% bootstrap intervals and per-goal breakdowns'],
+    ['gopo eval gopo.jsonl --against ppo.jsonl --format md', 'paired comparison of two systems'],
+    [
+      'gopo eval logs.jsonl --config metrics.yaml --format json --out report.json',
+      'custom weights, JSON report',
+    ],
+  ],
+  async run(args, ctx) {
+    const loaded = await resolveConfig(ctx.configFile, ctx.overrides);
+    const config: MetricsConfig = args.resamples
+      ? { ...loaded, bootstrap: { ...loaded.bootstrap, resamples: args.resamples } }
+      : loaded;
+    const metrics = selectMetrics(config, ctx.configFile ?? '(default config)');
+    const scoring = scoringContext(config, ctx.configFile ?? '(default config)');
+    const keepIds = args.against !== undefined;
+    const opts = { skipInvalid: args.skipInvalid, keepIds };
+    const scored = await scoreFile(args.logs, metrics, scoring, opts);
+    const other =
+      args.against !== undefined ? await scoreFile(args.against, metrics, scoring, opts) : undefined;
+    for (const s of [scored, other]) {
+      if (!s) continue;
+      if (s.skipped > 0) ctx.logger.warn(`${s.file}: skipped ${s.skipped} invalid line(s)`);
+      if (s.duplicateIds > 0)
+        ctx.logger.warn(`${s.file}: ${s.duplicateIds} duplicate session_id(s); the first of each is paired`);
+    }
+    const evaluation = summarize(scored, metrics, config, ctx.seed);
+    const report: EvalReport = {
+      evaluation,
+      ...(other
+        ? {
+            against: summarize(other, metrics, config, ctx.seed),
+            comparison: compareScored(scored, other, metrics, config, ctx.seed),
+          }
+        : {}),
+      confidence: config.bootstrap.confidence,
+      resamples: config.bootstrap.resamples,
+      seed: ctx.seed,
+    };
+    const text = formatReport(report, args.format);
+    ctx.out(text);
+    if (args.out) await writeFileAtomic(args.out, text);
+    return 0;
+  },
+});
+
+export const rewardsCommands = [evalCommand];
