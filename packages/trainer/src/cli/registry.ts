@@ -13,4 +13,5 @@ export const ALL_COMMANDS: readonly CommandSpec[] = [
   ...dialogueCommands,
   ...envsCommands,
   ...lmCommands,
+  ...rewardsCommands,
 ] as unknown as CommandSpec[];
