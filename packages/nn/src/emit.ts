@@ -1,0 +1,379 @@
+/**
+ * Lowers a Graph to an ONNX ModelProto (opset 23). Only nodes that reach a graph output are
+ * emitted. Ops whose attributes ONNX takes as tensor inputs (axes, shapes, slice bounds) get int64
+ * initializers. Where ORT's CPU EP has no float64 kernel (Erf, and Gelu which expands to Erf) the
+ * float64 form is emitted as standard ops (a series evaluation of erf accurate to ~1e-11).
+ */
+import type { ConstData, DType, Graph, Node, OpAttrs, OpType, Tensor } from './graph.js';
+import {
+  type AttributeProtoJson,
+  encodeModel,
+  type ModelProtoJson,
+  type NodeProtoJson,
+  ONNX_ATTR_TYPE,
+  ONNX_DATA_TYPE,
+  type TensorProtoJson,
+  type ValueInfoJson,
+} from './onnx-proto.js';
+
+export const OPSET = 23;
+export const IR_VERSION = 10;
+
+export interface EmitOptions {
+  /** Parameters baked into the model as initializers instead of graph inputs (frozen or exported weights). */
+  paramValues?: ReadonlyMap<string, ConstData>;
+  /** Extra tensors to keep as graph outputs beyond `graph.outputs` (by name). */
+  docString?: string;
+}
+
+export interface EmittedModel {
+  bytes: Uint8Array;
+  /** Graph inputs the caller must feed, in order. */
+  inputs: { name: string; dtype: DType; shape: readonly number[] }[];
+  outputs: { name: string; dtype: DType; shape: readonly number[] }[];
+  nodeCount: number;
+}
+
+function rawBytes(data: ConstData): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function tensorProto(name: string, dtype: DType, dims: readonly number[], data: ConstData): TensorProtoJson {
+  return { name, dims: [...dims], dataType: ONNX_DATA_TYPE[dtype], rawData: rawBytes(data) };
+}
+
+function valueInfo(name: string, dtype: DType, shape: readonly number[]): ValueInfoJson {
+  return {
+    name,
+    type: {
+      tensorType: { elemType: ONNX_DATA_TYPE[dtype], shape: { dim: shape.map((d) => ({ dimValue: d })) } },
+    },
+  };
+}
+
+const ints = (name: string, v: readonly number[]): AttributeProtoJson => ({
+  name,
+  type: ONNX_ATTR_TYPE.INTS,
+  ints: [...v],
+});
+const int = (name: string, v: number): AttributeProtoJson => ({ name, type: ONNX_ATTR_TYPE.INT, i: v });
+const float = (name: string, v: number): AttributeProtoJson => ({ name, type: ONNX_ATTR_TYPE.FLOAT, f: v });
+const str = (name: string, v: string): AttributeProtoJson => ({
+  name,
+  type: ONNX_ATTR_TYPE.STRING,
+  s: new TextEncoder().encode(v),
+});
+
+/** Nodes that (transitively) produce one of `roots`. */
+export function liveNodes(graph: Graph, roots: readonly Tensor[]): Node[] {
+  const live = new Set<Node>();
+  const stack = roots.map((t) => t.producer).filter((n): n is Node => n !== null);
+  while (stack.length > 0) {
+    const n = stack.pop() as Node;
+    if (live.has(n)) continue;
+    live.add(n);
+    for (const t of n.inputs) if (t.producer && !live.has(t.producer)) stack.push(t.producer);
+  }
+  return graph.nodes.filter((n) => live.has(n));
+}
+
+class Lowering {
+  readonly nodes: NodeProtoJson[] = [];
+  readonly initializers: TensorProtoJson[] = [];
+  private readonly constCache = new Map<string, string>();
+  private counter = 0;
+
+  constI64(values: readonly number[]): string {
+    const key = `i64:${values.join(',')}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const name = `const_i64_${this.constCache.size}`;
+    this.initializers.push(
+      tensorProto(name, 'int64', [values.length], BigInt64Array.from(values.map(BigInt))),
+    );
+    this.constCache.set(key, name);
+    return name;
+  }
+
+  constScalar(value: number, dtype: 'float32' | 'float64'): string {
+    const key = `${dtype}:${value}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const name = `const_${dtype}_${this.constCache.size}`;
+    this.initializers.push(
+      tensorProto(name, dtype, [], dtype === 'float32' ? Float32Array.of(value) : Float64Array.of(value)),
+    );
+    this.constCache.set(key, name);
+    return name;
+  }
+
+  node(
+    opType: string,
+    name: string,
+    input: string[],
+    output: string[],
+    attribute: AttributeProtoJson[] = [],
+  ): void {
+    this.nodes.push({ name, opType, input, output, attribute });
+  }
+
+  /** One-output helper node with a generated output name. */
+  tmp(opType: string, base: string, input: string[], attribute: AttributeProtoJson[] = []): string {
+    const out = `${base}/${opType}_${this.counter++}`;
+    this.node(opType, out, input, [out], attribute);
+    return out;
+  }
+
+  /**
+   * float64 erf from standard ops, accurate to ~1e-11: the Maclaurin series (Horner in x^2, 60
+   * terms) for |x| < 3.5 and the asymptotic erfc series (13 terms) beyond.
+   */
+  erf64(base: string, x: string, out: string): void {
+    const c = (v: number) => this.constScalar(v, 'float64');
+    const cut = 3.5;
+    const s = this.tmp('Sign', base, [x]);
+    const a = this.tmp('Abs', base, [x]);
+    const small = this.tmp('Min', base, [a, c(cut)]);
+    // Horner in z = (x / cut)^2: the scaled coefficients stay above ~1e-20 (ORT's CPU kernels lose
+    // double constants below ~1e-45, which the unscaled series needs).
+    const y = this.tmp('Mul', base, [this.tmp('Mul', base, [small, small]), c(1 / (cut * cut))]);
+    const coef = (n: number) => {
+      let v = 2 / Math.sqrt(Math.PI) / (2 * n + 1);
+      for (let k = 1; k <= n; k++) v *= (cut * cut) / k;
+      return n % 2 === 0 ? v : -v;
+    };
+    let poly = c(coef(60));
+    for (let n = 59; n >= 0; n--)
+      poly = this.tmp('Add', base, [this.tmp('Mul', base, [poly, y]), c(coef(n))]);
+    const series = this.tmp('Mul', base, [poly, small]);
+    const big = this.tmp('Max', base, [a, c(cut)]);
+    const inv2x2 = this.tmp('Reciprocal', base, [
+      this.tmp('Mul', base, [c(2), this.tmp('Mul', base, [big, big])]),
+    ]);
+    let tail = c(1);
+    let term = 1;
+    const terms: number[] = [];
+    for (let n = 1; n <= 12; n++) {
+      term *= -(2 * n - 1);
+      terms.push(term);
+    }
+    // sum_n term_n * inv^n by Horner from the highest power.
+    let h = c(terms[11] as number);
+    for (let n = 10; n >= 0; n--)
+      h = this.tmp('Add', base, [this.tmp('Mul', base, [h, inv2x2]), c(terms[n] as number)]);
+    tail = this.tmp('Add', base, [c(1), this.tmp('Mul', base, [h, inv2x2])]);
+    const pref = this.tmp('Div', base, [
+      this.tmp('Exp', base, [this.tmp('Neg', base, [this.tmp('Mul', base, [big, big])])]),
+      this.tmp('Mul', base, [big, c(Math.sqrt(Math.PI))]),
+    ]);
+    const asym = this.tmp('Sub', base, [c(1), this.tmp('Mul', base, [pref, tail])]);
+    const inside = this.tmp('Less', base, [a, c(cut)]);
+    const mag = this.tmp('Where', base, [inside, series, asym]);
+    this.node('Mul', `${base}/sign`, [s, mag], [out]);
+  }
+
+  gelu64(base: string, x: string, out: string, approximate: 'none' | 'tanh'): void {
+    const c = (v: number) => this.constScalar(v, 'float64');
+    let inner: string;
+    if (approximate === 'tanh') {
+      const x3 = this.tmp('Mul', base, [this.tmp('Mul', base, [x, x]), x]);
+      const u = this.tmp('Mul', base, [
+        c(Math.sqrt(2 / Math.PI)),
+        this.tmp('Add', base, [x, this.tmp('Mul', base, [c(0.044715), x3])]),
+      ]);
+      inner = this.tmp('Tanh', base, [u]);
+    } else {
+      inner = `${base}/erf`;
+      this.erf64(base, this.tmp('Mul', base, [x, c(Math.SQRT1_2)]), inner);
+    }
+    const half = this.tmp('Mul', base, [
+      this.tmp('Mul', base, [x, c(0.5)]),
+      this.tmp('Add', base, [c(1), inner]),
+    ]);
+    this.node('Identity', `${base}/out`, [half], [out]);
+  }
+
+  lower(n: Node, inp: string[], out: string[]) {
+    const op = n.op as OpType;
+    const a = n.attrs as OpAttrs[OpType];
+    const x = n.inputs[0] as Tensor;
+    switch (op) {
+      case 'MatMul':
+      case 'Add':
+      case 'Sub':
+      case 'Mul':
+      case 'Div':
+      case 'Pow':
+      case 'Max':
+      case 'Min':
+      case 'Neg':
+      case 'Sqrt':
+      case 'Exp':
+      case 'Log':
+      case 'Tanh':
+      case 'Sigmoid':
+      case 'Relu':
+      case 'Abs':
+      case 'Sign':
+      case 'Where':
+      case 'Equal':
+      case 'Less':
+      case 'Greater':
+      case 'Not':
+      case 'And':
+      case 'Identity':
+        return this.node(op, n.name, inp, out);
+      case 'StopGradient':
+        return this.node('Identity', n.name, inp, out);
+      case 'Erf':
+        if (x.dtype === 'float64') return this.erf64(n.name, inp[0] as string, out[0] as string);
+        return this.node('Erf', n.name, inp, out);
+      case 'Gelu': {
+        const approximate = (a as OpAttrs['Gelu']).approximate;
+        if (x.dtype === 'float64')
+          return this.gelu64(n.name, inp[0] as string, out[0] as string, approximate);
+        return this.node('Gelu', n.name, inp, out, [str('approximate', approximate)]);
+      }
+      case 'Silu': {
+        // ORT fuses x * Sigmoid(x) into QuickGelu, which has no float64 kernel: spell it differently.
+        if (x.dtype === 'float64') {
+          const c = this.constScalar(1, 'float64');
+          const den = this.tmp('Add', n.name, [c, this.tmp('Exp', n.name, [this.tmp('Neg', n.name, inp)])]);
+          return this.node('Div', n.name, [inp[0] as string, den], out);
+        }
+        const s = this.tmp('Sigmoid', n.name, inp);
+        return this.node('Mul', n.name, [inp[0] as string, s], out);
+      }
+      case 'Gemm': {
+        const g = a as OpAttrs['Gemm'];
+        return this.node('Gemm', n.name, inp, out, [
+          int('transA', g.transA ? 1 : 0),
+          int('transB', g.transB ? 1 : 0),
+        ]);
+      }
+      case 'Softmax':
+      case 'LogSoftmax':
+        return this.node(op, n.name, inp, out, [int('axis', (a as OpAttrs['Softmax']).axis)]);
+      case 'ReduceSum':
+      case 'ReduceMean':
+      case 'ReduceMax':
+      case 'ReduceSumSquare': {
+        const r = a as OpAttrs['ReduceSum'];
+        return this.node(op, n.name, [...inp, this.constI64(r.axes)], out, [
+          int('keepdims', r.keepdims ? 1 : 0),
+        ]);
+      }
+      case 'Reshape':
+        return this.node('Reshape', n.name, [...inp, this.constI64((a as OpAttrs['Reshape']).shape)], out);
+      case 'Expand':
+        return this.node('Expand', n.name, [...inp, this.constI64((a as OpAttrs['Expand']).shape)], out);
+      case 'Transpose':
+        return this.node('Transpose', n.name, inp, out, [ints('perm', (a as OpAttrs['Transpose']).perm)]);
+      case 'Unsqueeze':
+      case 'Squeeze':
+        return this.node(op, n.name, [...inp, this.constI64((a as OpAttrs['Squeeze']).axes)], out);
+      case 'Concat':
+        return this.node('Concat', n.name, inp, out, [int('axis', (a as OpAttrs['Concat']).axis)]);
+      case 'Split': {
+        const s = a as OpAttrs['Split'];
+        return this.node('Split', n.name, [...inp, this.constI64(s.sizes)], out, [int('axis', s.axis)]);
+      }
+      case 'Slice': {
+        const s = a as OpAttrs['Slice'];
+        return this.node(
+          'Slice',
+          n.name,
+          [
+            ...inp,
+            this.constI64(s.starts),
+            this.constI64(s.ends),
+            this.constI64(s.axes),
+            this.constI64(s.steps),
+          ],
+          out,
+        );
+      }
+      case 'Gather':
+        return this.node('Gather', n.name, inp, out, [int('axis', (a as OpAttrs['Gather']).axis)]);
+      case 'Cast':
+        return this.node('Cast', n.name, inp, out, [int('to', ONNX_DATA_TYPE[(a as OpAttrs['Cast']).to])]);
+      case 'LayerNorm': {
+        const l = a as OpAttrs['LayerNorm'];
+        return this.node('LayerNormalization', n.name, inp, out, [
+          int('axis', l.axis),
+          float('epsilon', l.epsilon),
+        ]);
+      }
+      case 'RMSNorm': {
+        const l = a as OpAttrs['RMSNorm'];
+        return this.node('RMSNormalization', n.name, inp, out, [
+          int('axis', l.axis),
+          float('epsilon', l.epsilon),
+        ]);
+      }
+      case 'ScatterNDAdd':
+        return this.node('ScatterND', n.name, inp, out, [str('reduction', 'add')]);
+    }
+  }
+}
+
+/** Serialises the live part of `graph` to ONNX bytes. */
+export function emitModel(graph: Graph, options: EmitOptions = {}): EmittedModel {
+  const outs = graph.outputs;
+  if (outs.length === 0) throw new Error(`graph "${graph.name}" has no outputs`);
+  const nodes = liveNodes(
+    graph,
+    outs.map((o) => o.tensor),
+  );
+  const used = new Set<Tensor>();
+  for (const n of nodes) for (const t of n.inputs) used.add(t);
+  for (const o of outs) used.add(o.tensor);
+
+  const names = new Map<Tensor, string>();
+  const claimed = new Set<Tensor>();
+  for (const o of outs) {
+    if (o.tensor.kind === 'intermediate' && !claimed.has(o.tensor)) {
+      names.set(o.tensor, o.name);
+      claimed.add(o.tensor);
+    }
+  }
+  const nameOf = (t: Tensor) => names.get(t) ?? t.name;
+
+  const low = new Lowering();
+  const inputs: EmittedModel['inputs'] = [];
+  for (const t of graph.inputs)
+    if (used.has(t)) inputs.push({ name: t.name, dtype: t.dtype, shape: t.shape });
+  for (const [name, { tensor }] of graph.params) {
+    if (!used.has(tensor)) continue;
+    const value = options.paramValues?.get(name);
+    if (value) low.initializers.push(tensorProto(name, tensor.dtype, tensor.shape, value));
+    else inputs.push({ name, dtype: tensor.dtype, shape: tensor.shape });
+  }
+  for (const [t, data] of graph.constants)
+    if (used.has(t)) low.initializers.push(tensorProto(t.name, t.dtype, t.shape, data));
+
+  for (const n of nodes) low.lower(n, n.inputs.map(nameOf), n.outputs.map(nameOf));
+  for (const o of outs) {
+    if (nameOf(o.tensor) !== o.name) low.node('Identity', `output/${o.name}`, [nameOf(o.tensor)], [o.name]);
+  }
+
+  const model: ModelProtoJson = {
+    irVersion: IR_VERSION,
+    producerName: '@gopo/nn',
+    producerVersion: '0.1.0',
+    opsetImport: [{ domain: '', version: OPSET }],
+    graph: {
+      name: graph.name,
+      node: low.nodes,
+      initializer: low.initializers,
+      input: inputs.map((i) => valueInfo(i.name, i.dtype, i.shape)),
+      output: outs.map((o) => valueInfo(o.name, o.tensor.dtype, o.tensor.shape)),
+    },
+  };
+  return {
+    bytes: encodeModel(model),
+    inputs,
+    outputs: outs.map((o) => ({ name: o.name, dtype: o.tensor.dtype, shape: o.tensor.shape })),
+    nodeCount: low.nodes.length,
+  };
+}

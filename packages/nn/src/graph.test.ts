@@ -1,0 +1,74 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { emitModel } from './emit.js';
+import { GraphBuildError } from './errors.js';
+import { broadcastShapes, Graph } from './graph.js';
+import { linear } from './modules.js';
+import { decodeModel } from './onnx-proto.js';
+import { getSession, type HostTensor } from './runtime.js';
+
+describe('graph builder', () => {
+  it('shape errors name the module path, the op and the shapes', () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [16, 128, 256]);
+    const w = g.input('w', 'float32', [255, 256]);
+    const run = () =>
+      g.scope('blocks', () =>
+        g.scope('2', () => g.scope('attn', () => g.scope('q_proj', () => g.matmul(x, w)))),
+      );
+    expect(run).toThrow(GraphBuildError);
+    expect(run).toThrow(
+      'blocks.2.attn.q_proj: MatMul [16,128,256] x [255,256]: inner dimensions differ (256 vs 255)',
+    );
+  });
+
+  it('rejects dtype mismatches and bad axes with the op name', () => {
+    const g = new Graph();
+    const a = g.input('a', 'float32', [2, 3]);
+    const i = g.input('i', 'int64', [2, 3]);
+    expect(() => g.add(a, i)).toThrow(/Add \[2,3\] x \[2,3\]: dtypes differ \(float32 vs int64\)/);
+    expect(() => g.softmax(a, 2)).toThrow(/Softmax \[2,3\]: axis 2 out of range/);
+    expect(() => g.reshape(a, [4, 2])).toThrow(/Reshape/);
+    expect(() => g.gather(a, a)).toThrow(/indices must be int64/);
+  });
+
+  it('names parameters and nodes after the module path (Hugging Face style)', () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [2, 4]);
+    const y = g.scope('model', () =>
+      g.scope('layers', () => g.scope('0', () => linear(g, 'q_proj', x, 3, { bias: true }))),
+    );
+    expect([...g.params.keys()]).toEqual(['model.layers.0.q_proj.weight', 'model.layers.0.q_proj.bias']);
+    g.output('y', y);
+    const model = decodeModel(emitModel(g).bytes);
+    expect(model.graph.node.map((n) => n.name)).toContain('model.layers.0.q_proj/Gemm');
+    expect(model.opsetImport[0]?.version).toBe(23);
+  });
+
+  it('broadcastShapes agrees with elementwise Add run by ORT (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        async (shape, ones) => {
+          const other = shape.map((d, i) => (ones[i] ? 1 : d)).slice(shape.length > 1 && ones[2] ? 1 : 0);
+          const out = broadcastShapes(shape, other);
+          expect(out).toEqual(shape);
+          const g = new Graph();
+          const a = g.input('a', 'float64', shape);
+          const b = g.input('b', 'float64', other);
+          g.output('y', g.add(a, b));
+          const s = await getSession(emitModel(g), { intraOpThreads: 1 });
+          const n = (d: number[]) => d.reduce((p, q) => p * q, 1);
+          const r = await s.run({
+            a: { dtype: 'float64', dims: shape, data: new Float64Array(n(shape)) },
+            b: { dtype: 'float64', dims: other, data: new Float64Array(n(other)).fill(1) },
+          });
+          expect((r.y as HostTensor).dims).toEqual(shape);
+        },
+      ),
+      { numRuns: 15 },
+    );
+    expect(broadcastShapes([2, 3], [4, 3])).toBeNull();
+  });
+});

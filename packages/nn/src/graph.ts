@@ -1,0 +1,763 @@
+/**
+ * Symbolic tensors and the graph builder. Every op constructor checks dtypes and shapes when the
+ * node is created and throws a GraphBuildError naming the module path, the op and the shapes.
+ * Shapes are static (known at build time); sessions are compiled per shape.
+ */
+import { formatShape, GraphBuildError } from './errors.js';
+
+export type DType = 'float32' | 'float64' | 'int64' | 'bool';
+export type FloatDType = 'float32' | 'float64';
+export type Shape = readonly number[];
+
+/** Per-op attributes; the key set is the IR's op set (and the type the gradient table ranges over). */
+export interface OpAttrs {
+  MatMul: Record<string, never>;
+  Gemm: { transA: boolean; transB: boolean };
+  Add: Record<string, never>;
+  Sub: Record<string, never>;
+  Mul: Record<string, never>;
+  Div: Record<string, never>;
+  Pow: Record<string, never>;
+  Max: Record<string, never>;
+  Min: Record<string, never>;
+  Neg: Record<string, never>;
+  Sqrt: Record<string, never>;
+  Exp: Record<string, never>;
+  Log: Record<string, never>;
+  Tanh: Record<string, never>;
+  Sigmoid: Record<string, never>;
+  Relu: Record<string, never>;
+  Abs: Record<string, never>;
+  Erf: Record<string, never>;
+  Gelu: { approximate: 'none' | 'tanh' };
+  Silu: Record<string, never>;
+  Softmax: { axis: number };
+  LogSoftmax: { axis: number };
+  ReduceSum: { axes: number[]; keepdims: boolean };
+  ReduceMean: { axes: number[]; keepdims: boolean };
+  ReduceMax: { axes: number[]; keepdims: boolean };
+  ReduceSumSquare: { axes: number[]; keepdims: boolean };
+  Reshape: { shape: number[] };
+  Transpose: { perm: number[] };
+  Unsqueeze: { axes: number[] };
+  Squeeze: { axes: number[] };
+  Concat: { axis: number };
+  Split: { axis: number; sizes: number[] };
+  Slice: { starts: number[]; ends: number[]; axes: number[]; steps: number[] };
+  Gather: { axis: number };
+  Where: Record<string, never>;
+  Expand: { shape: number[] };
+  Cast: { to: DType };
+  LayerNorm: { axis: number; epsilon: number };
+  RMSNorm: { axis: number; epsilon: number };
+  Identity: Record<string, never>;
+  StopGradient: Record<string, never>;
+  ScatterNDAdd: Record<string, never>;
+  Equal: Record<string, never>;
+  Less: Record<string, never>;
+  Greater: Record<string, never>;
+  Not: Record<string, never>;
+  And: Record<string, never>;
+  Sign: Record<string, never>;
+}
+export type OpType = keyof OpAttrs;
+
+export interface Node<K extends OpType = OpType> {
+  readonly op: K;
+  readonly name: string;
+  readonly modulePath: string;
+  readonly inputs: readonly Tensor[];
+  readonly outputs: readonly Tensor[];
+  readonly attrs: OpAttrs[K];
+  readonly index: number;
+}
+
+export type TensorKind = 'intermediate' | 'input' | 'param' | 'constant';
+
+export interface ParamInit {
+  kind: 'normal' | 'zeros' | 'ones' | 'uniform';
+  /** Standard deviation for 'normal', half-width for 'uniform'. */
+  scale?: number;
+}
+
+export interface ParamSpec {
+  readonly name: string;
+  readonly shape: Shape;
+  readonly dtype: FloatDType;
+  readonly init: ParamInit;
+  /** Whether AdamW's decoupled weight decay applies (false for norms, biases, embeddings). */
+  readonly decay: boolean;
+}
+
+export type ConstData = Float32Array | Float64Array | BigInt64Array | Uint8Array;
+
+let nextTensorId = 0;
+
+export class Tensor {
+  readonly id = nextTensorId++;
+  constructor(
+    readonly graph: Graph,
+    readonly dtype: DType,
+    readonly shape: Shape,
+    readonly kind: TensorKind,
+    readonly name: string,
+    public producer: Node | null = null,
+    public outputIndex = 0,
+  ) {}
+
+  get rank(): number {
+    return this.shape.length;
+  }
+  get size(): number {
+    return numel(this.shape);
+  }
+  toString(): string {
+    return `${this.name}${formatShape(this.shape)}:${this.dtype}`;
+  }
+
+  add(o: Tensor | number): Tensor {
+    return this.graph.add(this, o);
+  }
+  sub(o: Tensor | number): Tensor {
+    return this.graph.sub(this, o);
+  }
+  mul(o: Tensor | number): Tensor {
+    return this.graph.mul(this, o);
+  }
+  div(o: Tensor | number): Tensor {
+    return this.graph.div(this, o);
+  }
+  matmul(o: Tensor): Tensor {
+    return this.graph.matmul(this, o);
+  }
+  neg(): Tensor {
+    return this.graph.neg(this);
+  }
+  reshape(shape: readonly number[]): Tensor {
+    return this.graph.reshape(this, shape);
+  }
+  transpose(perm: readonly number[]): Tensor {
+    return this.graph.transpose(this, perm);
+  }
+  sum(axes?: readonly number[], keepdims = false): Tensor {
+    return this.graph.reduceSum(this, axes, keepdims);
+  }
+  mean(axes?: readonly number[], keepdims = false): Tensor {
+    return this.graph.reduceMean(this, axes, keepdims);
+  }
+  cast(to: DType): Tensor {
+    return this.graph.cast(this, to);
+  }
+}
+
+export function numel(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function isFloat(d: DType): d is FloatDType {
+  return d === 'float32' || d === 'float64';
+}
+
+export function normAxis(axis: number, rank: number): number {
+  return axis < 0 ? axis + rank : axis;
+}
+
+/** Numpy-style broadcast of two shapes, or null if they do not broadcast. */
+export function broadcastShapes(a: Shape, b: Shape): number[] | null {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) return null;
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+const sameShape = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+export interface GraphOptions {
+  /** Name used in the ONNX model and in error messages. */
+  name?: string;
+}
+
+/**
+ * A graph under construction. Nodes are appended in topological order (every op's inputs exist
+ * before it), which autodiff and emission rely on.
+ */
+export class Graph {
+  readonly name: string;
+  readonly nodes: Node[] = [];
+  readonly inputs: Tensor[] = [];
+  readonly params = new Map<string, { tensor: Tensor; spec: ParamSpec }>();
+  readonly constants = new Map<Tensor, ConstData>();
+  readonly outputs: { name: string; tensor: Tensor }[] = [];
+  private readonly scopePath: string[] = [];
+  private readonly nameCounts = new Map<string, number>();
+  private readonly scalarCache = new Map<string, Tensor>();
+
+  constructor(options: GraphOptions = {}) {
+    this.name = options.name ?? 'graph';
+  }
+
+  get modulePath(): string {
+    return this.scopePath.join('.');
+  }
+
+  /** Runs `fn` with `name` appended to the module path (node names, param names and errors use it). */
+  scope<T>(name: string, fn: () => T): T {
+    this.scopePath.push(name);
+    try {
+      return fn();
+    } finally {
+      this.scopePath.pop();
+    }
+  }
+
+  /** Runs `fn` with the module path replaced by `path` (dot-separated); gradient nodes use it. */
+  atPath<T>(path: string, fn: () => T): T {
+    const saved = this.scopePath.splice(0, this.scopePath.length, ...(path ? path.split('.') : []));
+    try {
+      return fn();
+    } finally {
+      this.scopePath.splice(0, this.scopePath.length, ...saved);
+    }
+  }
+
+  fail(op: string, inputs: readonly (Tensor | Shape)[], detail: string): never {
+    throw new GraphBuildError(
+      this.modulePath,
+      op,
+      inputs.map((t) => (t instanceof Tensor ? t.shape : t)),
+      detail,
+    );
+  }
+
+  input(name: string, dtype: DType, shape: Shape): Tensor {
+    if (this.inputs.some((t) => t.name === name) || this.params.has(name)) {
+      this.fail('input', [shape], `duplicate graph input name "${name}"`);
+    }
+    const t = new Tensor(this, dtype, [...shape], 'input', name);
+    this.inputs.push(t);
+    return t;
+  }
+
+  /**
+   * A named parameter under the current module path. Asking again for the same full name returns
+   * the same tensor (weight tying); asking with another shape is an error.
+   */
+  param(
+    name: string,
+    shape: Shape,
+    options: { init?: ParamInit; decay?: boolean; dtype?: FloatDType } = {},
+  ): Tensor {
+    const full = this.modulePath ? `${this.modulePath}.${name}` : name;
+    const existing = this.params.get(full);
+    if (existing) {
+      if (!sameShape(existing.spec.shape, shape)) {
+        this.fail(
+          'param',
+          [existing.spec.shape, shape],
+          `parameter "${full}" requested with a different shape`,
+        );
+      }
+      return existing.tensor;
+    }
+    const dtype = options.dtype ?? 'float32';
+    const spec: ParamSpec = {
+      name: full,
+      shape: [...shape],
+      dtype,
+      init: options.init ?? { kind: 'normal', scale: 0.02 },
+      decay: options.decay ?? shape.length >= 2,
+    };
+    const tensor = new Tensor(this, dtype, spec.shape, 'param', full);
+    this.params.set(full, { tensor, spec });
+    return tensor;
+  }
+
+  constant(data: ConstData, dtype: DType, shape: Shape, name?: string): Tensor {
+    if (data.length !== numel(shape)) this.fail('constant', [shape], `data has ${data.length} elements`);
+    const t = new Tensor(this, dtype, [...shape], 'constant', name ?? this.uniqueName('const'));
+    this.constants.set(t, data);
+    return t;
+  }
+
+  /** A scalar constant of `dtype`, shared between uses. */
+  scalar(value: number, dtype: DType = 'float32'): Tensor {
+    const key = `${dtype}:${value}`;
+    const hit = this.scalarCache.get(key);
+    if (hit) return hit;
+    const data =
+      dtype === 'float32'
+        ? Float32Array.of(value)
+        : dtype === 'float64'
+          ? Float64Array.of(value)
+          : dtype === 'int64'
+            ? BigInt64Array.of(BigInt(value))
+            : Uint8Array.of(value ? 1 : 0);
+    const t = this.constant(
+      data,
+      dtype,
+      [],
+      `scalar_${dtype}_${String(value).replace(/[^0-9a-zA-Z]/g, '_')}`,
+    );
+    this.scalarCache.set(key, t);
+    return t;
+  }
+
+  output(name: string, tensor: Tensor): void {
+    if (this.outputs.some((o) => o.name === name))
+      this.fail('output', [tensor], `duplicate output "${name}"`);
+    this.outputs.push({ name, tensor });
+  }
+
+  private uniqueName(base: string): string {
+    const prefix = this.modulePath ? `${this.modulePath}/${base}` : base;
+    const n = this.nameCounts.get(prefix) ?? 0;
+    this.nameCounts.set(prefix, n + 1);
+    return n === 0 ? prefix : `${prefix}_${n}`;
+  }
+
+  /** Appends a node; `outs` are the inferred output dtypes and shapes. */
+  addNode<K extends OpType>(
+    op: K,
+    inputs: readonly Tensor[],
+    attrs: OpAttrs[K],
+    outs: readonly { dtype: DType; shape: Shape }[],
+  ): Tensor[] {
+    for (const t of inputs) {
+      if (t.graph !== this) this.fail(op, inputs, `input ${t.name} belongs to another graph`);
+    }
+    const name = this.uniqueName(op);
+    const outputs = outs.map(
+      (o, i) =>
+        new Tensor(this, o.dtype, [...o.shape], 'intermediate', outs.length === 1 ? name : `${name}:${i}`),
+    );
+    const node: Node<K> = {
+      op,
+      name,
+      modulePath: this.modulePath,
+      inputs,
+      outputs,
+      attrs,
+      index: this.nodes.length,
+    };
+    for (const [i, t] of outputs.entries()) {
+      t.producer = node as Node;
+      t.outputIndex = i;
+    }
+    this.nodes.push(node as Node);
+    return outputs;
+  }
+
+  private one<K extends OpType>(
+    op: K,
+    inputs: readonly Tensor[],
+    attrs: OpAttrs[K],
+    dtype: DType,
+    shape: Shape,
+  ): Tensor {
+    return this.addNode(op, inputs, attrs, [{ dtype, shape }])[0] as Tensor;
+  }
+
+  private lift(x: Tensor | number, like: Tensor): Tensor {
+    return typeof x === 'number' ? this.scalar(x, like.dtype) : x;
+  }
+
+  private requireFloat(op: string, ...ts: Tensor[]): void {
+    for (const t of ts) {
+      if (!isFloat(t.dtype)) this.fail(op, ts, `expects float32/float64 inputs, got ${t.dtype}`);
+    }
+  }
+
+  private binary(
+    op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'Pow' | 'Max' | 'Min',
+    a: Tensor | number,
+    b: Tensor | number,
+  ): Tensor {
+    const ta = typeof a === 'number' ? this.lift(a, b as Tensor) : a;
+    const tb = this.lift(b, ta);
+    if (ta.dtype !== tb.dtype)
+      this.fail(op, [ta, tb], `dtypes differ (${ta.dtype} vs ${tb.dtype}); cast one first`);
+    if (ta.dtype === 'bool') this.fail(op, [ta, tb], 'bool inputs are not arithmetic');
+    const shape = broadcastShapes(ta.shape, tb.shape);
+    if (!shape) this.fail(op, [ta, tb], 'shapes do not broadcast');
+    return this.one(op, [ta, tb], {}, ta.dtype, shape);
+  }
+
+  add(a: Tensor | number, b: Tensor | number): Tensor {
+    return this.binary('Add', a, b);
+  }
+  sub(a: Tensor | number, b: Tensor | number): Tensor {
+    return this.binary('Sub', a, b);
+  }
+  mul(a: Tensor | number, b: Tensor | number): Tensor {
+    return this.binary('Mul', a, b);
+  }
+  div(a: Tensor | number, b: Tensor | number): Tensor {
+    return this.binary('Div', a, b);
+  }
+  pow(a: Tensor, b: Tensor | number): Tensor {
+    this.requireFloat('Pow', a);
+    return this.binary('Pow', a, b);
+  }
+  max(a: Tensor, b: Tensor | number): Tensor {
+    return this.binary('Max', a, b);
+  }
+  min(a: Tensor, b: Tensor | number): Tensor {
+    return this.binary('Min', a, b);
+  }
+
+  private compare(op: 'Equal' | 'Less' | 'Greater', a: Tensor, b: Tensor | number): Tensor {
+    const tb = this.lift(b, a);
+    if (a.dtype !== tb.dtype) this.fail(op, [a, tb], `dtypes differ (${a.dtype} vs ${tb.dtype})`);
+    const shape = broadcastShapes(a.shape, tb.shape);
+    if (!shape) this.fail(op, [a, tb], 'shapes do not broadcast');
+    return this.one(op, [a, tb], {}, 'bool', shape);
+  }
+  equal(a: Tensor, b: Tensor | number): Tensor {
+    return this.compare('Equal', a, b);
+  }
+  less(a: Tensor, b: Tensor | number): Tensor {
+    return this.compare('Less', a, b);
+  }
+  greater(a: Tensor, b: Tensor | number): Tensor {
+    return this.compare('Greater', a, b);
+  }
+  not(a: Tensor): Tensor {
+    if (a.dtype !== 'bool') this.fail('Not', [a], `expects bool, got ${a.dtype}`);
+    return this.one('Not', [a], {}, 'bool', a.shape);
+  }
+  and(a: Tensor, b: Tensor): Tensor {
+    if (a.dtype !== 'bool' || b.dtype !== 'bool') this.fail('And', [a, b], 'expects bool inputs');
+    const shape = broadcastShapes(a.shape, b.shape);
+    if (!shape) this.fail('And', [a, b], 'shapes do not broadcast');
+    return this.one('And', [a, b], {}, 'bool', shape);
+  }
+
+  private unary(
+    op: 'Neg' | 'Sqrt' | 'Exp' | 'Log' | 'Tanh' | 'Sigmoid' | 'Relu' | 'Abs' | 'Erf' | 'Silu' | 'Sign',
+    x: Tensor,
+  ): Tensor {
+    if (op !== 'Neg' && op !== 'Abs' && op !== 'Sign') this.requireFloat(op, x);
+    return this.one(op, [x], {}, x.dtype, x.shape);
+  }
+  neg(x: Tensor): Tensor {
+    return this.unary('Neg', x);
+  }
+  sqrt(x: Tensor): Tensor {
+    return this.unary('Sqrt', x);
+  }
+  exp(x: Tensor): Tensor {
+    return this.unary('Exp', x);
+  }
+  log(x: Tensor): Tensor {
+    return this.unary('Log', x);
+  }
+  tanh(x: Tensor): Tensor {
+    return this.unary('Tanh', x);
+  }
+  sigmoid(x: Tensor): Tensor {
+    return this.unary('Sigmoid', x);
+  }
+  relu(x: Tensor): Tensor {
+    return this.unary('Relu', x);
+  }
+  abs(x: Tensor): Tensor {
+    return this.unary('Abs', x);
+  }
+  erf(x: Tensor): Tensor {
+    return this.unary('Erf', x);
+  }
+  silu(x: Tensor): Tensor {
+    return this.unary('Silu', x);
+  }
+  sign(x: Tensor): Tensor {
+    return this.unary('Sign', x);
+  }
+  gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+    this.requireFloat('Gelu', x);
+    return this.one('Gelu', [x], { approximate }, x.dtype, x.shape);
+  }
+
+  /** Batched matrix product with numpy broadcasting over leading dims (both ranks >= 2). */
+  matmul(a: Tensor, b: Tensor): Tensor {
+    this.requireFloat('MatMul', a, b);
+    if (a.dtype !== b.dtype) this.fail('MatMul', [a, b], `dtypes differ (${a.dtype} vs ${b.dtype})`);
+    if (a.rank < 2 || b.rank < 2) this.fail('MatMul', [a, b], 'both inputs need rank >= 2');
+    const k1 = a.shape[a.rank - 1] as number;
+    const k2 = b.shape[b.rank - 2] as number;
+    if (k1 !== k2) this.fail('MatMul', [a, b], `inner dimensions differ (${k1} vs ${k2})`);
+    const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    if (!batch) this.fail('MatMul', [a, b], 'batch dimensions do not broadcast');
+    return this.one('MatMul', [a, b], {}, a.dtype, [
+      ...batch,
+      a.shape[a.rank - 2] as number,
+      b.shape[b.rank - 1] as number,
+    ]);
+  }
+
+  /** 2-D op(A) @ op(B) + C with optional transposes; C broadcasts to the result. */
+  gemm(a: Tensor, b: Tensor, c: Tensor | null, options: { transA?: boolean; transB?: boolean } = {}): Tensor {
+    const transA = options.transA ?? false;
+    const transB = options.transB ?? false;
+    const ins = c ? [a, b, c] : [a, b];
+    this.requireFloat('Gemm', ...ins);
+    if (a.rank !== 2 || b.rank !== 2) this.fail('Gemm', ins, 'A and B must be 2-D');
+    const [m, k1] = transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+    const [k2, n] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
+    if (k1 !== k2) this.fail('Gemm', ins, `inner dimensions differ (${k1} vs ${k2})`);
+    const shape = [m as number, n as number];
+    if (c && !sameShape(broadcastShapes(c.shape, shape) ?? [], shape))
+      this.fail('Gemm', ins, 'C does not broadcast to the result');
+    return this.one('Gemm', ins, { transA, transB }, a.dtype, shape);
+  }
+
+  softmax(x: Tensor, axis = -1): Tensor {
+    this.requireFloat('Softmax', x);
+    return this.one('Softmax', [x], { axis: this.axisOf('Softmax', x, axis) }, x.dtype, x.shape);
+  }
+  logSoftmax(x: Tensor, axis = -1): Tensor {
+    this.requireFloat('LogSoftmax', x);
+    return this.one('LogSoftmax', [x], { axis: this.axisOf('LogSoftmax', x, axis) }, x.dtype, x.shape);
+  }
+
+  private axisOf(op: string, x: Tensor, axis: number, rank = x.rank): number {
+    const a = normAxis(axis, rank);
+    if (a < 0 || a >= rank) this.fail(op, [x], `axis ${axis} out of range for rank ${rank}`);
+    return a;
+  }
+
+  private reduce(
+    op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax' | 'ReduceSumSquare',
+    x: Tensor,
+    axes: readonly number[] | undefined,
+    keepdims: boolean,
+  ): Tensor {
+    if (x.dtype === 'bool') this.fail(op, [x], 'bool input');
+    const ax = [...new Set((axes ?? x.shape.map((_, i) => i)).map((a) => this.axisOf(op, x, a)))].sort(
+      (p, q) => p - q,
+    );
+    const shape = keepdims
+      ? x.shape.map((d, i) => (ax.includes(i) ? 1 : d))
+      : x.shape.filter((_, i) => !ax.includes(i));
+    return this.one(op, [x], { axes: ax, keepdims }, x.dtype, shape);
+  }
+  reduceSum(x: Tensor, axes?: readonly number[], keepdims = false): Tensor {
+    return this.reduce('ReduceSum', x, axes, keepdims);
+  }
+  reduceMean(x: Tensor, axes?: readonly number[], keepdims = false): Tensor {
+    return this.reduce('ReduceMean', x, axes, keepdims);
+  }
+  reduceMax(x: Tensor, axes?: readonly number[], keepdims = false): Tensor {
+    return this.reduce('ReduceMax', x, axes, keepdims);
+  }
+  /** sum(x^2) in one pass (gradient-norm computations). */
+  reduceSumSquare(x: Tensor, axes?: readonly number[], keepdims = false): Tensor {
+    return this.reduce('ReduceSumSquare', x, axes, keepdims);
+  }
+
+  /** Reshape; one dimension may be -1. */
+  reshape(x: Tensor, shape: readonly number[]): Tensor {
+    const known = shape.filter((d) => d !== -1).reduce((p, d) => p * d, 1);
+    const holes = shape.filter((d) => d === -1).length;
+    if (holes > 1 || shape.some((d) => d < -1 || d === 0))
+      this.fail('Reshape', [x, shape], 'bad target shape');
+    const resolved = shape.map((d) => (d === -1 ? x.size / known : d));
+    if (numel(resolved) !== x.size || resolved.some((d) => !Number.isInteger(d))) {
+      this.fail('Reshape', [x, shape], `cannot reshape ${x.size} elements`);
+    }
+    if (sameShape(resolved, x.shape)) return x;
+    return this.one('Reshape', [x], { shape: resolved }, x.dtype, resolved);
+  }
+
+  transpose(x: Tensor, perm: readonly number[]): Tensor {
+    const p = perm.map((a) => normAxis(a, x.rank));
+    if (p.length !== x.rank || new Set(p).size !== x.rank || p.some((a) => a < 0 || a >= x.rank)) {
+      this.fail('Transpose', [x], `bad permutation [${perm.join(',')}]`);
+    }
+    if (p.every((a, i) => a === i)) return x;
+    return this.one(
+      'Transpose',
+      [x],
+      { perm: p },
+      x.dtype,
+      p.map((a) => x.shape[a] as number),
+    );
+  }
+
+  unsqueeze(x: Tensor, axes: readonly number[]): Tensor {
+    const rank = x.rank + axes.length;
+    const ax = axes.map((a) => this.axisOf('Unsqueeze', x, a, rank)).sort((p, q) => p - q);
+    if (new Set(ax).size !== ax.length) this.fail('Unsqueeze', [x], 'repeated axes');
+    const shape: number[] = [];
+    let j = 0;
+    for (let i = 0; i < rank; i++) shape.push(ax.includes(i) ? 1 : (x.shape[j++] as number));
+    return this.one('Unsqueeze', [x], { axes: ax }, x.dtype, shape);
+  }
+
+  squeeze(x: Tensor, axes: readonly number[]): Tensor {
+    const ax = axes.map((a) => this.axisOf('Squeeze', x, a)).sort((p, q) => p - q);
+    if (ax.some((a) => x.shape[a] !== 1))
+      this.fail('Squeeze', [x], `axes [${axes.join(',')}] are not all size 1`);
+    return this.one(
+      'Squeeze',
+      [x],
+      { axes: ax },
+      x.dtype,
+      x.shape.filter((_, i) => !ax.includes(i)),
+    );
+  }
+
+  concat(xs: readonly Tensor[], axis: number): Tensor {
+    const first = xs[0];
+    if (!first) this.fail('Concat', [], 'no inputs');
+    const a = this.axisOf('Concat', first, axis);
+    for (const t of xs) {
+      if (
+        t.dtype !== first.dtype ||
+        t.rank !== first.rank ||
+        t.shape.some((d, i) => i !== a && d !== first.shape[i])
+      ) {
+        this.fail('Concat', xs, `inputs differ outside axis ${a} or in dtype`);
+      }
+    }
+    if (xs.length === 1) return first;
+    const shape = first.shape.map((d, i) =>
+      i === a ? xs.reduce((s, t) => s + (t.shape[a] as number), 0) : d,
+    );
+    return this.one('Concat', xs, { axis: a }, first.dtype, shape);
+  }
+
+  split(x: Tensor, sizes: readonly number[], axis: number): Tensor[] {
+    const a = this.axisOf('Split', x, axis);
+    if (sizes.reduce((s, d) => s + d, 0) !== x.shape[a])
+      this.fail('Split', [x], `sizes [${sizes.join(',')}] do not sum to dim ${a}`);
+    return this.addNode(
+      'Split',
+      [x],
+      { axis: a, sizes: [...sizes] },
+      sizes.map((s) => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === a ? s : d)) })),
+    );
+  }
+
+  /** Static slice with numpy semantics (clamped ends, positive steps). */
+  slice(
+    x: Tensor,
+    starts: readonly number[],
+    ends: readonly number[],
+    axes?: readonly number[],
+    steps?: readonly number[],
+  ): Tensor {
+    const ax = (axes ?? starts.map((_, i) => i)).map((a) => this.axisOf('Slice', x, a));
+    const st = steps ?? starts.map(() => 1);
+    const shape = [...x.shape];
+    const s0: number[] = [];
+    const e0: number[] = [];
+    for (const [i, a] of ax.entries()) {
+      const dim = x.shape[a] as number;
+      const step = st[i] as number;
+      if (step <= 0) this.fail('Slice', [x], 'only positive steps are supported');
+      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
+      const s = clamp(starts[i] as number);
+      const e = clamp(ends[i] as number);
+      s0.push(s);
+      e0.push(e);
+      shape[a] = Math.max(0, Math.ceil((e - s) / step));
+    }
+    if (shape.some((d) => d === 0)) this.fail('Slice', [x], 'empty slice');
+    return this.one('Slice', [x], { starts: s0, ends: e0, axes: ax, steps: [...st] }, x.dtype, shape);
+  }
+
+  /** Rows of `data` picked by int64 `indices` along `axis` (embedding lookup with axis 0). */
+  gather(data: Tensor, indices: Tensor, axis = 0): Tensor {
+    if (indices.dtype !== 'int64')
+      this.fail('Gather', [data, indices], `indices must be int64, got ${indices.dtype}`);
+    const a = this.axisOf('Gather', data, axis);
+    const shape = [...data.shape.slice(0, a), ...indices.shape, ...data.shape.slice(a + 1)];
+    return this.one('Gather', [data, indices], { axis: a }, data.dtype, shape);
+  }
+
+  where(cond: Tensor, x: Tensor | number, y: Tensor | number): Tensor {
+    const tx = typeof x === 'number' ? this.lift(x, y as Tensor) : x;
+    const ty = this.lift(y, tx);
+    if (cond.dtype !== 'bool')
+      this.fail('Where', [cond, tx, ty], `condition must be bool, got ${cond.dtype}`);
+    if (tx.dtype !== ty.dtype)
+      this.fail('Where', [cond, tx, ty], `branch dtypes differ (${tx.dtype} vs ${ty.dtype})`);
+    const s1 = broadcastShapes(cond.shape, tx.shape);
+    const shape = s1 && broadcastShapes(s1, ty.shape);
+    if (!shape) this.fail('Where', [cond, tx, ty], 'shapes do not broadcast');
+    return this.one('Where', [cond, tx, ty], {}, tx.dtype, shape);
+  }
+
+  expand(x: Tensor, shape: readonly number[]): Tensor {
+    const out = broadcastShapes(x.shape, shape);
+    if (!out || !sameShape(out, shape))
+      this.fail('Expand', [x, shape], 'input does not broadcast to the target');
+    if (sameShape(x.shape, shape)) return x;
+    return this.one('Expand', [x], { shape: [...shape] }, x.dtype, shape);
+  }
+
+  cast(x: Tensor, to: DType): Tensor {
+    if (x.dtype === to) return x;
+    return this.one('Cast', [x], { to }, to, x.shape);
+  }
+
+  /** Layer normalization over the trailing axes from `axis`; `bias` may be null. */
+  layerNorm(x: Tensor, scale: Tensor, bias: Tensor | null, epsilon = 1e-5, axis = -1): Tensor {
+    const a = this.axisOf('LayerNorm', x, axis);
+    const ins = bias ? [x, scale, bias] : [x, scale];
+    this.requireFloat('LayerNorm', ...ins);
+    const norm = x.shape.slice(a);
+    for (const p of ins.slice(1)) {
+      if (!sameShape(p.shape, norm) || p.dtype !== x.dtype)
+        this.fail('LayerNorm', ins, `scale/bias must have shape ${formatShape(norm)}`);
+    }
+    return this.one('LayerNorm', ins, { axis: a, epsilon }, x.dtype, x.shape);
+  }
+
+  /** RMS normalization x / sqrt(mean(x^2) + eps) * scale over the trailing axes from `axis`. */
+  rmsNorm(x: Tensor, scale: Tensor, epsilon = 1e-6, axis = -1): Tensor {
+    const a = this.axisOf('RMSNorm', x, axis);
+    this.requireFloat('RMSNorm', x, scale);
+    if (!sameShape(scale.shape, x.shape.slice(a)) || scale.dtype !== x.dtype) {
+      this.fail('RMSNorm', [x, scale], `scale must have shape ${formatShape(x.shape.slice(a))}`);
+    }
+    return this.one('RMSNorm', [x, scale], { axis: a, epsilon }, x.dtype, x.shape);
+  }
+
+  identity(x: Tensor): Tensor {
+    return this.one('Identity', [x], {}, x.dtype, x.shape);
+  }
+
+  /** The same value, but no gradient flows back through it. */
+  stopGradient(x: Tensor): Tensor {
+    return this.one('StopGradient', [x], {}, x.dtype, x.shape);
+  }
+
+  /**
+   * Adds `updates` into a copy of `data` at `indices` (last dim of indices indexes the leading dims
+   * of data); duplicate indices accumulate. Used for embedding gradients.
+   */
+  scatterNDAdd(data: Tensor, indices: Tensor, updates: Tensor): Tensor {
+    const k = indices.shape[indices.rank - 1] as number;
+    const expected = [...indices.shape.slice(0, -1), ...data.shape.slice(k)];
+    if (indices.dtype !== 'int64' || !sameShape(updates.shape, expected) || updates.dtype !== data.dtype) {
+      this.fail(
+        'ScatterNDAdd',
+        [data, indices, updates],
+        `updates must be ${formatShape(expected)} and indices int64`,
+      );
+    }
+    return this.one('ScatterNDAdd', [data, indices, updates], {}, data.dtype, data.shape);
+  }
+
+  zeros(shape: Shape, dtype: FloatDType = 'float32'): Tensor {
+    return this.expand(this.scalar(0, dtype), shape);
+  }
+}

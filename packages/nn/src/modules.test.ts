@@ -1,0 +1,221 @@
+import { describe, expect, it } from 'vitest';
+import { emitModel } from './emit.js';
+import { Graph, type Tensor } from './graph.js';
+import { crossEntropy, logSigmoid, mse, sequenceLogProbs } from './losses.js';
+import {
+  applyRope,
+  attention,
+  dropout,
+  embedding,
+  layerNorm,
+  linear,
+  mlp,
+  rmsNorm,
+  ropeTables,
+  ropeTiledTables,
+  swapHalves,
+  swiglu,
+  transformerLM,
+} from './modules.js';
+import { getSession, type HostTensor } from './runtime.js';
+import { allClose, assertAllClose, checkGradient, type GradCheckInput } from './testing.js';
+
+const f = (name: string, ...shape: number[]): GradCheckInput => ({ name, shape });
+const ids = (name: string, shape: number[], values: number[]): GradCheckInput => ({
+  name,
+  shape,
+  dtype: 'int64',
+  values,
+});
+const x0 = (x: Tensor[]) => x[0] as Tensor;
+
+describe('attention', () => {
+  it('tiled RoPE on [B, T, heads*hd] equals per-head rotate-half RoPE (HF layout)', async () => {
+    const [t, heads, hd] = [5, 3, 4];
+    const g = new Graph();
+    const x = g.input('x', 'float32', [1, t, heads * hd]);
+    const tiled = ropeTiledTables(g, t, hd, heads, 10000, 'float32');
+    g.output('flat', g.add(g.mul(x, tiled.cos), g.mul(swapHalves(g, x, heads, hd), tiled.sin)));
+    const perHead = g.transpose(g.reshape(x, [1, t, heads, hd]), [0, 2, 1, 3]);
+    const { cos, sin } = ropeTables(g, t, hd, 10000, 'float32');
+    g.output(
+      'ref',
+      g.reshape(g.transpose(applyRope(g, perHead, cos, sin), [0, 2, 1, 3]), [1, t, heads * hd]),
+    );
+    const s = await getSession(emitModel(g), { intraOpThreads: 1 });
+    const r = await s.run({
+      x: {
+        dtype: 'float32',
+        dims: [1, t, heads * hd],
+        data: Float32Array.from({ length: t * heads * hd }, (_, i) => Math.sin(i * 0.9)),
+      },
+    });
+    assertAllClose((r.flat as HostTensor).data as Float32Array, (r.ref as HostTensor).data as Float32Array, {
+      rtol: 1e-6,
+      atol: 1e-6,
+    });
+  });
+
+  it('explicit positions match the default; RoPE is shift-invariant but sees gaps', async () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [1, 4, 8]);
+    const pos = g.input('pos', 'int64', [4]);
+    const cfg = { numHeads: 2, numKvHeads: 1, maxPositions: 12 };
+    g.output('a', attention(g, 'attn', x, cfg));
+    g.output('b', attention(g, 'attn', x, cfg, { positions: pos }));
+    const s = await getSession(emitModel(g), { intraOpThreads: 1 });
+    const xs: HostTensor = {
+      dtype: 'float32',
+      dims: [1, 4, 8],
+      data: Float32Array.from({ length: 32 }, (_, i) => Math.sin(i)),
+    };
+    const params = Object.fromEntries(
+      [...g.params].map(([n, p]) => [
+        n,
+        {
+          dtype: 'float32',
+          dims: p.spec.shape,
+          data: Float32Array.from({ length: p.tensor.size }, (_, i) => Math.cos(i * 1.7) * 0.3),
+        } as HostTensor,
+      ]),
+    );
+    const run = async (p: number[]) =>
+      s.run({
+        x: xs,
+        pos: { dtype: 'int64', dims: [4], data: BigInt64Array.from(p.map(BigInt)) },
+        ...params,
+      });
+    const same = await run([0, 1, 2, 3]);
+    assertAllClose((same.b as HostTensor).data as Float32Array, (same.a as HostTensor).data as Float32Array, {
+      rtol: 1e-6,
+      atol: 1e-7,
+    });
+    // Scores depend only on relative positions: a uniform shift changes nothing, a gap does.
+    const shifted = await run([5, 6, 7, 8]);
+    assertAllClose(
+      (shifted.b as HostTensor).data as Float32Array,
+      (same.a as HostTensor).data as Float32Array,
+      { rtol: 1e-4, atol: 1e-5 },
+    );
+    const gap = await run([0, 1, 2, 7]);
+    expect(
+      allClose((gap.b as HostTensor).data as Float32Array, (same.a as HostTensor).data as Float32Array, {
+        rtol: 1e-3,
+        atol: 1e-4,
+      }).ok,
+    ).toBe(false);
+  });
+});
+
+describe('module gradients (float64 central differences)', () => {
+  const cases: Record<string, Parameters<typeof checkGradient>> = {
+    linear: [(g, x) => linear(g, 'proj', x0(x), 3, { bias: true }), [f('x', 2, 2, 4)]],
+    embedding: [
+      (g, x) => embedding(g, 'embed_tokens', x0(x), 5, 3, 'float64'),
+      [ids('ids', [2, 3], [0, 4, 4, 1, 0, 2])],
+    ],
+    layerNorm: [(g, x) => layerNorm(g, 'ln', x0(x)), [f('x', 3, 5)]],
+    rmsNorm: [(g, x) => rmsNorm(g, 'norm', x0(x)), [f('x', 3, 5)]],
+    mlp: [(g, x) => mlp(g, 'mlp', x0(x), 6, { activation: 'gelu_tanh', bias: true }), [f('x', 2, 4)]],
+    swiglu: [(g, x) => swiglu(g, 'mlp', x0(x), 6), [f('x', 2, 4)]],
+    dropout: [
+      (g, x) => dropout(g, x0(x), 0.5, x[1] as Tensor),
+      [
+        f('x', 2, 4),
+        { name: 'u', shape: [2, 4], values: [0.1, 0.9, 0.6, 0.2, 0.7, 0.3, 0.55, 0.45], wrt: false },
+      ],
+    ],
+    'attention (causal, GQA, RoPE at fed positions, key mask)': [
+      (g, x) =>
+        attention(
+          g,
+          'self_attn',
+          x0(x),
+          { numHeads: 4, numKvHeads: 2, causal: true, rope: true, maxPositions: 6 },
+          { keyMask: x[1] as Tensor, positions: x[2] as Tensor },
+        ),
+      [
+        f('x', 2, 3, 8),
+        { name: 'mask', shape: [2, 3], dtype: 'bool', values: [1, 1, 1, 1, 1, 0] },
+        ids('pos', [2, 3], [0, 1, 2, 3, 4, 5]),
+      ],
+    ],
+    'cross-entropy (ignore index, label smoothing, mask)': [
+      (g, x) =>
+        crossEntropy(g, x0(x), x[1] as Tensor, {
+          ignoreIndex: -100,
+          labelSmoothing: 0.1,
+          mask: x[2] as Tensor,
+        }),
+      [
+        f('logits', 2, 3, 5),
+        ids('t', [2, 3], [1, -100, 4, 0, 2, 2]),
+        { name: 'm', shape: [2, 3], values: [1, 1, 1, 0.5, 1, 0], wrt: false },
+      ],
+    ],
+    mse: [(g, x) => mse(g, x0(x), x[1] as Tensor), [f('a', 2, 3), f('b', 2, 3)]],
+    logSigmoid: [(g, x) => logSigmoid(g, x0(x)), [{ name: 'a', shape: [5], values: [-30, -1, 0.3, 2, 40] }]],
+    sequenceLogProbs: [
+      (g, x) => sequenceLogProbs(g, x0(x), x[1] as Tensor, x[2] as Tensor, { average: true }),
+      [
+        f('logits', 2, 3, 4),
+        ids('t', [2, 3], [1, 3, 0, 2, 2, 1]),
+        { name: 'm', shape: [2, 3], values: [1, 1, 0, 0, 1, 1], wrt: false },
+      ],
+    ],
+  };
+  for (const [name, args] of Object.entries(cases)) {
+    it(name, async () => {
+      const r = await checkGradient(...args);
+      expect(r.maxRelError).toBeLessThan(1e-4);
+    });
+  }
+
+  it('whole tiny transformer (RMSNorm, SwiGLU, GQA, RoPE) matches in every parameter', async () => {
+    const r = await checkGradient(
+      (g, x) =>
+        crossEntropy(
+          g,
+          transformerLM(g, x0(x), {
+            vocabSize: 7,
+            dModel: 8,
+            numLayers: 2,
+            numHeads: 2,
+            numKvHeads: 1,
+            hidden: 8,
+            dtype: 'float64',
+          }),
+          x[1] as Tensor,
+        ),
+      [ids('ids', [2, 3], [1, 5, 6, 0, 2, 2]), ids('targets', [2, 3], [5, 6, 3, 2, 2, 4])],
+      { paramScale: 0.4 },
+    );
+    expect(Object.keys(r.errors)).toContain('model.layers.1.self_attn.k_proj.weight');
+    expect(r.maxRelError).toBeLessThan(1e-4);
+  });
+
+  it('whole tiny GPT-style transformer (LayerNorm, GELU MLP, tied head) matches', async () => {
+    const r = await checkGradient(
+      (g, x) =>
+        crossEntropy(
+          g,
+          transformerLM(g, x0(x), {
+            vocabSize: 6,
+            dModel: 8,
+            numLayers: 1,
+            numHeads: 2,
+            hidden: 8,
+            mlp: 'gelu',
+            norm: 'layernorm',
+            tieEmbeddings: true,
+            dtype: 'float64',
+          }),
+          x[1] as Tensor,
+        ),
+      [ids('ids', [1, 4], [1, 5, 3, 0]), ids('targets', [1, 4], [5, 3, 0, 2])],
+      { paramScale: 0.4 },
+    );
+    expect(r.errors['model.embed_tokens.weight']).toBeLessThan(1e-4);
+    expect(r.maxRelError).toBeLessThan(1e-4);
+  });
+});

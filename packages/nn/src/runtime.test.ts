@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { ProviderUnavailableError } from './errors.js';
+import { chooseProvider, detectProviders, type ProviderStatus, resolveProvider } from './runtime.js';
+
+const statuses = (webgpu: string | null, cuda: string | null): ProviderStatus[] => [
+  { provider: 'cpu', available: true },
+  webgpu === null
+    ? { provider: 'webgpu', available: true }
+    : { provider: 'webgpu', available: false, reason: webgpu },
+  cuda === null
+    ? { provider: 'cuda', available: true }
+    : { provider: 'cuda', available: false, reason: cuda },
+];
+
+describe('execution providers', () => {
+  it('auto prefers cuda, then webgpu, then cpu', () => {
+    expect(chooseProvider('auto', statuses(null, null))).toBe('cuda');
+    expect(chooseProvider('auto', statuses(null, 'no libs'))).toBe('webgpu');
+    expect(chooseProvider('auto', statuses('no adapter', 'no libs'))).toBe('cpu');
+  });
+
+  it('an unavailable provider is a typed error naming what is missing and the alternatives', () => {
+    let err: unknown;
+    try {
+      chooseProvider('webgpu', statuses('no WebGPU adapter (needs a Vulkan driver)', null));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ProviderUnavailableError);
+    const e = err as ProviderUnavailableError;
+    expect(e.provider).toBe('webgpu');
+    expect(e.available).toEqual(['cpu', 'cuda']);
+    expect(e.message).toMatch(/no WebGPU adapter.*Available here: cpu, cuda; pick one with --device cpu/);
+  });
+
+  it('detection uses the probe for non-CPU providers and turns its answer into statuses', async () => {
+    const asked: string[] = [];
+    const s = await detectProviders(async (p) => {
+      asked.push(p);
+      return p === 'cuda' ? 'libonnxruntime_providers_cuda.so missing' : null;
+    });
+    expect(asked.sort()).toEqual(['cuda', 'webgpu']);
+    expect(s).toEqual(statuses(null, 'libonnxruntime_providers_cuda.so missing'));
+  });
+
+  it('probes this machine without crashing: cpu works, and a failing provider reports why', async () => {
+    const s = await detectProviders();
+    expect(s.find((x) => x.provider === 'cpu')?.available).toBe(true);
+    for (const x of s) if (!x.available) expect(x.reason?.length ?? 0).toBeGreaterThan(10);
+    expect(await resolveProvider('cpu')).toBe('cpu');
+    const auto = await resolveProvider('auto');
+    expect(s.find((x) => x.provider === auto)?.available).toBe(true);
+  });
+});

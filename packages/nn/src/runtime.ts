@@ -1,0 +1,331 @@
+/**
+ * The only module that imports onnxruntime-node. It owns execution-provider detection, the session
+ * cache (one session per model bytes + provider + thread count) and the conversion between our
+ * HostTensor and ORT tensors. ORT tensors built from a typed array wrap it without copying, and
+ * `run` accepts preallocated outputs so callers can reuse buffers between steps.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { EmittedModel } from './emit.js';
+import { emitModel } from './emit.js';
+import { FeedError, ProviderUnavailableError } from './errors.js';
+import type { ConstData, DType } from './graph.js';
+import { Graph, numel } from './graph.js';
+
+export const PROVIDERS = ['cpu', 'webgpu', 'cuda'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+export type ProviderRequest = ProviderName | 'auto';
+
+/** A tensor in host memory. `data` is used in place (no copy) when fed to or filled by a session. */
+export interface HostTensor {
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  readonly data: ConstData;
+}
+
+/** A tensor ORT keeps on the device between runs (webgpu with gpu-buffer outputs). Opaque. */
+export class DeviceTensor {
+  /** @internal */
+  constructor(readonly handle: ort.Tensor) {}
+  get dims(): readonly number[] {
+    return this.handle.dims;
+  }
+  async download(): Promise<HostTensor> {
+    const data = (await this.handle.getData()) as ConstData;
+    return { dtype: fromOrtType(this.handle.type), dims: this.handle.dims, data };
+  }
+  dispose(): void {
+    this.handle.dispose();
+  }
+}
+
+export type RunValue = HostTensor | DeviceTensor;
+
+export function isHostTensor(v: RunValue): v is HostTensor {
+  return !(v instanceof DeviceTensor);
+}
+
+function fromOrtType(t: string): DType {
+  switch (t) {
+    case 'float32':
+      return 'float32';
+    case 'float64':
+      return 'float64';
+    case 'int64':
+      return 'int64';
+    case 'bool':
+      return 'bool';
+    default:
+      throw new FeedError(`unsupported ORT output type ${t}`);
+  }
+}
+
+export function allocHost(dtype: DType, dims: readonly number[]): HostTensor {
+  const n = numel(dims);
+  const data =
+    dtype === 'float32'
+      ? new Float32Array(n)
+      : dtype === 'float64'
+        ? new Float64Array(n)
+        : dtype === 'int64'
+          ? new BigInt64Array(n)
+          : new Uint8Array(n);
+  return { dtype, dims: [...dims], data };
+}
+
+function toOrt(v: RunValue): ort.Tensor {
+  if (v instanceof DeviceTensor) return v.handle;
+  if (v.dtype === 'bool') return new ort.Tensor('bool', v.data as Uint8Array, v.dims);
+  return new ort.Tensor(v.dtype, v.data as Float32Array, v.dims);
+}
+
+export interface ProviderStatus {
+  provider: ProviderName;
+  available: boolean;
+  /** Why it is not available (missing library, no adapter), when it is not. */
+  reason?: string;
+}
+
+export type ProviderProbe = (provider: ProviderName) => Promise<string | null>;
+
+const probeModel = (() => {
+  let cached: Uint8Array | undefined;
+  return () => {
+    if (!cached) {
+      const g = new Graph({ name: 'probe' });
+      g.output('y', g.neg(g.input('x', 'float32', [2])));
+      cached = emitModel(g).bytes;
+    }
+    return cached;
+  };
+})();
+
+function ortBinDir(): string | null {
+  try {
+    const req = createRequire(import.meta.url);
+    const root = dirname(req.resolve('onnxruntime-node/package.json'));
+    return join(root, 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    return null;
+  }
+}
+
+/** Tries a one-node session on `provider`; returns null when it works, else the reason. */
+export const defaultProbe: ProviderProbe = async (provider) => {
+  if (provider === 'cuda') {
+    const dir = ortBinDir();
+    if (!dir || !existsSync(join(dir, 'libonnxruntime_providers_cuda.so'))) {
+      return 'the CUDA provider libraries (libonnxruntime_providers_cuda.so) are not installed; onnxruntime-node downloads them at install time when ONNXRUNTIME_NODE_INSTALL is not "skip", and they need CUDA 12 and cuDNN 9';
+    }
+  }
+  try {
+    const s = await ort.InferenceSession.create(probeModel(), {
+      executionProviders: [provider],
+      logSeverityLevel: 4,
+    });
+    await s.run({ x: new ort.Tensor('float32', Float32Array.of(1, 2), [2]) });
+    await s.release();
+    return null;
+  } catch (e) {
+    const msg = String((e as Error).message ?? e);
+    if (provider === 'webgpu' && /adapter/i.test(msg))
+      return 'no WebGPU adapter (needs a GPU with a Vulkan driver, libvulkan.so.1)';
+    return msg.split('\n')[0]?.slice(0, 300) ?? msg;
+  }
+};
+
+const statusCache = new Map<ProviderName, Promise<ProviderStatus>>();
+
+/** Which providers work here. The CPU provider is always available. Results are cached per process. */
+export async function detectProviders(
+  probe: ProviderProbe = defaultProbe,
+  which: readonly ProviderName[] = PROVIDERS,
+): Promise<ProviderStatus[]> {
+  const useCache = probe === defaultProbe;
+  return Promise.all(
+    which.map((provider) => {
+      if (provider === 'cpu') return Promise.resolve({ provider, available: true } as ProviderStatus);
+      const hit = useCache ? statusCache.get(provider) : undefined;
+      if (hit) return hit;
+      const p = probe(provider).then(
+        (reason): ProviderStatus =>
+          reason === null ? { provider, available: true } : { provider, available: false, reason },
+      );
+      if (useCache) statusCache.set(provider, p);
+      return p;
+    }),
+  );
+}
+
+/** Picks the provider for `request`: 'auto' prefers cuda, then webgpu, then cpu. */
+export function chooseProvider(request: ProviderRequest, statuses: readonly ProviderStatus[]): ProviderName {
+  const available = statuses.filter((s) => s.available).map((s) => s.provider);
+  if (request === 'auto') {
+    for (const p of ['cuda', 'webgpu', 'cpu'] as const) if (available.includes(p)) return p;
+    throw new ProviderUnavailableError('auto', 'no execution provider works', available);
+  }
+  const status = statuses.find((s) => s.provider === request);
+  if (!status)
+    throw new ProviderUnavailableError(
+      request,
+      `unknown provider; valid: ${PROVIDERS.join(', ')}, auto`,
+      available,
+    );
+  if (!status.available)
+    throw new ProviderUnavailableError(request, status.reason ?? 'unavailable', available);
+  return request;
+}
+
+/** Resolves a request to a working provider; 'cpu' needs no probe, an explicit GPU request probes only itself. */
+export async function resolveProvider(
+  request: ProviderRequest,
+  probe?: ProviderProbe,
+): Promise<ProviderName> {
+  if (request === 'cpu') return 'cpu';
+  return chooseProvider(
+    request,
+    await detectProviders(probe, request === 'auto' ? PROVIDERS : ['cpu', request]),
+  );
+}
+
+export interface SessionOptions {
+  provider?: ProviderName;
+  /** Threads ORT uses inside one op; 0 lets ORT decide. */
+  intraOpThreads?: number;
+  /** Keep outputs on the device (webgpu only): run returns DeviceTensors that can be fed back. */
+  deviceOutputs?: boolean;
+}
+
+/** A compiled graph: one ORT session, built once and cached by model bytes and options. */
+export class GraphSession {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly model: EmittedModel,
+    readonly provider: ProviderName,
+    private readonly deviceOutputs: boolean,
+  ) {}
+
+  /** @internal */
+  static async create(model: EmittedModel, options: SessionOptions): Promise<GraphSession> {
+    const provider = options.provider ?? 'cpu';
+    const deviceOutputs = (options.deviceOutputs ?? false) && provider === 'webgpu';
+    const session = await ort.InferenceSession.create(model.bytes, {
+      executionProviders: [provider],
+      intraOpNumThreads: options.intraOpThreads ?? 0,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      // GOPO_NN_PROFILE=<prefix> writes ORT's per-node timing JSON for every session (performance work).
+      ...(process.env.GOPO_NN_PROFILE
+        ? { enableProfiling: true, profileFilePrefix: process.env.GOPO_NN_PROFILE }
+        : {}),
+      ...(deviceOutputs ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
+    });
+    return new GraphSession(session, model, provider, deviceOutputs);
+  }
+
+  /**
+   * Runs the graph. `into` maps output names to host buffers ORT writes into directly (reused
+   * between steps); outputs not listed come back in fresh buffers (or on the device).
+   */
+  async run(
+    feeds: Readonly<Record<string, RunValue>>,
+    into: Readonly<Record<string, HostTensor>> = {},
+  ): Promise<Record<string, RunValue>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const spec of this.model.inputs) {
+      const v = feeds[spec.name];
+      if (!v)
+        throw new FeedError(
+          `graph input "${spec.name}" (${spec.dtype}[${spec.shape.join(',')}]) was not fed`,
+        );
+      if (isHostTensor(v)) {
+        if (
+          v.dtype !== spec.dtype ||
+          v.dims.length !== spec.shape.length ||
+          v.dims.some((d, i) => d !== spec.shape[i])
+        ) {
+          throw new FeedError(
+            `graph input "${spec.name}" expects ${spec.dtype}[${spec.shape.join(',')}], got ${v.dtype}[${v.dims.join(',')}]`,
+          );
+        }
+      }
+      ortFeeds[spec.name] = toOrt(v);
+    }
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const o of this.model.outputs) {
+      const buf = into[o.name];
+      fetches[o.name] = buf ? toOrt(buf) : null;
+    }
+    const res = await this.session.run(ortFeeds, fetches as ort.InferenceSession.FetchesType);
+    const out: Record<string, RunValue> = {};
+    for (const o of this.model.outputs) {
+      const buf = into[o.name];
+      if (buf) {
+        out[o.name] = buf;
+        continue;
+      }
+      const t = res[o.name] as ort.Tensor;
+      out[o.name] =
+        this.deviceOutputs && t.location === 'gpu-buffer'
+          ? new DeviceTensor(t)
+          : { dtype: fromOrtType(t.type), dims: t.dims, data: t.data as ConstData };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+const sessionCache = new Map<string, Promise<GraphSession>>();
+
+/** The session for `model` with `options`, compiled on first use and cached afterwards. */
+export function getSession(model: EmittedModel, options: SessionOptions = {}): Promise<GraphSession> {
+  const key = createHash('sha256')
+    .update(model.bytes)
+    .update(`|${options.provider ?? 'cpu'}|${options.intraOpThreads ?? 0}|${options.deviceOutputs ?? false}`)
+    .digest('hex');
+  let hit = sessionCache.get(key);
+  if (!hit) {
+    hit = GraphSession.create(model, options);
+    hit.catch(() => sessionCache.delete(key));
+    sessionCache.set(key, hit);
+  }
+  return hit;
+}
+
+export function sessionCacheSize(): number {
+  return sessionCache.size;
+}
+
+/** Drops cached sessions (releasing their native memory). */
+export async function clearSessionCache(): Promise<void> {
+  const all = [...sessionCache.values()];
+  sessionCache.clear();
+  await Promise.allSettled(all.map(async (p) => (await p).release()));
+}
+
+/** Creates a fresh, uncached plain-ORT session from .onnx bytes or a file and runs it once (export checks). */
+export async function runOnnxFile(
+  pathOrBytes: string | Uint8Array,
+  feeds: Record<string, HostTensor>,
+): Promise<Record<string, HostTensor>> {
+  const session =
+    typeof pathOrBytes === 'string'
+      ? await ort.InferenceSession.create(pathOrBytes)
+      : await ort.InferenceSession.create(pathOrBytes);
+  const ortFeeds: Record<string, ort.Tensor> = {};
+  for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
+  const res = await session.run(ortFeeds);
+  const out: Record<string, HostTensor> = {};
+  for (const [k, t] of Object.entries(res))
+    out[k] = { dtype: fromOrtType(t.type), dims: t.dims, data: t.data as ConstData };
+  await session.release();
+  return out;
+}

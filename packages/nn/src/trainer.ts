@@ -1,0 +1,539 @@
+/**
+ * The compiled training step. Forward, loss, backward, gradient clipping and the optimizer update
+ * are one ONNX graph run by one cached InferenceSession:
+ *
+ *   inputs:  batch, trainable parameters, optimizer state, lr, step
+ *   outputs: loss, grad_norm, metrics, new parameters, new optimizer state
+ *
+ * With gradient accumulation the step is split into an accumulate graph (run once per micro-batch,
+ * adding its gradient into a running sum) and an apply graph (clip + update). Frozen parameters are
+ * baked in as initializers. On CPU every output lands in a preallocated spare buffer which is then
+ * swapped with the current one, so no tensor is copied between steps; on webgpu parameters and
+ * optimizer state stay on the device as gpu-buffer tensors.
+ */
+import { Rng, type RngState } from '@gopo/core';
+import { z } from 'zod';
+import { gradients } from './autodiff.js';
+import { emitModel } from './emit.js';
+import { FeedError } from './errors.js';
+import { type ConstData, type DType, Graph, type ParamSpec, type Shape, Tensor } from './graph.js';
+import {
+  globalNormScale,
+  makeOptimizer,
+  type Optimizer,
+  optimizerConfigSchema,
+  scheduleConfigSchema,
+  warmupCosine,
+} from './optim.js';
+import { ParamStore } from './params.js';
+import {
+  allocHost,
+  DeviceTensor,
+  type GraphSession,
+  getSession,
+  type HostTensor,
+  isHostTensor,
+  PROVIDERS,
+  type ProviderName,
+  type RunValue,
+  resolveProvider,
+} from './runtime.js';
+
+/** Graph inputs with this prefix are fed fresh U[0,1) values from the trainer's RNG each micro-batch. */
+export const RANDOM_INPUT_PREFIX = 'random.';
+
+export interface TensorSpec {
+  dtype: DType;
+  shape: Shape;
+}
+export type BatchSpec = Readonly<Record<string, TensorSpec>>;
+export type Batch = Readonly<Record<string, HostTensor>>;
+
+export type ModelOutput = Tensor | { loss: Tensor; metrics?: Record<string, Tensor> };
+export type ModelFn = (g: Graph, batch: Readonly<Record<string, Tensor>>) => ModelOutput;
+
+/** A U[0,1) float32 input filled by the trainer each micro-batch (drives dropout). */
+export function randomInput(g: Graph, shape: Shape): Tensor {
+  return g.input(`${RANDOM_INPUT_PREFIX}${g.modulePath || 'root'}.${g.inputs.length}`, 'float32', shape);
+}
+
+export const trainerConfigSchema = z
+  .object({
+    optimizer: optimizerConfigSchema
+      .default({ kind: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 })
+      .describe('optimizer and its hyper-parameters'),
+    lr: z
+      .number()
+      .positive()
+      .default(1e-3)
+      .describe('constant learning rate, used when no schedule is given'),
+    schedule: scheduleConfigSchema
+      .optional()
+      .describe('warmup + cosine learning-rate schedule computed on the host each step'),
+    clipNorm: z
+      .number()
+      .positive()
+      .nullable()
+      .default(1)
+      .describe('clip gradients to this global L2 norm (null: no clipping)'),
+    accumulationSteps: z
+      .number()
+      .int()
+      .min(1)
+      .default(1)
+      .describe('micro-batches whose gradients are averaged per optimizer step'),
+    provider: z
+      .enum([...PROVIDERS, 'auto'])
+      .default('cpu')
+      .describe('execution provider: cpu, webgpu, cuda or auto'),
+    intraOpThreads: z.number().int().min(0).default(0).describe('ORT intra-op threads (0: ORT default)'),
+    seed: z.number().int().default(0).describe('seed for parameter init and dropout masks'),
+    frozen: z
+      .array(z.string())
+      .default([])
+      .describe('parameter names (or prefixes ending in ".") kept fixed as graph initializers'),
+  })
+  .describe('training-step settings');
+export type TrainerConfig = z.infer<typeof trainerConfigSchema>;
+export type TrainerConfigInput = z.input<typeof trainerConfigSchema>;
+
+export interface StepResult {
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  step: number;
+  metrics: Record<string, number>;
+}
+
+function isFrozen(name: string, frozen: readonly string[]): boolean {
+  return frozen.some((f) => f === name || (f.endsWith('.') && name.startsWith(f)));
+}
+
+const OPT = 'optimizer.';
+const stateName = (slot: string, param: string) => `${OPT}${slot}.${param}`;
+const accumName = (param: string) => `accum.${param}`;
+const NEW = 'new:';
+
+interface Built {
+  session: GraphSession;
+  outputs: string[];
+}
+
+/** Discovers the parameters a model creates (one throwaway build). */
+export function collectParams(model: ModelFn, batch: BatchSpec): ParamSpec[] {
+  const g = new Graph({ name: 'probe' });
+  const inputs = Object.fromEntries(Object.entries(batch).map(([k, s]) => [k, g.input(k, s.dtype, s.shape)]));
+  model(g, inputs);
+  return [...g.params.values()].map((p) => p.spec);
+}
+
+function lossOf(out: ModelOutput): { loss: Tensor; metrics: Record<string, Tensor> } {
+  return out instanceof Tensor ? { loss: out, metrics: {} } : { loss: out.loss, metrics: out.metrics ?? {} };
+}
+
+export class Trainer {
+  readonly config: TrainerConfig;
+  readonly params: ParamStore;
+  readonly optimizer: Optimizer;
+  readonly provider: ProviderName;
+  private readonly specs: ParamSpec[];
+  private readonly trainable: ParamSpec[];
+  private readonly slots: Map<string, readonly string[]>;
+  /** Current values of everything the step graph reads and writes back (params + state). */
+  private readonly values = new Map<string, RunValue>();
+  private readonly valueSpecs = new Map<string, ParamSpec>();
+  private readonly spares = new Map<string, HostTensor>();
+  private readonly accum = new Map<string, HostTensor>();
+  private fused?: Built;
+  private accumulate?: Built;
+  private apply?: Built;
+  private stepCount = 0;
+  private lastLr = 0;
+  private rng: Rng;
+  private readonly schedule: ((step: number) => number) | null;
+
+  private constructor(
+    private readonly model: ModelFn,
+    readonly batchSpec: BatchSpec,
+    config: TrainerConfig,
+    params: ParamStore,
+    provider: ProviderName,
+  ) {
+    this.config = config;
+    this.provider = provider;
+    this.optimizer = makeOptimizer(config.optimizer);
+    this.params = params;
+    this.specs = collectParams(model, batchSpec);
+    this.trainable = this.specs.filter((s) => !isFrozen(s.name, config.frozen));
+    this.slots = new Map(this.trainable.map((s) => [s.name, this.optimizer.init(s)]));
+    this.rng = Rng.fromSeed(config.seed, 'trainer');
+    this.params.initMissing(this.specs, Rng.fromSeed(config.seed, 'init'));
+    this.schedule = config.schedule ? warmupCosine(config.schedule) : null;
+    for (const s of this.trainable) {
+      this.values.set(s.name, this.params.get(s.name));
+      this.valueSpecs.set(s.name, s);
+      for (const slot of this.slots.get(s.name) ?? []) {
+        this.values.set(stateName(slot, s.name), allocHost(s.dtype, s.shape));
+        this.valueSpecs.set(stateName(slot, s.name), s);
+      }
+    }
+  }
+
+  /** Builds (or fetches from the cache) the step graph(s) for `batchSpec` and initialises missing parameters. */
+  static async create(
+    model: ModelFn,
+    batchSpec: BatchSpec,
+    config: TrainerConfigInput = {},
+    params = new ParamStore(),
+  ): Promise<Trainer> {
+    const c = trainerConfigSchema.parse(config);
+    const provider = await resolveProvider(c.provider);
+    const t = new Trainer(model, batchSpec, c, params, provider);
+    await t.compile();
+    return t;
+  }
+
+  get step(): number {
+    return this.stepCount;
+  }
+
+  get trainableNames(): string[] {
+    return this.trainable.map((s) => s.name);
+  }
+
+  lrAt(step: number): number {
+    return this.schedule ? this.schedule(step) : this.config.lr;
+  }
+
+  private frozenValues(): Map<string, ConstData> {
+    const m = new Map<string, ConstData>();
+    for (const s of this.specs)
+      if (isFrozen(s.name, this.config.frozen)) m.set(s.name, this.params.get(s.name).data);
+    return m;
+  }
+
+  private buildForwardPart(g: Graph): {
+    loss: Tensor;
+    metrics: Record<string, Tensor>;
+    grads: Tensor[];
+    paramTensors: Tensor[];
+  } {
+    const inputs = Object.fromEntries(
+      Object.entries(this.batchSpec).map(([k, s]) => [k, g.input(k, s.dtype, s.shape)]),
+    );
+    const { loss, metrics } = lossOf(this.model(g, inputs));
+    if (loss.size !== 1 || !(loss.dtype === 'float32' || loss.dtype === 'float64'))
+      g.fail('train_step', [loss], 'the model must return a scalar float loss');
+    const paramTensors = this.trainable.map((s) => g.params.get(s.name)?.tensor as Tensor);
+    const grads = gradients(loss, paramTensors);
+    return { loss, metrics, grads, paramTensors };
+  }
+
+  private emitUpdate(g: Graph, paramTensors: Tensor[], grads: Tensor[]): Tensor {
+    const lr = g.input('optimizer.lr', 'float32', []);
+    const step = g.input('optimizer.step', 'float32', []);
+    const { norm, scale } = globalNormScale(g, grads, this.config.clipNorm);
+    for (const [i, spec] of this.trainable.entries()) {
+      const state: Record<string, Tensor> = {};
+      for (const slot of this.slots.get(spec.name) ?? [])
+        state[slot] = g.input(stateName(slot, spec.name), spec.dtype, spec.shape);
+      const out = g.scope(`optimizer.${spec.name}`, () =>
+        this.optimizer.update(g, {
+          param: paramTensors[i] as Tensor,
+          grad: grads[i] as Tensor,
+          gradScale: scale,
+          state,
+          spec,
+          lr,
+          step,
+        }),
+      );
+      g.output(`${NEW}${spec.name}`, out.param);
+      for (const [slot, t] of Object.entries(out.state)) g.output(`${NEW}${stateName(slot, spec.name)}`, t);
+    }
+    return norm;
+  }
+
+  private async session(g: Graph): Promise<Built> {
+    const model = emitModel(g, { paramValues: this.frozenValues() });
+    const session = await getSession(model, {
+      provider: this.provider,
+      intraOpThreads: this.config.intraOpThreads,
+      deviceOutputs: this.provider === 'webgpu',
+    });
+    return { session, outputs: model.outputs.map((o) => o.name) };
+  }
+
+  private async compile(): Promise<void> {
+    if (this.config.accumulationSteps === 1) {
+      const g = new Graph({ name: 'train_step' });
+      const { loss, metrics, grads, paramTensors } = this.buildForwardPart(g);
+      g.output('loss', g.cast(loss, 'float32'));
+      for (const [k, t] of Object.entries(metrics)) g.output(`metric:${k}`, t);
+      g.output('grad_norm', this.emitUpdate(g, paramTensors, grads));
+      this.fused = await this.session(g);
+    } else {
+      const ga = new Graph({ name: 'train_accumulate' });
+      const { loss, metrics, grads } = this.buildForwardPart(ga);
+      ga.output('loss', ga.cast(loss, 'float32'));
+      for (const [k, t] of Object.entries(metrics)) ga.output(`metric:${k}`, t);
+      for (const [i, s] of this.trainable.entries()) {
+        ga.output(
+          `${NEW}${accumName(s.name)}`,
+          ga.add(ga.input(accumName(s.name), s.dtype, s.shape), grads[i] as Tensor),
+        );
+        this.accum.set(s.name, allocHost(s.dtype, s.shape));
+        this.spares.set(accumName(s.name), allocHost(s.dtype, s.shape));
+      }
+      this.accumulate = await this.session(ga);
+      const gp = new Graph({ name: 'train_apply' });
+      const k = this.config.accumulationSteps;
+      const paramTensors = this.trainable.map((s) =>
+        gp.param(s.name, s.shape, { dtype: s.dtype, init: s.init, decay: s.decay }),
+      );
+      const avg = this.trainable.map((s) => gp.mul(gp.input(accumName(s.name), s.dtype, s.shape), 1 / k));
+      gp.output('grad_norm', this.emitUpdate(gp, paramTensors, avg));
+      this.apply = await this.session(gp);
+    }
+    for (const [name, v] of this.values) {
+      if (isHostTensor(v)) this.spares.set(name, allocHost(v.dtype, v.dims));
+    }
+  }
+
+  private randomFeeds(session: GraphSession): Record<string, HostTensor> {
+    const out: Record<string, HostTensor> = {};
+    for (const i of session.model.inputs) {
+      if (!i.name.startsWith(RANDOM_INPUT_PREFIX)) continue;
+      const t = allocHost('float32', i.shape);
+      const d = t.data as Float32Array;
+      for (let j = 0; j < d.length; j++) d[j] = this.rng.float();
+      out[i.name] = t;
+    }
+    return out;
+  }
+
+  private checkBatch(batch: Batch): void {
+    for (const [k, s] of Object.entries(this.batchSpec)) {
+      const v = batch[k];
+      if (!v) throw new FeedError(`batch is missing "${k}" (${s.dtype}[${s.shape.join(',')}])`);
+      if (
+        v.dtype !== s.dtype ||
+        v.dims.length !== s.shape.length ||
+        v.dims.some((d, i) => d !== s.shape[i])
+      ) {
+        throw new FeedError(
+          `batch "${k}" expects ${s.dtype}[${s.shape.join(',')}], got ${v.dtype}[${v.dims.join(',')}]`,
+        );
+      }
+    }
+  }
+
+  /** Runs `built` and installs every `new:` output as the current value (swapping buffers on the host). */
+  private async runAndSwap(
+    built: Built,
+    feeds: Record<string, RunValue>,
+    names: Iterable<string>,
+  ): Promise<Record<string, RunValue>> {
+    const device = this.provider === 'webgpu';
+    const into: Record<string, HostTensor> = {};
+    const wanted = new Set(names);
+    if (!device) {
+      for (const o of built.outputs) {
+        if (!o.startsWith(NEW)) continue;
+        const spare = this.spares.get(o.slice(NEW.length));
+        if (spare) into[o] = spare;
+      }
+    }
+    const res = await built.session.run(feeds, into);
+    for (const o of built.outputs) {
+      if (!o.startsWith(NEW)) continue;
+      const name = o.slice(NEW.length);
+      if (!wanted.has(name)) continue;
+      const fresh = res[o] as RunValue;
+      const old = name.startsWith('accum.') ? this.accum.get(name.slice(6)) : this.values.get(name);
+      if (name.startsWith('accum.')) this.accum.set(name.slice(6), fresh as HostTensor);
+      else this.values.set(name, fresh);
+      if (isHostTensor(fresh)) {
+        if (this.params.has(name) && !name.startsWith('optimizer.')) this.params.swap(name, fresh);
+        if (old && isHostTensor(old)) this.spares.set(name, old);
+      } else if (old instanceof DeviceTensor) {
+        old.dispose();
+      }
+    }
+    return res;
+  }
+
+  /**
+   * One optimizer step over `batches` (exactly accumulationSteps micro-batches; a single batch
+   * when there is no accumulation). `lr` overrides the schedule for this step.
+   */
+  async trainStep(batches: Batch | readonly Batch[], options: { lr?: number } = {}): Promise<StepResult> {
+    const list = Array.isArray(batches) ? (batches as readonly Batch[]) : [batches as Batch];
+    if (list.length !== this.config.accumulationSteps) {
+      throw new FeedError(
+        `trainStep needs ${this.config.accumulationSteps} micro-batch(es), got ${list.length}`,
+      );
+    }
+    for (const b of list) this.checkBatch(b);
+    const step = this.stepCount + 1;
+    const lr = options.lr ?? this.lrAt(step);
+    const scalars = {
+      'optimizer.lr': { dtype: 'float32', dims: [], data: Float32Array.of(lr) },
+      'optimizer.step': { dtype: 'float32', dims: [], data: Float32Array.of(step) },
+    } as const;
+    const values = Object.fromEntries(this.values);
+    const metrics: Record<string, number> = {};
+    let loss = 0;
+    let gradNorm: number;
+    if (this.fused) {
+      const res = await this.runAndSwap(
+        this.fused,
+        { ...(list[0] as Batch), ...values, ...scalars, ...this.randomFeeds(this.fused.session) },
+        this.values.keys(),
+      );
+      loss = await scalarOf(res.loss);
+      gradNorm = await scalarOf(res.grad_norm);
+      for (const k of Object.keys(res))
+        if (k.startsWith('metric:')) metrics[k.slice(7)] = await scalarOf(res[k]);
+    } else {
+      const acc = this.accumulate as Built;
+      for (const t of this.accum.values()) t.data.fill(0 as never);
+      for (const b of list) {
+        const accFeeds = Object.fromEntries([...this.accum].map(([n, t]) => [accumName(n), t]));
+        const res = await this.runAndSwap(
+          acc,
+          { ...b, ...values, ...accFeeds, ...this.randomFeeds(acc.session) },
+          [...this.accum.keys()].map(accumName),
+        );
+        loss += (await scalarOf(res.loss)) / list.length;
+        for (const k of Object.keys(res))
+          if (k.startsWith('metric:'))
+            metrics[k.slice(7)] = (metrics[k.slice(7)] ?? 0) + (await scalarOf(res[k])) / list.length;
+      }
+      const accFeeds = Object.fromEntries([...this.accum].map(([n, t]) => [accumName(n), t]));
+      const res = await this.runAndSwap(
+        this.apply as Built,
+        { ...values, ...accFeeds, ...scalars },
+        this.values.keys(),
+      );
+      gradNorm = await scalarOf(res.grad_norm);
+    }
+    this.stepCount = step;
+    this.lastLr = lr;
+    return { loss, gradNorm, lr, step, metrics };
+  }
+
+  /** Copies device-resident values back into the parameter store (webgpu); a no-op on CPU. */
+  async syncToHost(): Promise<void> {
+    for (const [name, v] of this.values) {
+      if (v instanceof DeviceTensor && this.params.has(name)) this.params.set(name, await v.download());
+    }
+  }
+
+  /**
+   * Everything a bit-identical resume needs: every parameter by name, optimizer state as
+   * `<slot>.<param>` (exp_avg.model.layers.0.self_attn.q_proj.weight), the step, the RNG state
+   * (drives dropout) and the last learning rate. Maps one to one onto a checkpoint's
+   * model.safetensors / optimizer.safetensors / trainer_state.json.
+   */
+  async exportState(): Promise<TrainerSnapshot> {
+    const params = new Map<string, HostTensor>();
+    for (const s of this.specs) {
+      const v = this.values.get(s.name);
+      params.set(s.name, v ? await hostOf(v) : this.params.get(s.name));
+    }
+    const optimizerState = new Map<string, HostTensor>();
+    for (const [name, v] of this.values)
+      if (name.startsWith(OPT)) optimizerState.set(name.slice(OPT.length), await hostOf(v));
+    return { params, optimizerState, step: this.stepCount, rng: this.rng.state(), lastLr: this.lastLr };
+  }
+
+  /** Restores what exportState produced (values are copied into this trainer's own buffers). */
+  async importState(snapshot: TrainerSnapshot): Promise<void> {
+    const check = (name: string, v: HostTensor | undefined, shape: Shape, dtype: DType): HostTensor => {
+      if (!v) throw new FeedError(`trainer state is missing "${name}"`);
+      if (v.dims.length !== shape.length || v.dims.some((d, i) => d !== shape[i]) || v.dtype !== dtype) {
+        throw new FeedError(
+          `trainer state "${name}" expects ${dtype}[${shape.join(',')}], got ${v.dtype}[${v.dims.join(',')}]`,
+        );
+      }
+      return v;
+    };
+    for (const s of this.specs)
+      this.params.copyFrom(s.name, check(s.name, snapshot.params.get(s.name), s.shape, s.dtype).data);
+    for (const [name, cur] of this.values) {
+      const spec = this.valueSpecs.get(name) as ParamSpec;
+      const v = name.startsWith(OPT)
+        ? check(
+            name.slice(OPT.length),
+            snapshot.optimizerState.get(name.slice(OPT.length)),
+            spec.shape,
+            spec.dtype,
+          )
+        : this.params.get(name);
+      if (cur instanceof DeviceTensor) {
+        cur.dispose();
+        this.values.set(name, { dtype: v.dtype, dims: v.dims, data: v.data.slice() as ConstData });
+      } else if (cur !== v) (cur.data as Float32Array).set(v.data as Float32Array);
+    }
+    this.stepCount = snapshot.step;
+    this.lastLr = snapshot.lastLr;
+    this.rng = Rng.fromState(snapshot.rng);
+  }
+}
+
+/** The trainer's resumable state (see Trainer.exportState). */
+export interface TrainerSnapshot {
+  params: Map<string, HostTensor>;
+  optimizerState: Map<string, HostTensor>;
+  step: number;
+  rng: RngState;
+  lastLr: number;
+}
+
+async function hostOf(v: RunValue): Promise<HostTensor> {
+  return isHostTensor(v) ? v : v.download();
+}
+
+async function scalarOf(v: RunValue | undefined): Promise<number> {
+  if (!v) return Number.NaN;
+  const h = await hostOf(v);
+  return Number(h.data[0]);
+}
+
+/** A compiled forward pass (inference or evaluation): parameters fed from a store without copies. */
+export class Forward {
+  private constructor(
+    private readonly built: Built,
+    private readonly store: ParamStore,
+    private readonly paramNames: string[],
+  ) {}
+
+  static async create(
+    model: (g: Graph, inputs: Readonly<Record<string, Tensor>>) => Record<string, Tensor>,
+    inputs: BatchSpec,
+    store: ParamStore,
+    options: { provider?: ProviderName | 'auto'; intraOpThreads?: number; seed?: number } = {},
+  ): Promise<Forward> {
+    const g = new Graph({ name: 'forward' });
+    const ins = Object.fromEntries(Object.entries(inputs).map(([k, s]) => [k, g.input(k, s.dtype, s.shape)]));
+    for (const [k, t] of Object.entries(model(g, ins))) g.output(k, t);
+    store.initMissing(
+      [...g.params.values()].map((p) => p.spec),
+      Rng.fromSeed(options.seed ?? 0, 'init'),
+    );
+    const emitted = emitModel(g);
+    const provider = await resolveProvider(options.provider ?? 'cpu');
+    const session = await getSession(emitted, { provider, intraOpThreads: options.intraOpThreads ?? 0 });
+    return new Forward({ session, outputs: emitted.outputs.map((o) => o.name) }, store, [...g.params.keys()]);
+  }
+
+  async run(inputs: Batch): Promise<Record<string, HostTensor>> {
+    const feeds: Record<string, RunValue> = { ...inputs };
+    for (const n of this.paramNames) feeds[n] = this.store.get(n);
+    const res = await this.built.session.run(feeds);
+    const out: Record<string, HostTensor> = {};
+    for (const [k, v] of Object.entries(res)) out[k] = await hostOf(v);
+    return out;
+  }
+}
