@@ -69,6 +69,7 @@ export {
   attention,
   dropout,
   embedding,
+  type LinearAdapter,
   type LinearOptions,
   layerNorm,
   linear,
@@ -81,6 +82,7 @@ export {
   type TransformerConfig,
   transformerBlock,
   transformerLM,
+  withLinearAdapters,
 } from './modules.js';
 export { decodeModel, encodeModel, type ModelProtoJson } from './onnx-proto.js';
 // Optimizers, parameters, training

@@ -16,6 +16,7 @@ import {
   swapHalves,
   swiglu,
   transformerLM,
+  withLinearAdapters,
 } from './modules.js';
 import { getSession, type HostTensor } from './runtime.js';
 import { allClose, assertAllClose, checkGradient, type GradCheckInput } from './testing.js';
@@ -110,6 +111,19 @@ describe('attention', () => {
 describe('module gradients (float64 central differences)', () => {
   const cases: Record<string, Parameters<typeof checkGradient>> = {
     linear: [(g, x) => linear(g, 'proj', x0(x), 3, { bias: true }), [f('x', 2, 2, 4)]],
+    'linear with a LoRA adapter (explicit)': [
+      (g, x) => linear(g, 'proj', x0(x), 3, { bias: true, adapter: { r: 2, alpha: 3 } }),
+      [f('x', 2, 2, 4)],
+    ],
+    'linear with LoRA adapters chosen by rule (q_proj only)': [
+      (g, x) =>
+        withLinearAdapters(
+          g,
+          (path) => (path.endsWith('q_proj') ? { r: 2, alpha: 4 } : null),
+          () => g.mul(linear(g, 'q_proj', x0(x), 3), linear(g, 'v_proj', x0(x), 3)),
+        ),
+      [f('x', 2, 2, 4)],
+    ],
     embedding: [
       (g, x) => embedding(g, 'embed_tokens', x0(x), 5, 3, 'float64'),
       [ids('ids', [2, 3], [0, 4, 4, 1, 0, 2])],
@@ -123,6 +137,30 @@ describe('module gradients (float64 central differences)', () => {
       [
         f('x', 2, 4),
         { name: 'u', shape: [2, 4], values: [0.1, 0.9, 0.6, 0.2, 0.7, 0.3, 0.55, 0.45], wrt: false },
+      ],
+    ],
+    'attention (block-diagonal attend mask)': [
+      (g, x) =>
+        attention(
+          g,
+          'self_attn',
+          x0(x),
+          { numHeads: 2, causal: true, rope: true, maxPositions: 4 },
+          {
+            attendMask: x[1] as Tensor,
+            positions: x[2] as Tensor,
+          },
+        ),
+      [
+        f('x', 1, 4, 4),
+        // two packed sequences [0, 1] and [2, 3]
+        {
+          name: 'attend',
+          shape: [1, 4, 4],
+          dtype: 'bool',
+          values: [1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1],
+        },
+        ids('pos', [1, 4], [0, 1, 0, 1]),
       ],
     ],
     'attention (causal, GQA, RoPE at fed positions, key mask)': [
@@ -217,5 +255,84 @@ describe('module gradients (float64 central differences)', () => {
     );
     expect(r.errors['model.embed_tokens.weight']).toBeLessThan(1e-4);
     expect(r.maxRelError).toBeLessThan(1e-4);
+  });
+});
+
+describe('LoRA adapter on linear', () => {
+  const run = async (build: (g: Graph, x: Tensor) => Tensor, params: Record<string, Float32Array>) => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [3, 4]);
+    g.output('y', build(g, x));
+    const s = await getSession(emitModel(g), { intraOpThreads: 1 });
+    const feeds: Record<string, HostTensor> = {
+      x: { dtype: 'float32', dims: [3, 4], data: Float32Array.from({ length: 12 }, (_, i) => Math.cos(i)) },
+    };
+    for (const [name, { spec }] of g.params)
+      feeds[name] = { dtype: 'float32', dims: spec.shape, data: params[name] as Float32Array };
+    return { out: (await s.run(feeds)).y as HostTensor, g };
+  };
+  const w = Float32Array.from({ length: 8 }, (_, i) => Math.sin(i + 1));
+  const a = Float32Array.from({ length: 8 }, (_, i) => 0.3 * (i - 4));
+  const bZero = new Float32Array(4);
+  const bSome = Float32Array.from({ length: 4 }, (_, i) => 0.5 + i);
+
+  it('adds (alpha/r) x A^T B^T with PEFT parameter names; B = 0 leaves the layer unchanged', async () => {
+    const plain = await run((g, x) => linear(g, 'q_proj', x, 2), { 'q_proj.weight': w });
+    const zero = await run((g, x) => linear(g, 'q_proj', x, 2, { adapter: { r: 2, alpha: 6 } }), {
+      'q_proj.weight': w,
+      'q_proj.lora_A.weight': a,
+      'q_proj.lora_B.weight': bZero,
+    });
+    expect([...zero.g.params.keys()].sort()).toEqual([
+      'q_proj.lora_A.weight',
+      'q_proj.lora_B.weight',
+      'q_proj.weight',
+    ]);
+    expect(zero.g.params.get('q_proj.lora_B.weight')?.spec.init.kind).toBe('zeros');
+    expect([...(zero.out.data as Float32Array)]).toEqual([...(plain.out.data as Float32Array)]);
+    // merged weight W + (alpha/r) B A gives the same outputs as the adapter
+    const merged = Float32Array.from(w);
+    for (let o = 0; o < 2; o++)
+      for (let i = 0; i < 4; i++)
+        for (let k = 0; k < 2; k++) merged[o * 4 + i]! += 3 * bSome[o * 2 + k]! * a[k * 4 + i]!;
+    const withAdapter = await run((g, x) => linear(g, 'q_proj', x, 2, { adapter: { r: 2, alpha: 6 } }), {
+      'q_proj.weight': w,
+      'q_proj.lora_A.weight': a,
+      'q_proj.lora_B.weight': bSome,
+    });
+    const mergedOut = await run((g, x) => linear(g, 'q_proj', x, 2), { 'q_proj.weight': merged });
+    assertAllClose(withAdapter.out.data as Float32Array, mergedOut.out.data as Float32Array, {
+      rtol: 1e-5,
+      atol: 1e-5,
+    });
+    expect(allClose(withAdapter.out.data as Float32Array, plain.out.data as Float32Array).ok).toBe(false);
+  });
+
+  it('rules see full module paths; an explicit null opts out; dropout adds a random.* input', () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [1, 2, 8]);
+    const seen: string[] = [];
+    withLinearAdapters(
+      g,
+      (path) => {
+        seen.push(path);
+        return { r: 1, alpha: 1, dropout: 0.1 };
+      },
+      () => {
+        g.scope('model', () => attention(g, 'self_attn', x, { numHeads: 2 }));
+        linear(g, 'lm_head', x, 3, { adapter: null });
+      },
+    );
+    expect(seen).toEqual([
+      'model.self_attn.q_proj',
+      'model.self_attn.k_proj',
+      'model.self_attn.v_proj',
+      'model.self_attn.o_proj',
+    ]);
+    expect(g.params.has('lm_head.lora_A.weight')).toBe(false);
+    expect(g.inputs.filter((t) => t.name.startsWith('random.')).length).toBe(4);
+    // outside the callback the rule is gone
+    linear(g, 'after', x, 3);
+    expect(g.params.has('after.lora_A.weight')).toBe(false);
   });
 });

@@ -4,12 +4,47 @@
  * [out_features, in_features]) so weights import and export without renaming.
  */
 import type { FloatDType, Graph, Tensor } from './graph.js';
+import { randomInput } from './trainer.js';
+
+/**
+ * A low-rank adapter on a linear layer (LoRA, Hu et al. 2021): y = x W^T + b + (alpha / r) (x A^T) B^T
+ * with A [r, in] and B [out, r] as their own parameters `<module>.lora_A.weight` and
+ * `<module>.lora_B.weight` (PEFT's names). B starts at zero, so a fresh adapter leaves the layer as it
+ * was; A starts uniform in +-1/sqrt(in) (PEFT's kaiming-uniform default).
+ */
+export interface LinearAdapter {
+  r: number;
+  alpha: number;
+  /** Dropout on the adapter's input only (the frozen path is untouched); fed as a `random.*` input. */
+  dropout?: number;
+}
 
 export interface LinearOptions {
   bias?: boolean;
   /** Std of the normal init (default 0.02, GPT-2 style). */
   initScale?: number;
   dtype?: FloatDType;
+  /** Adds a LoRA adapter to this layer (overrides any rule set with `withLinearAdapters`). */
+  adapter?: LinearAdapter | null;
+}
+
+type AdapterRule = (modulePath: string) => LinearAdapter | null | undefined;
+const adapterRules = new WeakMap<Graph, AdapterRule>();
+
+/**
+ * Runs `fn` with an adapter rule on `g`: every `linear` built inside asks `rule` with its full module
+ * path (`model.layers.0.self_attn.q_proj`) whether to carry an adapter. This reaches layers deep in
+ * model builders that do not pass options through.
+ */
+export function withLinearAdapters<T>(g: Graph, rule: AdapterRule, fn: () => T): T {
+  const saved = adapterRules.get(g);
+  adapterRules.set(g, rule);
+  try {
+    return fn();
+  } finally {
+    if (saved) adapterRules.set(g, saved);
+    else adapterRules.delete(g);
+  }
 }
 
 /** y = x W^T + b with W [out, in]; leading dims of x are flattened into one Gemm. */
@@ -32,9 +67,27 @@ export function linear(
       ? g.param('bias', [outFeatures], { init: { kind: 'zeros' }, decay: false, dtype })
       : null;
     const x2 = x.rank === 2 ? x : g.reshape(x, [-1, inFeatures]);
-    const y = g.gemm(x2, w, b, { transB: true });
+    let y = g.gemm(x2, w, b, { transB: true });
+    const adapter = options.adapter !== undefined ? options.adapter : adapterRules.get(g)?.(g.modulePath);
+    if (adapter) y = g.add(y, loraDelta(g, x2, outFeatures, adapter, dtype));
     return x.rank === 2 ? y : g.reshape(y, [...x.shape.slice(0, -1), outFeatures]);
   });
+}
+
+/** (alpha / r) dropout(x) A^T B^T for x [N, in]; the scale is applied on the narrow [N, r] product. */
+function loraDelta(g: Graph, x: Tensor, outFeatures: number, a: LinearAdapter, dtype: FloatDType): Tensor {
+  if (!Number.isInteger(a.r) || a.r < 1) g.fail('lora', [x], `rank r must be a positive integer, got ${a.r}`);
+  const inFeatures = x.shape[1] as number;
+  const loraA = g.param('lora_A.weight', [a.r, inFeatures], {
+    init: { kind: 'uniform', scale: 1 / Math.sqrt(inFeatures) },
+    decay: true,
+    dtype,
+  });
+  const loraB = g.param('lora_B.weight', [outFeatures, a.r], { init: { kind: 'zeros' }, decay: true, dtype });
+  const p = a.dropout ?? 0;
+  const xin = p > 0 ? dropout(g, x, p, randomInput(g, x.shape)) : x;
+  const xa = g.mul(g.gemm(xin, loraA, null, { transB: true }), a.alpha / a.r);
+  return g.gemm(xa, loraB, null, { transB: true });
 }
 
 /** Rows of an embedding table [vocab, dim] for int64 ids. No weight decay. */
@@ -222,6 +275,11 @@ export interface AttentionInputs {
   keyMask?: Tensor;
   /** int64 [T] or [B, T] positions for RoPE (e.g. left padding or a decoding offset); default 0..T-1. */
   positions?: Tensor;
+  /**
+   * [B, T, T] bool, true = query i may attend to key j (on top of the causal mask): block-diagonal
+   * masks keep packed sequences from seeing each other.
+   */
+  attendMask?: Tensor;
 }
 
 /**
@@ -285,6 +343,11 @@ export function attention(
     const keyMask = inputs.keyMask;
     if (keyMask) {
       const add = g.where(g.reshape(keyMask, [b, 1, 1, 1, t]), g.scalar(0, dtype), g.scalar(neg, dtype));
+      masked = g.add(masked, add);
+    }
+    const attend = inputs.attendMask;
+    if (attend) {
+      const add = g.where(g.reshape(attend, [b, 1, 1, t, t]), g.scalar(0, dtype), g.scalar(neg, dtype));
       masked = g.add(masked, add);
     }
     const ctx = g.matmul(g.softmax(masked, -1), v); // [B, kvH, group, T, hd]

@@ -71,4 +71,3 @@ export const trainTokenizerCommand = defineCommand({
   },
 });
 
-export const lmCommands = [trainTokenizerCommand];

@@ -1,0 +1,115 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { type HostTensor, runOnnxFile } from '@gopo/nn';
+import { describe, expect, it } from 'vitest';
+import { exportLlamaOnnx, LlamaModel } from '../src/index.js';
+
+const FIXTURES = path.join(import.meta.dirname, 'fixtures');
+const i64 = (v: number[], dims: number[]): HostTensor => ({
+  dtype: 'int64',
+  dims,
+  data: BigInt64Array.from(v.map(BigInt)),
+});
+
+describe('exported inference .onnx with KV cache', () => {
+  it('runs in a fresh plain onnxruntime session and reproduces the reference logits token by token', async () => {
+    const dir = path.join(FIXTURES, 'tiny-llama');
+    const expected = JSON.parse(await fs.readFile(path.join(dir, 'expected.json'), 'utf8')) as {
+      sequences: { input_ids: number[]; logits: number[][] }[];
+    };
+    const model = await LlamaModel.fromPretrained(dir);
+    const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'lm-export-')), 'model.onnx');
+    const cap = 16;
+    const manifest = await exportLlamaOnnx(model, out, { batch: 2, tokens: 1, capacity: cap });
+    expect(JSON.parse(await fs.readFile(`${out}.json`, 'utf8'))).toEqual(manifest);
+    expect(manifest.inputs.map((i) => i.name)).toContain('past_key_values.1.value');
+    expect(manifest.outputs.map((i) => i.name)).toContain('present.0.key');
+    const cacheDims = [2, manifest.kvHeads, cap, manifest.headDim];
+    const zeros = () => ({
+      dtype: 'float32' as const,
+      dims: cacheDims,
+      data: new Float32Array(2 * 2 * cap * 8),
+    });
+    let past: Record<string, HostTensor> = {};
+    for (let l = 0; l < manifest.layers; l++)
+      for (const k of ['key', 'value']) past[`past_key_values.${l}.${k}`] = zeros();
+    // Two rows of different lengths, right-aligned (left padded): row 0 starts 4 slots later.
+    const seqs = expected.sequences.map((s) => s.input_ids);
+    const total = Math.max(...seqs.map((s) => s.length));
+    const mask = new Array<number>(2 * cap).fill(0);
+    for (let slot = 0; slot < total; slot++) {
+      const ids: number[] = [];
+      const pos: number[] = [];
+      seqs.forEach((s, b) => {
+        const j = slot - (total - s.length);
+        ids.push(j >= 0 ? (s[j] as number) : 0);
+        pos.push(Math.max(j, 0));
+        // the window shifts left by one; the new token takes the last slot
+        mask.copyWithin(b * cap, b * cap + 1, (b + 1) * cap);
+        mask[(b + 1) * cap - 1] = j >= 0 ? 1 : 0;
+      });
+      const res = await runOnnxFile(out, {
+        input_ids: i64(ids, [2, 1]),
+        position_ids: i64(pos, [2, 1]),
+        attention_mask: i64(mask, [2, cap]),
+        ...past,
+      });
+      const logits = res.logits?.data as Float32Array;
+      seqs.forEach((s, b) => {
+        const j = slot - (total - s.length);
+        if (j < 0) return;
+        const want = expected.sequences[b]?.logits[j] as number[];
+        for (let v = 0; v < want.length; v++)
+          expect(Math.abs((logits[b * want.length + v] as number) - (want[v] as number))).toBeLessThan(1e-4);
+      });
+      past = {};
+      for (let l = 0; l < manifest.layers; l++)
+        for (const k of ['key', 'value'])
+          past[`past_key_values.${l}.${k}`] = res[`present.${l}.${k}`] as HostTensor;
+    }
+  });
+
+  it('a chunked-prefill export (several tokens per call) matches the full forward', async () => {
+    const dir = path.join(FIXTURES, 'tiny-llama-tied');
+    const expected = JSON.parse(await fs.readFile(path.join(dir, 'expected.json'), 'utf8')) as {
+      sequences: { input_ids: number[]; logits: number[][] }[];
+    };
+    const model = await LlamaModel.fromPretrained(dir);
+    const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'lm-export-')), 'chunk.onnx');
+    const seq = expected.sequences[1]?.input_ids as number[]; // 11 tokens: chunks of 4, 4, 3 (+1 pad)
+    const cap = 12;
+    const m = await exportLlamaOnnx(model, out, { batch: 1, tokens: 4, capacity: cap, allLogits: true });
+    let past: Record<string, HostTensor> = {};
+    for (let l = 0; l < m.layers; l++)
+      for (const k of ['key', 'value'])
+        past[`past_key_values.${l}.${k}`] = {
+          dtype: 'float32',
+          dims: [1, m.kvHeads, cap, m.headDim],
+          data: new Float32Array(m.kvHeads * cap * m.headDim),
+        };
+    let mask = new Array<number>(cap).fill(0);
+    for (let start = 0; start < seq.length; start += 4) {
+      const slots = [start, start + 1, start + 2, start + 3];
+      const ids = slots.map((s) => seq[s] ?? 0);
+      mask = [...mask.slice(4), ...slots.map((s) => (s < seq.length ? 1 : 0))];
+      const res = await runOnnxFile(out, {
+        input_ids: i64(ids, [1, 4]),
+        position_ids: i64(slots, [1, 4]),
+        attention_mask: i64(mask, [1, cap]),
+        ...past,
+      });
+      const logits = res.logits?.data as Float32Array;
+      slots.forEach((s, j) => {
+        if (s >= seq.length) return;
+        const want = expected.sequences[1]?.logits[s] as number[];
+        for (let v = 0; v < want.length; v++)
+          expect(Math.abs((logits[j * want.length + v] as number) - (want[v] as number))).toBeLessThan(1e-4);
+      });
+      past = {};
+      for (let l = 0; l < m.layers; l++)
+        for (const k of ['key', 'value'])
+          past[`past_key_values.${l}.${k}`] = res[`present.${l}.${k}`] as HostTensor;
+    }
+  });
+});
