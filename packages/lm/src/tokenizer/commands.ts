@@ -70,4 +70,3 @@ export const trainTokenizerCommand = defineCommand({
     return 0;
   },
 });
-
