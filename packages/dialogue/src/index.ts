@@ -6,6 +6,7 @@ export {
   isResolvedStatus,
   isTerminalEvent,
 } from './events.js';
+export { parseSession, safeParseSession } from './fast-session.js';
 export {
   formatLogIssue,
   type LogValidationReport,

@@ -1,11 +1,11 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type CliContext, FileFormatError, silentLogger } from '@gopo/core';
+import { type CliContext, FileFormatError, type JsonlIssue, readJsonlAll, silentLogger } from '@gopo/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logsValidateCommand } from './commands.js';
 import { readSessionsAll, validateLogFile, writeSessions } from './log-io.js';
-import type { Session } from './log-schema.js';
+import { type Session, SessionSchema } from './log-schema.js';
 
 const session = (id: string): Session => ({
   session_id: id,
@@ -83,6 +83,34 @@ describe('session log I/O', () => {
       [5, 'outcome'],
     ]);
     await expect(readSessionsAll(file)).rejects.toThrow(FileFormatError);
+  });
+
+  it('reads exactly what readJsonl with SessionSchema reads, with the same errors', async () => {
+    const file = path.join(dir, 'same.jsonl');
+    const sparse = {
+      session_id: 's',
+      goal: { type: 'complaint' },
+      turns: [],
+      outcome: { status: 'success' },
+    };
+    const twoIssues = { ...session('e'), session_id: '', domain: 7 };
+    await fs.writeFile(
+      file,
+      [JSON.stringify(session('a')), JSON.stringify(sparse), JSON.stringify(twoIssues), '[1]'].join('\n'),
+    );
+    const collect = async (read: (o: object) => Promise<unknown[]>) => {
+      const issues: JsonlIssue[] = [];
+      const values = await read({ skipInvalid: true, onInvalid: (i: JsonlIssue) => issues.push(i) });
+      const error = await read({}).catch((e: Error) => e.message);
+      return { values, issues, error };
+    };
+    const fast = await collect((o) => readSessionsAll(file, o));
+    const zod = await collect((o) => readJsonlAll(file, SessionSchema, o));
+    expect(fast.values).toStrictEqual(zod.values);
+    expect(fast.issues).toStrictEqual(zod.issues);
+    expect(fast.issues.map((i) => i.line)).toEqual([3, 3, 4]);
+    expect(fast.error).toBe(zod.error);
+    expect(fast.error).toMatch(/same\.jsonl:3 at session_id: .*\(\+1 more issue\(s\) on this line\)/);
   });
 });
 

@@ -1,4 +1,5 @@
-import { formatLocation, type JsonlIssue, JsonlWriter, readJsonl } from '@gopo/core';
+import { FileFormatError, formatLocation, type JsonlIssue, JsonlWriter, readJsonl } from '@gopo/core';
+import { safeParseSession } from './fast-session.js';
 import { type Session, SessionSchema } from './log-schema.js';
 import { StrictSessionSchema } from './strict-events.js';
 
@@ -24,9 +25,32 @@ export async function* readSessions(
   file: string,
   options: ReadSessionsOptions = {},
 ): AsyncGenerator<SessionRecord> {
-  const schema = options.strict ? StrictSessionSchema : SessionSchema;
-  for await (const rec of readJsonl(file, schema, options))
-    yield { line: rec.line, session: rec.value as Session };
+  if (options.strict) {
+    for await (const rec of readJsonl(file, StrictSessionSchema, options))
+      yield { line: rec.line, session: rec.value as Session };
+    return;
+  }
+  // readJsonl reports unparsable lines; the sessions go through the fast validator, and a bad one is
+  // reported the way readJsonl would have reported SessionSchema's issues.
+  for await (const rec of readJsonl(file, undefined, options)) {
+    const parsed = safeParseSession(rec.value);
+    if (parsed.success) {
+      yield { line: rec.line, session: parsed.data };
+      continue;
+    }
+    const issues: JsonlIssue[] = parsed.error.issues.map((i) => ({
+      line: rec.line,
+      path: i.path.filter((p): p is string | number => typeof p !== 'symbol'),
+      message: i.message,
+    }));
+    if (options.skipInvalid) {
+      for (const issue of issues) options.onInvalid?.(issue);
+      continue;
+    }
+    const first = issues[0]!;
+    const more = issues.length > 1 ? ` (+${issues.length - 1} more issue(s) on this line)` : '';
+    throw new FileFormatError({ file, line: rec.line, path: first.path }, first.message + more);
+  }
 }
 
 /** Reads a whole log into memory. */

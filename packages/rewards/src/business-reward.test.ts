@@ -1,6 +1,13 @@
 import { ConfigError } from '@gopo/core';
+import fc from 'fast-check';
+import { evaluate as mathEvaluate } from 'mathjs';
 import { describe, expect, it } from 'vitest';
-import { businessScope, compileBusinessReward } from './business-reward.js';
+import {
+  BUSINESS_VARIABLE_NAMES,
+  type BusinessScope,
+  businessScope,
+  compileBusinessReward,
+} from './business-reward.js';
 import { defaultMetricsConfig, GreConfigSchema } from './config.js';
 import { agent, session, user } from './testing/sessions.js';
 
@@ -74,5 +81,48 @@ describe('business reward R_goal', () => {
       /must evaluate to a number/,
     );
     expect(GreConfigSchema.safeParse({ clip: [1, -1] }).success).toBe(false);
+  });
+
+  it('evaluates plain arithmetic natively, to the same doubles as mathjs', () => {
+    expect(def.native).toBe(true);
+    expect(compileBusinessReward(GreConfigSchema.parse({ expression: 'success + (csat >= 4)' })).native).toBe(
+      false,
+    );
+    // Random arithmetic over the variables and constants, compared bit for bit with mathjs itself.
+    const { expr } = fc.letrec<{ expr: string }>((tie) => ({
+      expr: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        fc.constantFrom(...BUSINESS_VARIABLE_NAMES),
+        fc.double({ min: 0, max: 1e3, noNaN: true }).map((x) => String(x)),
+        fc
+          .tuple(tie('expr'), fc.constantFrom('+', '-', '*', '/', ' '), tie('expr'))
+          .map(([a, op, b]) => `(${a}) ${op === ' ' ? '' : op} (${b})`),
+        tie('expr').map((a) => `-(${a})`),
+        tie('expr').map((a) => `+(${a})`),
+      ),
+    }));
+    const scope = fc.record(
+      Object.fromEntries(
+        BUSINESS_VARIABLE_NAMES.map((k) => [k, fc.double({ noNaN: true, min: -1e6, max: 1e6 })]),
+      ) as Record<keyof BusinessScope, fc.Arbitrary<number>>,
+    );
+    let checked = 0;
+    fc.assert(
+      fc.property(expr, scope, (e, sc) => {
+        let compiled: ReturnType<typeof compileBusinessReward>;
+        try {
+          compiled = compileBusinessReward(GreConfigSchema.parse({ expression: e, clip: null }));
+        } catch {
+          return; // e.g. 0 / 0 on the all-zero trial scope is NaN: not a valid reward expression
+        }
+        expect(compiled.native).toBe(true);
+        checked++;
+        const reference = mathEvaluate(e, { ...sc }) as number;
+        if (Number.isNaN(reference)) expect(() => compiled.evaluate(sc)).toThrow(/must evaluate to a number/);
+        else expect(Object.is(compiled.evaluate(sc), reference)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+    expect(checked).toBeGreaterThan(200);
   });
 });

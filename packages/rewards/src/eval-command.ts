@@ -14,6 +14,13 @@ export const EvalOptionsSchema = z.object({
   out: z.string().optional().describe('also write the report to this file (atomically; never on error)'),
   skipInvalid: z.boolean().default(false).describe('score the valid lines and report how many were skipped'),
   resamples: z.number().int().min(10).optional().describe('bootstrap resamples (overrides the config)'),
+  workers: z
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .default(1)
+    .describe('worker threads that parse and score each log (same report for any count; 1: no threads)'),
 });
 export type EvalOptions = z.infer<typeof EvalOptionsSchema>;
 
@@ -47,7 +54,7 @@ export const evalCommand = defineCommand({
     const metrics = selectMetrics(config, ctx.configFile ?? '(default config)');
     const scoring = scoringContext(config, ctx.configFile ?? '(default config)');
     const keepIds = args.against !== undefined;
-    const opts = { skipInvalid: args.skipInvalid, keepIds };
+    const opts = { skipInvalid: args.skipInvalid, keepIds, workers: args.workers };
     const scored = await scoreFile(args.logs, metrics, scoring, opts);
     const other =
       args.against !== undefined ? await scoreFile(args.against, metrics, scoring, opts) : undefined;

@@ -1,28 +1,31 @@
 import { promises as fs } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import {
   ConfigError,
   FileFormatError,
   formatFieldPath,
   type JsonlIssue,
   MissingFileError,
-  parseJsonlLine,
   Rng,
 } from '@gopo/core';
-import { GOAL_TYPES, type GoalType, type Session, SessionSchema } from '@gopo/dialogue';
+import { GOAL_TYPES, type GoalType, type Session } from '@gopo/dialogue';
 import { bootstrapTable, type Interval, type PairedDifference, pairedCompare } from './bootstrap.js';
 import { compileBusinessReward } from './business-reward.js';
 import type { MetricsConfig } from './config.js';
-import { readLines } from './line-reader.js';
+import { lineAlignedRanges } from './line-reader.js';
+import { GOAL_INDEX, MAX_LISTED, type RangeScore, scoreRange } from './score-range.js';
 import { ScoreTable } from './score-table.js';
+import type { ScoreWorkerInput } from './score-worker.js';
 import {
   metricRegistry,
   type ScoringContext,
   SESSION_METRICS,
   type SessionMetric,
   scoreSessionInto,
+  sessionViewInto,
 } from './session-metrics.js';
-
-const GOAL_INDEX = new Map<string, number>(GOAL_TYPES.map((g, i) => [g, i]));
 
 /** Resolves the configured metric names (all registered metrics when none are named). */
 export function selectMetrics(config: MetricsConfig, source = '(config)'): SessionMetric[] {
@@ -58,17 +61,22 @@ export interface ScoreFileOptions {
   readonly skipInvalid?: boolean;
   /** Keep session ids (needed to pair two files). */
   readonly keepIds?: boolean;
-  /** Called with each row after scoring, for pairing against another file. */
+  /** Called with each row after scoring, for pairing against another file (one worker only). */
   readonly onSession?: (session: Session, row: number) => void;
+  /** Worker threads to parse and score with (default 1: this thread). Same result for any count. */
+  readonly workers?: number;
 }
-
-const MAX_LISTED = 10;
 
 /**
  * Streams a Mgshop-style JSONL log, validating and scoring each session into a ScoreTable; memory is
- * the table plus one line. Without `skipInvalid`, every invalid line is still found (so the error can
- * list them) but nothing is returned: the error names the first one's line and field path, and the
- * line numbers of up to ten more.
+ * the table plus one chunk of lines. Without `skipInvalid`, every invalid line is still found (so the
+ * error can list them) but nothing is returned: the error names the first one's line and field path,
+ * and the line numbers of up to ten more.
+ *
+ * With `workers` > 1 the file is cut into that many line-aligned byte ranges, scored by worker
+ * threads, and the results are joined in file order: the table, ids, counts and errors are exactly
+ * those of one worker (JSON.parse bounds one core; see the README). It needs registry metrics and
+ * no `onSession`.
  */
 export async function scoreFile(
   file: string,
@@ -76,35 +84,41 @@ export async function scoreFile(
   ctx: ScoringContext,
   options: ScoreFileOptions = {},
 ): Promise<ScoredFile> {
+  let size: number;
   try {
-    await fs.access(file);
+    size = (await fs.stat(file)).size;
   } catch {
     throw new MissingFileError(file, 'log file');
   }
-  const table = new ScoreTable(metrics.length, 4096);
-  const ids = options.keepIds ? new Map<string, number>() : null;
-  let duplicateIds = 0;
+  const workers = Math.max(1, Math.floor(options.workers ?? 1));
+  if (workers > 1 && options.onSession)
+    throw new Error('scoreFile: onSession needs the sessions on this thread; use workers: 1');
+  if (workers > 1 && metrics.some((m) => !metricRegistry.has(m.name) || metricRegistry.get(m.name) !== m))
+    throw new Error('scoreFile: worker threads can only run registered metrics; use workers: 1');
+  const parts =
+    workers > 1 && size > 0
+      ? await scoreInWorkers(file, size, workers, metrics, ctx, options)
+      : [await scoreRange(file, null, metrics, ctx, options)];
+
+  const total = parts.reduce((n, p) => n + p.table.rows, 0);
+  const table = parts.length === 1 ? parts[0]!.table : new ScoreTable(metrics.length, Math.max(1, total));
+  if (parts.length > 1)
+    for (const p of parts) {
+      const n = p.table.rows * p.table.width;
+      table.num.set(p.table.num.subarray(0, n), table.rows * table.width);
+      table.den.set(p.table.den.subarray(0, n), table.rows * table.width);
+      table.group.set(p.table.group.subarray(0, p.table.rows), table.rows);
+      table.rows += p.table.rows;
+    }
+  // Line numbers of each part are relative to its range.
   const issues: JsonlIssue[] = [];
   let invalid = 0;
-  const scratch = new Float64Array(2);
-  for await (const [line, text] of readLines(file)) {
-    if (text.length === 0 || text.trim() === '') continue;
-    const parsed = parseJsonlLine(text, line, SessionSchema);
-    if (!parsed.ok) {
-      invalid++;
-      if (issues.length < MAX_LISTED + 1) issues.push(parsed.issues[0]!);
-      continue;
-    }
-    if (invalid > 0 && !options.skipInvalid) continue; // the run fails; keep scanning only to list lines
-    const session = parsed.value;
-    const row = table.rows;
-    const offset = table.addRow(GOAL_INDEX.get(session.goal.type)!);
-    scoreSessionInto(session, metrics, ctx, table.num, table.den, offset, scratch);
-    if (ids) {
-      if (ids.has(session.session_id)) duplicateIds++;
-      else ids.set(session.session_id, row);
-    }
-    options.onSession?.(session, row);
+  let lineOffset = 0;
+  for (const p of parts) {
+    invalid += p.invalid;
+    for (const i of p.issues)
+      if (issues.length < MAX_LISTED + 1) issues.push({ ...i, line: i.line + lineOffset });
+    lineOffset += p.lines;
   }
   if (invalid > 0 && !options.skipInvalid) {
     const first = issues[0]!;
@@ -118,7 +132,88 @@ export async function scoreFile(
       `${first.message}${more} (use --skip-invalid to score the rest)`,
     );
   }
+  let ids: Map<string, number> | null = null;
+  let duplicateIds = 0;
+  if (options.keepIds) {
+    ids = new Map();
+    let row = 0;
+    for (const p of parts)
+      for (const id of p.ids!) {
+        if (ids.has(id)) duplicateIds++;
+        else ids.set(id, row);
+        row++;
+      }
+  }
   return { file, table, ids, duplicateIds, skipped: invalid, skippedLines: issues };
+}
+
+interface WorkerResult {
+  rows: number;
+  num: Float64Array;
+  den: Float32Array;
+  group: Uint8Array;
+  ids: string[] | null;
+  lines: number;
+  invalid: number;
+  issues: JsonlIssue[];
+}
+
+// Under the source condition (tests, benches) the worker is a .ts file that plain Node cannot load:
+// it is then started through tsx's loader, with the same condition, from a small bootstrap script.
+const WORKER_URL = new URL(
+  import.meta.url.endsWith('.ts') ? './score-worker.ts' : './score-worker.js',
+  import.meta.url,
+);
+
+function startWorker(workerData: ScoreWorkerInput): Worker {
+  if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, { workerData });
+  // tsx's ESM entry (require.resolve finds the CJS twin beside it).
+  const tsx = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href;
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { (m.register ?? m.default.register)(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+  return new Worker(boot, { eval: true, workerData, execArgv: ['--conditions=@gopo/source'] });
+}
+
+async function scoreInWorkers(
+  file: string,
+  size: number,
+  workers: number,
+  metrics: readonly SessionMetric[],
+  ctx: ScoringContext,
+  options: ScoreFileOptions,
+): Promise<RangeScore[]> {
+  const ranges = await lineAlignedRanges(file, size, workers);
+  const results = await Promise.all(
+    ranges.map(
+      (range) =>
+        new Promise<WorkerResult>((resolve, reject) => {
+          const input: ScoreWorkerInput = {
+            file,
+            range,
+            config: ctx.config,
+            metrics: metrics.map((m) => m.name),
+            skipInvalid: options.skipInvalid ?? false,
+            keepIds: options.keepIds ?? false,
+          };
+          const w = startWorker(input);
+          w.once('message', resolve);
+          w.once('error', reject);
+          // After a message, resolve() has already settled the promise and this is a no-op.
+          w.once('exit', (code) => reject(new Error(`score worker exited (code ${code}) without a result`)));
+        }),
+    ),
+  );
+  return results.map((r) => {
+    const table = new ScoreTable(metrics.length, 1);
+    table.num = r.num;
+    table.den = r.den;
+    table.group = r.group;
+    table.rows = r.rows;
+    return { table, ids: r.ids, lines: r.lines, invalid: r.invalid, issues: r.issues };
+  });
 }
 
 export interface MetricSummary {
@@ -272,9 +367,10 @@ export function scoreSessions(
 ): ScoreTable {
   const table = new ScoreTable(metrics.length);
   const scratch = new Float64Array(2);
+  const view = sessionViewInto(null, null);
   for (const s of sessions) {
     const offset = table.addRow(GOAL_INDEX.get(s.goal.type)!);
-    scoreSessionInto(s, metrics, ctx, table.num, table.den, offset, scratch);
+    scoreSessionInto(s, metrics, ctx, table.num, table.den, offset, scratch, sessionViewInto(s, view));
   }
   return table;
 }

@@ -16,6 +16,7 @@ export {
   type BusinessScope,
   type BusinessVariable,
   businessScope,
+  businessScopeInto,
   type CompiledBusinessReward,
   compileBusinessReward,
 } from './business-reward.js';
@@ -116,6 +117,7 @@ export {
   scoreSession,
   scoreSessionInto,
   sessionView,
+  sessionViewInto,
 } from './session-metrics.js';
 export {
   generationReward,

@@ -1,6 +1,6 @@
 import { createRegistry, type Registry } from '@gopo/core';
 import type { Session } from '@gopo/dialogue';
-import { type BusinessScope, businessScope, type CompiledBusinessReward } from './business-reward.js';
+import { type BusinessScope, businessScopeInto, type CompiledBusinessReward } from './business-reward.js';
 import type { MetricsConfig } from './config.js';
 import { esndcgScore } from './esndcg.js';
 import { tseScore } from './tse.js';
@@ -114,20 +114,50 @@ export function createMetricRegistry(): Registry<SessionMetric> {
 
 export const metricRegistry: Registry<SessionMetric> = createMetricRegistry();
 
+/** The view of a session that the metrics read. */
 export function sessionView(session: Session): SessionView {
+  return sessionViewInto(session, null);
+}
+
+type MutableView = { -readonly [K in keyof SessionView]: SessionView[K] };
+
+/**
+ * Fills `into` (a view from an earlier call, or null for a new one) with the view of `session` and
+ * returns it; streaming scorers reuse one view so that scoring a session allocates nothing. With
+ * `session` null it returns an empty view to reuse.
+ */
+export function sessionViewInto(session: Session, into: SessionView | null): SessionView;
+export function sessionViewInto(session: null, into: null): SessionView;
+export function sessionViewInto(session: Session | null, into: SessionView | null): SessionView {
+  const view = (into ?? {
+    session: null as unknown as Session,
+    scope: businessScopeInto(null, null),
+    adherenceTurns: 0,
+    adherentTurns: 0,
+  }) as MutableView;
+  if (!session) return view;
   let adherenceTurns = 0;
   let adherentTurns = 0;
-  for (const turn of session.turns) {
+  const turns = session.turns;
+  for (let i = 0; i < turns.length; i++) {
+    const turn = turns[i]!;
     if (turn.role !== 'agent' || turn.strategy === undefined) continue;
     const detected = (turn as Record<string, unknown>).detected_strategy;
     if (typeof detected !== 'string') continue;
     adherenceTurns++;
     if (detected === turn.strategy) adherentTurns++;
   }
-  return { session, scope: businessScope(session), adherenceTurns, adherentTurns };
+  view.session = session;
+  businessScopeInto(session, view.scope);
+  view.adherenceTurns = adherenceTurns;
+  view.adherentTurns = adherentTurns;
+  return view;
 }
 
-/** Scores one session on `metrics`, writing num/den pairs into `num[offset + m]`, `den[offset + m]`. */
+/**
+ * Scores one session on `metrics`, writing num/den pairs into `num[offset + m]`, `den[offset + m]`.
+ * `view`, when given, must be sessionViewInto(session, ...) (callers that already built it).
+ */
 export function scoreSessionInto(
   session: Session,
   metrics: readonly SessionMetric[],
@@ -136,8 +166,8 @@ export function scoreSessionInto(
   den: Float64Array | Float32Array,
   offset: number,
   scratch: Float64Array = new Float64Array(2),
+  view: SessionView = sessionView(session),
 ): void {
-  const view = sessionView(session);
   for (let m = 0; m < metrics.length; m++) {
     metrics[m]!.score(view, ctx, scratch);
     num[offset + m] = scratch[0]!;

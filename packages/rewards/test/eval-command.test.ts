@@ -199,3 +199,38 @@ describe('gopo eval on invalid input', () => {
     );
   });
 });
+
+describe('gopo eval --workers', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gopo-eval-workers-'));
+  const good = readFileSync(logs, 'utf8').trim().split('\n');
+  // Enough lines for every worker to get a range, with bad lines spread through the file.
+  const mixed = path.join(dir, 'mixed.jsonl');
+  const lines: string[] = [];
+  for (let r = 0; r < 6; r++)
+    for (const [i, l] of good.entries()) {
+      lines.push(l);
+      if (i === 2) lines.push(r % 2 ? '{not json' : '   ');
+    }
+  lines.push('{"session_id": "y", "goal": {"type": "purchase"}, "turns": [], "outcome": {"status": "won"}}');
+  writeFileSync(mixed, lines.join('\r\n'));
+
+  const report = async (a: Partial<EvalOptions> & { logs: string }) => {
+    const c = ctx();
+    const err = await Promise.resolve(evalCommand.run(args(a), c.ctx)).catch((e: Error) => e);
+    return err instanceof Error ? `error: ${err.message}` : c.output.join('');
+  };
+
+  // Each worker loads the sources through tsx here (seconds apiece on 2 busy cores): few cases.
+  it('gives exactly the report of one worker, errors and pairing included', {
+    timeout: 120_000,
+  }, async () => {
+    for (const a of [
+      { logs: mixed },
+      { logs: mixed, against: logsB, skipInvalid: true, format: 'json' as const },
+    ]) {
+      const one = await report(a);
+      expect(await report({ ...a, workers: 3 })).toBe(one);
+    }
+    expect(await report({ logs: mixed })).toMatch(/mixed\.jsonl:\d+ .*invalid lines in all/);
+  });
+});
