@@ -41,8 +41,11 @@ const cfg: TransformerConfig = {
   numLayers: 4,
   numHeads: 4,
   mlp: 'gelu',
+  // The documented model (and what the PyTorch peer builds): tanh-GELU and a tied output head.
+  activation: 'gelu_tanh',
   norm: 'layernorm',
   rope: true,
+  tieEmbeddings: true,
 };
 const d = cfg.dModel;
 const V = cfg.vocabSize;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GRAD_RULES, gradients, NO_GRADIENT } from './autodiff.js';
 import type { Graph, OpType, Tensor } from './graph.js';
-import { checkGradient, type GradCheckInput } from './testing.js';
+import { allClose, checkGradient, type GradCheckInput } from './testing.js';
 
 type Case = { build: (g: Graph, x: Tensor[]) => Tensor; inputs: GradCheckInput[]; h?: number };
 const f = (name: string, ...shape: number[]): GradCheckInput => ({ name, shape });
@@ -45,6 +45,14 @@ const CASES: { [K in OpType]: Case | 'no-gradient' } = {
   Silu: { build: (g, x) => g.silu(x0(x)), inputs: [f('a', 2, 3)] },
   Softmax: { build: (g, x) => g.softmax(x0(x), 1), inputs: [f('a', 2, 4, 3)] },
   LogSoftmax: { build: (g, x) => g.logSoftmax(x0(x), -1), inputs: [f('a', 2, 5)] },
+  TargetLogProb: {
+    build: (g, x) => g.mul(g.targetLogProb(x0(x), x[2] as Tensor), x1(x)),
+    inputs: [
+      f('logits', 2, 3, 5),
+      f('w', 2, 3),
+      { name: 'targets', shape: [2, 3], dtype: 'int64', values: [4, 0, 2, 2, 1, 4] },
+    ],
+  },
   ReduceSum: { build: (g, x) => g.reduceSum(x0(x), [0, 2]), inputs: [f('a', 2, 3, 4)] },
   ReduceMean: { build: (g, x) => g.reduceMean(x0(x), [1], true), inputs: [f('a', 2, 3, 4)] },
   ReduceMax: { build: (g, x) => g.reduceMax(x0(x), [-1]), inputs: [f('a', 3, 4)] },
@@ -139,5 +147,76 @@ describe('gradient rules', () => {
     // Exp's backward needs nothing from b's side: no node of the new part consumes the Exp output.
     const added = g.nodes.slice(before);
     expect(added.some((n) => n.inputs.some((t) => t.producer?.op === 'Exp'))).toBe(false);
+  });
+
+  it('float32 backward paths that float64 lowers differently agree with the float64 result', async () => {
+    // float64 LayerNorm spells its mean and 1/std out as standard ops; float32 takes them from ORT's
+    // LayerNormalization outputs. Both feed the same backward rule: the gradients must agree.
+    const { Graph } = await import('./graph.js');
+    const { emitModel } = await import('./emit.js');
+    const { getSession } = await import('./runtime.js');
+    const shape = [3, 4, 8];
+    const n = shape.reduce((p, d) => p * d, 1);
+    const xs = Array.from({ length: n }, (_, i) => Math.sin(i * 1.7) * 2 + 0.3);
+    const ws = Array.from({ length: n }, (_, i) => Math.cos(i * 0.9));
+    const scale = Array.from({ length: 8 }, (_, i) => 0.5 + i / 8);
+    const grads = async (dtype: 'float32' | 'float64') => {
+      const g = new Graph();
+      const x = g.input('x', dtype, shape);
+      const w = g.input('w', dtype, shape);
+      const s = g.input('s', dtype, [8]);
+      const b = g.input('b', dtype, [8]);
+      const loss = g.reduceSum(g.mul(g.layerNorm(x, s, b, 1e-5, -1), w));
+      const [dx, ds, db] = gradients(loss, [x, s, b]) as [Tensor, Tensor, Tensor];
+      g.output('dx', dx);
+      g.output('ds', ds);
+      g.output('db', db);
+      const Arr = dtype === 'float32' ? Float32Array : Float64Array;
+      const feed = (v: number[], dims: number[]) => ({ dtype, dims, data: Arr.from(v) });
+      const session = await getSession(emitModel(g));
+      const out = await session.run({
+        x: feed(xs, shape),
+        w: feed(ws, shape),
+        s: feed(scale, [8]),
+        b: feed(scale, [8]),
+      });
+      return ['dx', 'ds', 'db'].map((k) => Array.from((out[k] as { data: ArrayLike<number> }).data));
+    };
+    const [f32, f64] = [await grads('float32'), await grads('float64')];
+    for (const [i, a] of f32.entries()) {
+      const r = allClose(a, f64[i] as number[], { rtol: 1e-4, atol: 1e-5 });
+      expect(r.ok, `output ${i}: ${r.actual} vs ${r.expected}`).toBe(true);
+    }
+  });
+
+  it('fuses the target-log-prob backward into the output head Gemm, also when logits have other uses', async () => {
+    const targets = { name: 't', shape: [2, 3], dtype: 'int64' as const, values: [4, 0, 2, 2, 1, 4] };
+    const head = (g: Graph, x: Tensor[]) =>
+      g.reshape(g.gemm(g.reshape(x0(x), [6, 4]), x1(x), null, { transB: true }), [2, 3, 5]);
+    const only = await checkGradient(
+      (g, x) => g.mul(g.targetLogProb(head(g, x), x[2] as Tensor), 1.5),
+      [f('a', 2, 3, 4), f('w', 5, 4), targets],
+    );
+    expect(only.maxRelError).toBeLessThan(1e-4);
+    const shared = await checkGradient(
+      (g, x) => {
+        const logits = head(g, x);
+        return g.add(g.targetLogProb(logits, x[2] as Tensor), g.reduceSum(g.mul(logits, logits), [-1]));
+      },
+      [f('a', 2, 3, 4), f('w', 5, 4), targets],
+    );
+    expect(shared.maxRelError).toBeLessThan(1e-4);
+    // The fused form writes no flat [N * V] scatter target.
+    const { Graph } = await import('./graph.js');
+    const g = new Graph();
+    const a = g.input('a', 'float32', [6, 4]);
+    const w = g.input('w', 'float32', [5, 4]);
+    const t = g.input('t', 'int64', [6]);
+    const loss = g.reduceSum(g.targetLogProb(g.gemm(a, w, null, { transB: true }), t));
+    const before = g.nodes.length;
+    gradients(loss, [a, w]);
+    expect(
+      g.nodes.slice(before).some((n) => n.outputs.some((o) => o.shape.length === 1 && o.shape[0] === 30)),
+    ).toBe(false);
   });
 });

@@ -24,6 +24,13 @@ export interface GradContext<K extends OpType> {
   readonly gy: readonly (Tensor | null)[];
   /** Which inputs need a gradient; rules may skip the others. */
   readonly needs: readonly boolean[];
+  /** Whether an earlier tensor (not an input of this node) needs a gradient. */
+  readonly requires: (t: Tensor) => boolean;
+  /**
+   * Adds a gradient contribution to an earlier tensor directly, for rules that fuse their backward
+   * with a producer's (it is summed with what that tensor's other consumers send back).
+   */
+  readonly contribute: (t: Tensor, grad: Tensor) => void;
 }
 
 export type GradRule<K extends OpType> = (ctx: GradContext<K>) => (Tensor | null)[];
@@ -54,6 +61,19 @@ function swapLast(g: Graph, t: Tensor): Tensor {
   return g.transpose(t, perm);
 }
 
+const swapLastShape = (s: Shape) => [...s.slice(0, -2), s[s.length - 1] as number, s[s.length - 2] as number];
+
+/**
+ * Whether `t` comes from a Transpose that moves its last axis (attention's K^T): the backward then
+ * inverts that permutation on the gradient, which is a strided copy unless the gradient is computed
+ * already transposed, when the two transposes compose into one that keeps rows contiguous.
+ */
+function movesLastAxis(t: Tensor): boolean {
+  if (t.producer?.op !== 'Transpose') return false;
+  const perm = (t.producer.attrs as OpAttrs['Transpose']).perm;
+  return perm[perm.length - 1] !== perm.length - 1;
+}
+
 /** Gradient of y = a @ b for the input that needs it; folds broadcast batch dims into a Gemm. */
 function matmulGrads(
   g: Graph,
@@ -68,6 +88,9 @@ function matmulGrads(
     if (b.rank === 2 && a.rank > 2) {
       const gy2 = g.reshape(gy, [-1, gy.shape[gy.rank - 1] as number]);
       da = g.reshape(g.gemm(gy2, b, null, { transB: true }), a.shape);
+    } else if (movesLastAxis(a)) {
+      // da = (b gy^T)^T
+      da = swapLast(g, unbroadcast(g, g.matmul(b, swapLast(g, gy)), swapLastShape(a.shape)));
     } else {
       da = unbroadcast(g, g.matmul(gy, swapLast(g, b)), a.shape);
     }
@@ -78,6 +101,9 @@ function matmulGrads(
       const a2 = g.reshape(a, [-1, k]);
       const gy2 = g.reshape(gy, [-1, gy.shape[gy.rank - 1] as number]);
       db = g.gemm(a2, gy2, null, { transA: true });
+    } else if (movesLastAxis(b)) {
+      // db = (gy^T a)^T
+      db = swapLast(g, unbroadcast(g, g.matmul(swapLast(g, gy), a), swapLastShape(b.shape)));
     } else {
       db = unbroadcast(g, g.matmul(swapLast(g, a), gy), b.shape);
     }
@@ -100,6 +126,45 @@ function normAxesFrom(x: Tensor, axis: number): number[] {
 }
 
 const leadAxes = (x: Tensor, axis: number) => x.shape.map((_, i) => i).filter((i) => i < axis);
+
+/**
+ * Backward of TargetLogProb fused with the output head that produced its logits, logits =
+ * A W^T (a Gemm with transB and no bias, optionally reshaped): with P = softmax(logits),
+ *   dA = -u * (P W) + u * W[target],   dW = P^T (-u * A) + scatter_add(target, u * A).
+ * The row scaling by u moves onto the small [N, d] operands and the one-hot part becomes a gather
+ * and a scatter of d-wide rows, so P is the only [N, V] tensor the backward writes. Returns false
+ * (nothing contributed) when the pattern does not apply.
+ */
+function headBackward(
+  ctx: GradContext<'TargetLogProb'>,
+  logits: Tensor,
+  targets: Tensor,
+  probs: Tensor,
+  u: Tensor,
+): boolean {
+  const { g } = ctx;
+  const gemmOut = logits.producer?.op === 'Reshape' ? (logits.producer.inputs[0] as Tensor) : logits;
+  const head = gemmOut.producer;
+  if (head?.op !== 'Gemm' || head.inputs.length !== 2) return false;
+  const { transA, transB } = head.attrs as OpAttrs['Gemm'];
+  if (transA || !transB) return false;
+  const [a, w] = head.inputs as [Tensor, Tensor];
+  const n = targets.size;
+  const v = logits.shape[logits.rank - 1] as number;
+  if (gemmOut.rank !== 2 || gemmOut.shape[0] !== n || gemmOut.shape[1] !== v) return false;
+  const p2 = g.reshape(probs, [n, v]);
+  const u2 = g.reshape(u, [n, 1]);
+  const t1 = g.reshape(targets, [n, 1]);
+  if (ctx.requires(a)) {
+    const dense = g.mul(g.gemm(p2, w, null), g.neg(u2));
+    ctx.contribute(a, g.add(dense, g.mul(g.gather(w, g.reshape(targets, [n]), 0), u2)));
+  }
+  if (ctx.requires(w)) {
+    const dense = g.gemm(p2, g.mul(a, g.neg(u2)), null, { transA: true });
+    ctx.contribute(w, g.scatterNDAdd(dense, t1, g.mul(a, u2)));
+  }
+  return true;
+}
 
 export const GRAD_RULES: GradTable = {
   MatMul: ({ g, x, gy, needs }) => matmulGrads(g, first(x), x[1] as Tensor, first(gy) as Tensor, needs),
@@ -218,9 +283,33 @@ export const GRAD_RULES: GradTable = {
     const d = first(gy) as Tensor;
     return [g.mul(s, g.sub(d, g.reduceSum(g.mul(d, s), [attrs.axis], true)))];
   },
-  LogSoftmax: ({ g, y, gy, attrs }) => {
+  LogSoftmax: ({ g, x, gy, attrs }) => {
     const d = first(gy) as Tensor;
-    return [g.sub(d, g.mul(g.exp(first(y)), g.reduceSum(d, [attrs.axis], true)))];
+    // softmax(x) = exp(y); the Softmax kernel is vectorised where ORT's Exp is not.
+    return [g.sub(d, g.mul(g.softmax(first(x), attrs.axis), g.reduceSum(d, [attrs.axis], true)))];
+  },
+  TargetLogProb: (ctx) => {
+    // d logits = (onehot(target) - softmax) u, with u the gradient of the picked values.
+    const { g, x, gy } = ctx;
+    const [logits, targets] = x as [Tensor, Tensor];
+    const u = first(gy) as Tensor;
+    const v = logits.shape[logits.rank - 1] as number;
+    const n = targets.size;
+    // Softmax of the logits rather than Exp of the stored log-softmax: ORT's Softmax kernel uses a
+    // vectorised exp and is several times faster than its elementwise Exp on [N, V].
+    const probs = g.softmax(logits, -1);
+    const fused = headBackward(ctx, logits, targets, probs, u);
+    if (fused) return [null, null];
+    // Generic form: scale rows by -u, then scatter-add u at the targets.
+    const d = g.mul(probs, g.neg(g.reshape(u, [...targets.shape, 1])));
+    const offsets = g.constant(
+      BigInt64Array.from({ length: n }, (_, i) => BigInt(i * v)),
+      'int64',
+      [n, 1],
+    );
+    const flatIdx = g.add(g.reshape(targets, [n, 1]), offsets);
+    const scattered = g.scatterNDAdd(g.reshape(d, [n * v]), flatIdx, g.reshape(u, [n]));
+    return [g.reshape(scattered, logits.shape), null];
   },
   ReduceSum: ({ g, x, gy, attrs }) => {
     const v = first(x);
@@ -362,15 +451,14 @@ export const GRAD_RULES: GradTable = {
   },
   Expand: ({ g, x, gy }) => [unbroadcast(g, first(gy) as Tensor, first(x).shape)],
   Cast: ({ g, x, gy }) => [isFloat(first(x).dtype) ? g.cast(first(gy) as Tensor, first(x).dtype) : null],
-  LayerNorm: ({ g, x, gy, attrs, needs }) => {
+  LayerNorm: ({ g, x, y, gy, attrs, needs }) => {
     const [v, scale, bias] = x as [Tensor, Tensor, Tensor | undefined];
     const d = first(gy) as Tensor;
     const axes = normAxesFrom(v, attrs.axis);
     const lead = leadAxes(v, attrs.axis);
-    const mu = g.reduceMean(v, axes, true);
-    const xc = g.sub(v, mu);
-    const rstd = g.div(1, g.sqrt(g.add(g.reduceMean(g.mul(xc, xc), axes, true), attrs.epsilon)));
-    const xhat = g.mul(xc, rstd);
+    // The forward's mean and 1/std (its second and third outputs) instead of recomputing them.
+    const [, mu, rstd] = y as [Tensor, Tensor, Tensor];
+    const xhat = g.mul(g.sub(v, mu), rstd);
     const gxhat = g.mul(d, scale);
     const dx = needs[0]
       ? g.mul(
@@ -409,6 +497,17 @@ export const GRAD_RULES: GradTable = {
   And: NO_GRADIENT,
   Sign: NO_GRADIENT,
 };
+
+function checkGrad(node: Node, t: Tensor, d: Tensor): void {
+  if (d.dtype !== t.dtype || d.shape.length !== t.shape.length || d.shape.some((n, k) => n !== t.shape[k])) {
+    throw new GraphBuildError(
+      node.modulePath,
+      `${node.op} gradient`,
+      [t.shape, d.shape],
+      `rule returned a ${d.dtype} gradient for a ${t.dtype} input`,
+    );
+  }
+}
 
 /** Tensors whose value depends differentiably on one of `sources`. */
 function differentiablePaths(graph: Graph, sources: readonly Tensor[], upto: number): Set<Tensor> {
@@ -458,23 +557,33 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[], seed?: Tensor): 
     const rule = GRAD_RULES[node.op] as GradRule<OpType> | typeof NO_GRADIENT;
     if (rule === NO_GRADIENT) continue;
     const grads = g.atPath(node.modulePath ? `grad.${node.modulePath}` : 'grad', () =>
-      rule({ g, node, x: node.inputs, y: node.outputs, attrs: node.attrs, gy, needs }),
+      rule({
+        g,
+        node,
+        x: node.inputs,
+        y: node.outputs,
+        attrs: node.attrs,
+        gy,
+        needs,
+        requires: (t) => req.has(t),
+        contribute: (t, d) => {
+          if (!req.has(t)) return;
+          if ((t.producer?.index ?? -1) >= node.index)
+            throw new GraphBuildError(
+              node.modulePath,
+              `${node.op} gradient`,
+              [t.shape],
+              `${t.name} is not an earlier tensor`,
+            );
+          checkGrad(node, t, d);
+          push(t, d);
+        },
+      }),
     );
     for (const [j, t] of node.inputs.entries()) {
       const d = grads[j];
       if (!d || !needs[j]) continue;
-      if (
-        d.dtype !== t.dtype ||
-        d.shape.length !== t.shape.length ||
-        d.shape.some((n, k) => n !== t.shape[k])
-      ) {
-        throw new GraphBuildError(
-          node.modulePath,
-          `${node.op} gradient`,
-          [t.shape, d.shape],
-          `rule returned a ${d.dtype} gradient for a ${t.dtype} input`,
-        );
-      }
+      checkGrad(node, t, d);
       push(t, d);
     }
   }

@@ -299,6 +299,30 @@ class Lowering {
         return this.node('Cast', n.name, inp, out, [int('to', ONNX_DATA_TYPE[(a as OpAttrs['Cast']).to])]);
       case 'LayerNorm': {
         const l = a as OpAttrs['LayerNorm'];
+        if (x.dtype === 'float64' && (out[1] || out[2])) {
+          // ORT's CPU kernel stashes statistics in float32 only: spell float64 mean and 1/std out.
+          const axes = this.constI64(x.shape.map((_, i) => i).filter((i) => i >= l.axis));
+          const mean = out[1] || `${n.name}/mean`;
+          this.node('ReduceMean', `${n.name}/mean`, [inp[0] as string, axes], [mean], [int('keepdims', 1)]);
+          const xc = this.tmp('Sub', n.name, [inp[0] as string, mean]);
+          const variance = this.tmp(
+            'ReduceMean',
+            n.name,
+            [this.tmp('Mul', n.name, [xc, xc]), axes],
+            [int('keepdims', 1)],
+          );
+          const std = this.tmp('Sqrt', n.name, [
+            this.tmp('Add', n.name, [variance, this.constScalar(l.epsilon, 'float64')]),
+          ]);
+          this.node('Reciprocal', `${n.name}/inv_std`, [std], [out[2] || `${n.name}/inv_std`]);
+          return this.node(
+            'LayerNormalization',
+            n.name,
+            inp,
+            [out[0] as string],
+            [int('axis', l.axis), float('epsilon', l.epsilon)],
+          );
+        }
         return this.node('LayerNormalization', n.name, inp, out, [
           int('axis', l.axis),
           float('epsilon', l.epsilon),
@@ -311,11 +335,29 @@ class Lowering {
           float('epsilon', l.epsilon),
         ]);
       }
+      case 'TargetLogProb': {
+        // LogSoftmax, then GatherElements at the target along the last axis.
+        const logp = `${n.name}/logp`;
+        this.node('LogSoftmax', `${n.name}/LogSoftmax`, [inp[0] as string], [logp], [int('axis', -1)]);
+        const idx = this.tmp('Unsqueeze', n.name, [inp[1] as string, this.constI64([-1])]);
+        const picked = this.tmp('GatherElements', n.name, [logp, idx], [int('axis', -1)]);
+        return this.node('Squeeze', n.name, [picked, this.constI64([-1])], [out[0] as string]);
+      }
       case 'ScatterNDAdd':
         return this.node('ScatterND', n.name, inp, out, [str('reduction', 'add')]);
     }
   }
 }
+
+const sameDims = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
+
+function sameBytes(a: ConstData, b: ConstData): boolean {
+  return Buffer.from(rawBytes(a)).equals(Buffer.from(rawBytes(b)));
+}
+
+/** Ops whose outputs after the first are optional (auxiliary values the backward reuses). */
+const OPTIONAL_OUTPUTS: ReadonlySet<OpType> = new Set<OpType>(['LayerNorm']);
 
 /** Serialises the live part of `graph` to ONNX bytes. */
 export function emitModel(graph: Graph, options: EmitOptions = {}): EmittedModel {
@@ -349,10 +391,30 @@ export function emitModel(graph: Graph, options: EmitOptions = {}): EmittedModel
     if (value) low.initializers.push(tensorProto(name, tensor.dtype, tensor.shape, value));
     else inputs.push({ name, dtype: tensor.dtype, shape: tensor.shape });
   }
-  for (const [t, data] of graph.constants)
-    if (used.has(t)) low.initializers.push(tensorProto(t.name, t.dtype, t.shape, data));
+  // Constants built twice under one name (RoPE tables, causal masks per layer) become one
+  // initializer; ORT treats duplicate initializer names as graph inputs, which blocks constant folding.
+  const constByName = new Map<string, { t: Tensor; data: ConstData }>();
+  for (const [t, data] of graph.constants) {
+    if (!used.has(t)) continue;
+    let name = t.name;
+    let k = 0;
+    for (let prev = constByName.get(name); prev; prev = constByName.get(name)) {
+      if (prev.t.dtype === t.dtype && sameBytes(prev.data, data) && sameDims(prev.t.shape, t.shape)) break;
+      name = `${t.name}_${++k}`;
+    }
+    if (name !== t.name) names.set(t, name);
+    if (constByName.has(name)) continue;
+    constByName.set(name, { t, data });
+    low.initializers.push(tensorProto(name, t.dtype, t.shape, data));
+  }
 
-  for (const n of nodes) low.lower(n, n.inputs.map(nameOf), n.outputs.map(nameOf));
+  // Optional outputs nobody reads are emitted as '' so ORT neither writes nor keeps them.
+  for (const n of nodes) {
+    const outNames = n.outputs.map((t, i) =>
+      i > 0 && OPTIONAL_OUTPUTS.has(n.op) && !used.has(t) ? '' : nameOf(t),
+    );
+    low.lower(n, n.inputs.map(nameOf), outNames);
+  }
   for (const o of outs) {
     if (nameOf(o.tensor) !== o.name) low.node('Identity', `output/${o.name}`, [nameOf(o.tensor)], [o.name]);
   }

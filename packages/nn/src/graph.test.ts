@@ -71,4 +71,50 @@ describe('graph builder', () => {
     );
     expect(broadcastShapes([2, 3], [4, 3])).toBeNull();
   });
+
+  it('composes transposes (and unit-axis reshapes of them) into one permutation with the same values', async () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [2, 3, 1, 4]);
+    const t1 = g.transpose(x, [3, 0, 2, 1]); // [4, 2, 1, 3]
+    expect(g.transpose(t1, [1, 3, 2, 0])).toBe(x); // the inverse cancels: no node at all
+    const moved = g.reshape(t1, [4, 1, 2, 3]); // only the size-1 axis moves: still a transpose of x
+    expect(moved.producer?.op).toBe('Transpose');
+    expect(moved.producer?.inputs[0]).toBe(x);
+    // A bare swap of the last two axes stays a separate node (ORT folds it into a MatMul).
+    const swapped = g.transpose(t1, [0, 1, 3, 2]);
+    expect(swapped.producer?.inputs[0]).toBe(t1);
+    g.output('moved', moved);
+    g.output('swapped', swapped);
+    const data = Float32Array.from({ length: 24 }, (_, i) => i);
+    const r = await (await getSession(emitModel(g), { intraOpThreads: 1 })).run({
+      x: { dtype: 'float32', dims: [2, 3, 1, 4], data },
+    });
+    // Reference: y[a][b][c][d] of transpose(x, [3, 0, 2, 1]) = x[b][d][c][a] (c is the unit axis).
+    const at = (i: number, j: number, k: number) => data[i * 12 + j * 4 + k] as number;
+    const want: number[] = [];
+    for (let a = 0; a < 4; a++)
+      for (let b = 0; b < 2; b++) for (let d = 0; d < 3; d++) want.push(at(b, d, a));
+    expect(Array.from((r.moved as HostTensor).data as Float32Array)).toEqual(want);
+    const wantSwapped: number[] = [];
+    for (let a = 0; a < 4; a++)
+      for (let b = 0; b < 2; b++) for (let d = 0; d < 3; d++) wantSwapped.push(at(b, d, a));
+    expect(Array.from((r.swapped as HostTensor).data as Float32Array)).toEqual(wantSwapped);
+  });
+
+  it('emits constants built twice under one name once, and keeps same-named different ones apart', async () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [2]);
+    const c1 = g.constant(Float32Array.of(1, 2), 'float32', [2], 'table');
+    const c2 = g.constant(Float32Array.of(1, 2), 'float32', [2], 'table');
+    const c3 = g.constant(Float32Array.of(5, 7), 'float32', [2], 'table');
+    g.output('y', g.add(g.add(g.mul(x, c1), c2), c3));
+    const model = emitModel(g);
+    const inits = decodeModel(model.bytes).graph.initializer.map((t) => t.name);
+    expect(inits.filter((n) => n.startsWith('table'))).toHaveLength(2);
+    expect(new Set(inits).size).toBe(inits.length);
+    const r = await (await getSession(model, { intraOpThreads: 1 })).run({
+      x: { dtype: 'float32', dims: [2], data: Float32Array.of(10, 100) },
+    });
+    expect(Array.from((r.y as HostTensor).data as Float32Array)).toEqual([10 + 1 + 5, 200 + 2 + 7]);
+  });
 });

@@ -33,6 +33,8 @@ export interface OpAttrs {
   Silu: Record<string, never>;
   Softmax: { axis: number };
   LogSoftmax: { axis: number };
+  /** log softmax(logits)[target] over the last axis. */
+  TargetLogProb: Record<string, never>;
   ReduceSum: { axes: number[]; keepdims: boolean };
   ReduceMean: { axes: number[]; keepdims: boolean };
   ReduceMax: { axes: number[]; keepdims: boolean };
@@ -175,6 +177,25 @@ export function broadcastShapes(a: Shape, b: Shape): number[] | null {
     out.push(da === 1 ? db : da);
   }
   return out;
+}
+
+/**
+ * The permutation q with to[i] = from[q[i]] when `to` differs from `from` only in where its size-1
+ * axes sit (same rank, same non-unit dims in the same order); null otherwise.
+ */
+function unitAxisMove(from: Shape, to: Shape): number[] | null {
+  if (from.length !== to.length) return null;
+  const units = from.map((_, i) => i).filter((i) => from[i] === 1);
+  const others = from.map((_, i) => i).filter((i) => from[i] !== 1);
+  const q: number[] = [];
+  let u = 0;
+  let o = 0;
+  for (const d of to) {
+    const src = d === 1 ? units[u++] : others[o++];
+    if (src === undefined || from[src] !== d) return null;
+    q.push(src);
+  }
+  return q;
 }
 
 const sameShape = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -526,6 +547,20 @@ export class Graph {
     return this.one('LogSoftmax', [x], { axis: this.axisOf('LogSoftmax', x, axis) }, x.dtype, x.shape);
   }
 
+  /**
+   * log softmax(logits)[..., target] for logits [..., V] and int64 targets [...] (each in [0, V)).
+   * One op so that its backward is the fused softmax - onehot form (no one-hot or scatter into a
+   * zero [..., V] tensor), fused further with the output head's Gemm where there is one.
+   */
+  targetLogProb(logits: Tensor, targets: Tensor): Tensor {
+    this.requireFloat('TargetLogProb', logits);
+    const lead = logits.shape.slice(0, -1);
+    if (logits.rank < 2 || targets.dtype !== 'int64' || !sameShape(targets.shape, lead)) {
+      this.fail('TargetLogProb', [logits, targets], `targets must be int64 with shape ${formatShape(lead)}`);
+    }
+    return this.one('TargetLogProb', [logits, targets], {}, logits.dtype, lead);
+  }
+
   private axisOf(op: string, x: Tensor, axis: number, rank = x.rank): number {
     const a = normAxis(axis, rank);
     if (a < 0 || a >= rank) this.fail(op, [x], `axis ${axis} out of range for rank ${rank}`);
@@ -572,6 +607,12 @@ export class Graph {
       this.fail('Reshape', [x, shape], `cannot reshape ${x.size} elements`);
     }
     if (sameShape(resolved, x.shape)) return x;
+    // Moving size-1 axes of a transposed tensor is itself a transpose: fold it into the producer's
+    // permutation, so chains of gradient transposes can cancel (see transpose).
+    if (x.producer?.op === 'Transpose') {
+      const move = unitAxisMove(x.shape, resolved);
+      if (move) return this.transpose(x, move);
+    }
     return this.one('Reshape', [x], { shape: resolved }, x.dtype, resolved);
   }
 
@@ -581,6 +622,17 @@ export class Graph {
       this.fail('Transpose', [x], `bad permutation [${perm.join(',')}]`);
     }
     if (p.every((a, i) => a === i)) return x;
+    // transpose(transpose(y, p1), p2) = transpose(y, p1 o p2): one data movement instead of two,
+    // none when they cancel (the inner node is dropped at emission if nothing else reads it). A bare
+    // swap of the last two axes is kept when they do not cancel: ORT folds it into a MatMul.
+    const inner = x.producer;
+    if (inner?.op === 'Transpose') {
+      const p1 = (inner.attrs as OpAttrs['Transpose']).perm;
+      const composed = p.map((a) => p1[a] as number);
+      const swapOnly = p.every((a, i) => (i < p.length - 2 ? a === i : a === 2 * p.length - 3 - i));
+      if (!swapOnly || composed.every((a, i) => a === i))
+        return this.transpose(inner.inputs[0] as Tensor, composed);
+    }
     return this.one(
       'Transpose',
       [x],
@@ -718,7 +770,13 @@ export class Graph {
       if (!sameShape(p.shape, norm) || p.dtype !== x.dtype)
         this.fail('LayerNorm', ins, `scale/bias must have shape ${formatShape(norm)}`);
     }
-    return this.one('LayerNorm', ins, { axis: a, epsilon }, x.dtype, x.shape);
+    // Mean and 1/std are extra outputs (ONNX's optional ones) so the backward reuses them.
+    const stats = x.shape.map((d, i) => (i < a ? d : 1));
+    return this.addNode('LayerNorm', ins, { axis: a, epsilon }, [
+      { dtype: x.dtype, shape: x.shape },
+      { dtype: x.dtype, shape: stats },
+      { dtype: x.dtype, shape: stats },
+    ])[0] as Tensor;
   }
 
   /** RMS normalization x / sqrt(mean(x^2) + eps) * scale over the trailing axes from `axis`. */

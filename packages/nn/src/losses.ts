@@ -2,7 +2,7 @@
  * Loss functions built from graph ops (so autodiff covers them). All are numerically stable:
  * cross-entropy and log-probs go through LogSoftmax, log-sigmoid through min(x,0) - log1p(exp(-|x|)).
  */
-import { type Graph, numel, type Tensor } from './graph.js';
+import type { Graph, Tensor } from './graph.js';
 
 export interface CrossEntropyOptions {
   /** Targets equal to this value contribute nothing (and do not count in the mean). */
@@ -17,7 +17,6 @@ export interface CrossEntropyOptions {
 
 /** Log-probability of each target under softmax(logits) along the last axis; shape of `targets`. */
 export function targetLogProbs(g: Graph, logits: Tensor, targets: Tensor, safeTargets?: Tensor): Tensor {
-  const v = logits.shape[logits.rank - 1] as number;
   const lead = logits.shape.slice(0, -1);
   if (
     targets.dtype !== 'int64' ||
@@ -26,15 +25,8 @@ export function targetLogProbs(g: Graph, logits: Tensor, targets: Tensor, safeTa
   ) {
     g.fail('targetLogProbs', [logits, targets], `targets must be int64 with shape [${lead.join(',')}]`);
   }
-  const n = numel(lead);
-  const logp = g.reshape(g.logSoftmax(logits, -1), [n * v]);
-  // Flat gather at row * V + target: its gradient is a ScatterND-add into [N*V], no one-hot tensor.
-  const offsets = g.constant(
-    BigInt64Array.from({ length: n }, (_, i) => BigInt(i * v)),
-    'int64',
-    lead,
-  );
-  return g.gather(logp, g.add(safeTargets ?? targets, offsets), 0);
+  // One op: its backward is softmax - onehot without materialising a one-hot or zero tensor.
+  return g.targetLogProb(logits, safeTargets ?? targets);
 }
 
 /** Cross-entropy from logits [..., V] and int64 targets [...]. */

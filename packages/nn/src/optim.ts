@@ -71,12 +71,13 @@ export function adamw(config: z.input<typeof adamwConfigSchema> = { kind: 'adamw
       const c2 = s ? g.mul(g.mul(s, s), 1 - c.beta2) : g.scalar(1 - c.beta2, param.dtype);
       const m = g.add(g.mul(state.exp_avg as Tensor, c.beta1), g.mul(grad, c1));
       const v = g.add(g.mul(state.exp_avg_sq as Tensor, c.beta2), g.mul(g.mul(grad, grad), c2));
-      // Scalar bias corrections folded into the step size and the denominator.
+      // Bias corrections are scalars: m_hat / (sqrt(v_hat) + eps) = m / (sqrt(v) + eps sqrt(bc2)) *
+      // sqrt(bc2) / bc1, so the full-size work is Sqrt, Add, Div and one Mul by a scalar step size.
       const bc1 = g.sub(1, g.pow(g.scalar(c.beta1, step.dtype), step));
-      const bc2 = g.sub(1, g.pow(g.scalar(c.beta2, step.dtype), step));
-      const stepSize = g.cast(g.div(lr, bc1), param.dtype);
-      const invSqrtBc2 = g.cast(g.div(1, g.sqrt(bc2)), param.dtype);
-      const denom = g.add(g.mul(g.sqrt(v), invSqrtBc2), c.eps);
+      const sqrtBc2 = g.sqrt(g.sub(1, g.pow(g.scalar(c.beta2, step.dtype), step)));
+      const stepSize = g.cast(g.div(g.mul(lr, sqrtBc2), bc1), param.dtype);
+      const epsHat = g.cast(g.mul(sqrtBc2, c.eps), param.dtype);
+      const denom = g.add(g.sqrt(v), epsHat);
       let p = param;
       if (spec.decay && c.weightDecay > 0)
         p = g.mul(p, g.sub(1, g.mul(g.cast(lr, param.dtype), c.weightDecay)));

@@ -206,6 +206,7 @@ export class GraphSession {
     readonly model: EmittedModel,
     readonly provider: ProviderName,
     private readonly deviceOutputs: boolean,
+    private readonly profiling: boolean,
   ) {}
 
   /** @internal */
@@ -225,7 +226,7 @@ export class GraphSession {
         : {}),
       ...(deviceOutputs ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
     });
-    return new GraphSession(session, model, provider, deviceOutputs);
+    return new GraphSession(session, model, provider, deviceOutputs, Boolean(process.env.GOPO_NN_PROFILE));
   }
 
   /**
@@ -276,6 +277,11 @@ export class GraphSession {
           : { dtype: fromOrtType(t.type), dims: t.dims, data: t.data as ConstData };
     }
     return out;
+  }
+
+  /** Ends ORT profiling (GOPO_NN_PROFILE) and writes the profile file; a no-op otherwise. */
+  endProfiling(): void {
+    if (this.profiling) this.session.endProfiling();
   }
 
   async release(): Promise<void> {

@@ -1,0 +1,145 @@
+/**
+ * Profiles the benchmark model's train step and forward: node counts by ONNX op type in each
+ * emitted graph, and (with ORT profiling) the time spent per op type over a few runs. Use it to see
+ * where the backward's cost goes before changing autodiff rules.
+ *
+ *   node --conditions=@gopo/source --import tsx bench/profile-step.ts [runs]
+ *   (BENCH_QUICK=1 for the small model; BENCH_THREADS as in train-step.ts)
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  crossEntropy,
+  decodeModel,
+  Forward,
+  type Graph,
+  type HostTensor,
+  ParamStore,
+  type Tensor,
+  Trainer,
+  type TransformerConfig,
+  transformerLM,
+} from '../src/index.js';
+
+const quick = process.env.BENCH_QUICK === '1';
+const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
+const runs = Number(process.argv[2] ?? 5);
+const B = quick ? 4 : 16;
+const T = quick ? 64 : 128;
+const cfg: TransformerConfig = {
+  vocabSize: quick ? 1024 : 4096,
+  dModel: quick ? 128 : 256,
+  numLayers: 4,
+  numHeads: 4,
+  mlp: 'gelu',
+  activation: 'gelu_tanh',
+  norm: 'layernorm',
+  rope: true,
+  tieEmbeddings: true,
+};
+const spec = {
+  ids: { dtype: 'int64', shape: [B, T] },
+  targets: { dtype: 'int64', shape: [B, T] },
+} as const;
+const lossModel = (g: Graph, b: Readonly<Record<string, Tensor>>) =>
+  crossEntropy(g, transformerLM(g, b.ids as Tensor, cfg), b.targets as Tensor);
+const ids = (seed: number): HostTensor => ({
+  dtype: 'int64',
+  dims: [B, T],
+  data: BigInt64Array.from({ length: B * T }, (_, i) => BigInt((i * 2654435761 + seed * 97) % cfg.vocabSize)),
+});
+
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  dur: number;
+  args?: { op_name?: string };
+}
+
+/** A node's module scope with layer indices folded (grad.model.layers.*.mlp.up_proj). */
+function scopeOf(eventName: string): string {
+  const node = eventName.replace(/_kernel_time$/, '');
+  const scope = node.includes('/') ? node.slice(0, node.lastIndexOf('/')) : node;
+  return scope.replace(/\.\d+\./g, '.*.').replace(/^optimizer\..*/, 'optimizer.*');
+}
+
+/** Sums the per-node kernel times of an ORT profile by op type (microseconds per run). */
+function summarise(file: string, perRun: number): [string, number, number][] {
+  const events = JSON.parse(readFileSync(file, 'utf8')) as ProfileEvent[];
+  const byOp = new Map<string, [number, number]>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const by = process.env.PROFILE_BY;
+    const op =
+      by === 'scope'
+        ? scopeOf(e.name)
+        : by === 'node'
+          ? `${e.name.replace(/_kernel_time$/, '').replace(/\.\d+\./g, '.*.')} (${e.args?.op_name})`
+          : (e.args?.op_name ?? '?');
+    const cur = byOp.get(op) ?? [0, 0];
+    byOp.set(op, [cur[0] + e.dur / perRun, cur[1] + 1 / perRun]);
+  }
+  return [...byOp]
+    .map(([op, [us, n]]) => [op, us, n] as [string, number, number])
+    .sort((a, b) => b[1] - a[1]);
+}
+
+function counts(bytes: Uint8Array): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const n of decodeModel(bytes).graph.node) m.set(n.opType, (m.get(n.opType) ?? 0) + 1);
+  return m;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'gopo-nn-profile-'));
+  process.env.GOPO_NN_PROFILE = join(dir, 'ort');
+  const trainer = await Trainer.create(lossModel, spec, {
+    optimizer: { kind: 'adamw', beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
+    lr: 3e-4,
+    clipNorm: 1,
+    intraOpThreads: threads,
+  });
+  const store = new ParamStore();
+  for (const [n, v] of trainer.params.entries()) store.set(n, v);
+  const fwd = await Forward.create((g, b) => ({ loss: lossModel(g, b) }), spec, store, {
+    intraOpThreads: threads,
+  });
+  const batch = { ids: ids(1), targets: ids(2) };
+  for (let i = 0; i < runs; i++) await trainer.trainStep(batch);
+  for (let i = 0; i < runs; i++) await fwd.run(batch);
+  delete process.env.GOPO_NN_PROFILE;
+  // The sessions sit behind private fields (this is a development tool, not API).
+  type Held = { session: { model: { bytes: Uint8Array }; endProfiling(): void } };
+  const stepSession = (trainer as unknown as { fused: Held }).fused.session;
+  const fwdSession = (fwd as unknown as { built: Held }).built.session;
+  const stepModel = stepSession.model;
+  const fwdModel = fwdSession.model;
+  const cs = counts(stepModel.bytes);
+  const cf = counts(fwdModel.bytes);
+  const ops = [...new Set([...cs.keys(), ...cf.keys()])].sort((a, b) => (cs.get(b) ?? 0) - (cs.get(a) ?? 0));
+  console.log('op type            step  forward');
+  for (const op of ops)
+    console.log(
+      `${op.padEnd(18)} ${String(cs.get(op) ?? 0).padStart(5)} ${String(cf.get(op) ?? 0).padStart(8)}`,
+    );
+  console.log(
+    `total              ${[...cs.values()].reduce((a, b) => a + b, 0)} ${[...cf.values()].reduce((a, b) => a + b, 0)}`,
+  );
+  // ORT writes a session's profile file when profiling ends.
+  stepSession.endProfiling();
+  fwdSession.endProfiling();
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  for (const f of files) {
+    const rows = summarise(join(dir, f), runs + 0);
+    const total = rows.reduce((a, r) => a + r[1], 0);
+    console.log(`\n${f}: ${(total / 1000).toFixed(1)} ms of kernel time per run (incl. warm-up share)`);
+    for (const [op, us, n] of rows.slice(0, Number(process.env.PROFILE_TOP ?? 25)))
+      console.log(
+        `  ${op.padEnd(34)} ${(us / 1000).toFixed(2).padStart(8)} ms  ${n.toFixed(0).padStart(5)} nodes`,
+      );
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+await main();
