@@ -82,6 +82,7 @@ export {
   presentName,
 } from './model/llama-model.js';
 export {
+  attendMaskFromSegments,
   type KvPair,
   type LlamaForwardOptions,
   type LlamaForwardResult,
@@ -200,7 +201,6 @@ export {
   type SftRunOptions,
 } from './train/sft.js';
 export {
-  llamaAsTransformer,
   llamaSftModel,
   type SftGraphOptions,
   type SftLogitsInputs,
@@ -208,7 +208,5 @@ export {
   sftEvalOutputs,
   sftLogits,
   sftLoss,
-  sftModelFor,
-  transformerSftModel,
 } from './train/sft-model.js';
 export { type SyntheticDialogue, syntheticDialogues } from './train/synthetic-dialogues.js';

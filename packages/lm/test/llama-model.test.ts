@@ -2,7 +2,14 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { checkGradient, Forward, ParamStore, sequenceLogProbs, type Tensor } from '@gopo/nn';
 import { describe, expect, it } from 'vitest';
-import { LlamaConfigSchema, LlamaModel, llamaLogits, llamaTokenLogProbs, ropeInvFreq } from '../src/index.js';
+import {
+  attendMaskFromSegments,
+  LlamaConfigSchema,
+  LlamaModel,
+  llamaLogits,
+  llamaTokenLogProbs,
+  ropeInvFreq,
+} from '../src/index.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 
@@ -129,6 +136,88 @@ describe.each(['tiny-llama', 'tiny-llama-tied'])('%s generation', (name) => {
   });
 });
 
+describe.each(['tiny-llama', 'tiny-llama-tied'])('%s packed rows (block-diagonal attend mask)', (name) => {
+  it('each packed example gets its float64 reference logits alone; without the mask the second does not', async () => {
+    const { expected, model } = await fixture(name);
+    const [a, b] = expected.sequences as [Expected['sequences'][0], Expected['sequences'][0]];
+    const na = a.input_ids.length;
+    const nb = b.input_ids.length;
+    const t = na + nb + 2;
+    // row 0: a, b, 2 padding tokens (own segment); row 1: b, a, padding also masked as keys
+    const layout = [
+      [a, b],
+      [b, a],
+    ] as const;
+    const ids: number[] = [];
+    const seg: number[] = [];
+    const pos: number[] = [];
+    const mask: number[] = [];
+    for (const row of layout) {
+      row.forEach((s, k) => {
+        s.input_ids.forEach((id, j) => {
+          ids.push(id);
+          seg.push(k);
+          pos.push(j);
+          mask.push(1);
+        });
+      });
+      for (let j = 0; j < 2; j++) {
+        ids.push(0);
+        seg.push(-1);
+        pos.push(0);
+        mask.push(0);
+      }
+    }
+    const store = new ParamStore();
+    for (const [n, w] of model.weights) store.set(n, { dtype: 'float32', dims: w.shape, data: w.data });
+    const cfg = model.config;
+    const fwd = await Forward.create(
+      (g, inp) => {
+        const attendMask = attendMaskFromSegments(g, inp.seg as Tensor);
+        const ids = inp.ids as Tensor;
+        return {
+          fed: llamaLogits(g, ids, cfg, { attendMask, positions: inp.pos }),
+          // positions counted from the mask, and padding also masked as keys
+          derived: llamaLogits(g, ids, cfg, { attendMask, attentionMask: inp.mask }),
+          leaky: llamaLogits(g, ids, cfg, { positions: inp.pos }),
+        };
+      },
+      {
+        ids: { dtype: 'int64', shape: [2, t] },
+        seg: { dtype: 'int64', shape: [2, t] },
+        pos: { dtype: 'int64', shape: [2, t] },
+        mask: { dtype: 'int64', shape: [2, t] },
+      },
+      store,
+      { intraOpThreads: 1 },
+    );
+    const i64 = (v: number[]) => ({
+      dtype: 'int64' as const,
+      dims: [2, t],
+      data: BigInt64Array.from(v.map(BigInt)),
+    });
+    const out = await fwd.run({ ids: i64(ids), seg: i64(seg), pos: i64(pos), mask: i64(mask) });
+    const v = cfg.vocab_size;
+    const worst = (logits: Float32Array, row: number, offset: number, s: Expected['sequences'][0]) => {
+      let m = 0;
+      s.logits.forEach((want, j) => {
+        m = Math.max(m, maxAbsDiff(logits, (row * t + offset + j) * v, want));
+      });
+      return m;
+    };
+    for (const key of ['fed', 'derived'] as const) {
+      const l = out[key]?.data as Float32Array;
+      layout.forEach((row, r) => {
+        expect(worst(l, r, 0, row[0]), `${key} row ${r} first`).toBeLessThan(1e-4);
+        expect(worst(l, r, row[0].input_ids.length, row[1]), `${key} row ${r} second`).toBeLessThan(1e-4);
+      });
+    }
+    const leaky = out.leaky?.data as Float32Array;
+    expect(worst(leaky, 0, 0, a)).toBeLessThan(1e-4); // causal: nothing before the first example
+    expect(worst(leaky, 0, na, b)).toBeGreaterThan(1e-3);
+  });
+});
+
 describe('training graph', () => {
   it('gradients of masked per-token log-probs match float64 central differences (GQA, biases, tied head, head_dim)', async () => {
     const cfg = LlamaConfigSchema.parse({
@@ -158,6 +247,45 @@ describe('training graph', () => {
     );
     expect(r.maxRelError).toBeLessThan(1e-4);
     expect(Object.keys(r.errors)).toContain('model.layers.1.self_attn.k_proj.bias');
+  });
+});
+
+describe('training graph through the attend mask', () => {
+  it('gradients of packed per-token log-probs match float64 central differences (GQA, biases, tied head)', async () => {
+    const cfg = LlamaConfigSchema.parse({
+      model_type: 'qwen2',
+      vocab_size: 7,
+      hidden_size: 8,
+      intermediate_size: 12,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      tie_word_embeddings: true,
+      rms_norm_eps: 1e-5,
+    });
+    // row 0: examples of 2 and 3 tokens then padding; row 1: one of 4 then one of 2
+    const segments = [0, 0, 1, 1, 1, -1, 1, 1, 1, 1, 2, 2];
+    const seg2 = segments.slice(0, 6).concat([0, 0, 0, 0, 1, 1]);
+    const r = await checkGradient(
+      (g, [ids, seg]) => {
+        const s = seg as Tensor;
+        const lp = llamaTokenLogProbs(g, ids as Tensor, cfg, {
+          attendMask: attendMaskFromSegments(g, s),
+          dtype: 'float64',
+        });
+        // count a next token only inside its own example
+        const same = g.equal(g.slice(s, [0], [5], [1]), g.slice(s, [1], [6], [1]));
+        const real = g.greater(g.slice(s, [1], [6], [1]), g.scalar(-1, 'int64'));
+        return g.reduceSum(g.mul(lp, g.cast(g.and(same, real), 'float64')));
+      },
+      [
+        { name: 'ids', shape: [2, 6], dtype: 'int64', values: [1, 3, 5, 2, 6, 0, 4, 0, 2, 6, 3, 1] },
+        { name: 'segments', shape: [2, 6], dtype: 'int64', values: seg2 },
+      ],
+      { paramScale: 0.4 },
+    );
+    expect(r.maxRelError).toBeLessThan(1e-4);
+    expect(Object.keys(r.errors)).toContain('model.layers.0.self_attn.q_proj.weight');
   });
 });
 

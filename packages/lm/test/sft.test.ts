@@ -56,9 +56,10 @@ describe('SFT', () => {
         runName: 'learn',
         data: { train: [data], evalFraction: 0 },
         model: { config: cfg },
-        seqLen: 32,
-        packing: false,
-        microBatchSize: 8,
+        // trained on packed rows (block-diagonal attention), then asked for each reply alone
+        seqLen: 64,
+        packing: true,
+        microBatchSize: 4,
         maxSteps: 400,
         lr: 5e-3,
         warmupSteps: 10,

@@ -27,8 +27,16 @@ export interface LlamaGraphOptions {
   /** [B, T] bool or int64 (1 / true = real token); masked keys get no attention. */
   attentionMask?: Tensor;
   /**
-   * int64 [B, T] or [T] RoPE positions. Default: with an attention mask, max(cumsum(mask) - 1, 0)
-   * per row (so left padding starts real tokens at 0); without one, 0..T-1.
+   * [B, T, T] or [1, T, T] bool or int64: query i may attend to key j (on top of the causal and
+   * padding masks). A block diagonal over segment ids (`attendMaskFromSegments`) keeps examples
+   * packed into one row from seeing each other. A query always sees itself, so no softmax row is empty.
+   */
+  attendMask?: Tensor;
+  /**
+   * int64 [B, T] or [T] RoPE positions. Default: with an attend mask, the number of keys the query
+   * may see (itself included) minus one, so positions restart at 0 in each packed block; with only
+   * an attention mask, max(cumsum(mask) - 1, 0) per row (so left padding starts real tokens at 0);
+   * without either, 0..T-1.
    */
   positions?: Tensor;
   /** Module scope the parameter names go under (e.g. 'ref' for a frozen reference copy). */
@@ -107,6 +115,17 @@ export function positionsFromMask(g: Graph, mask: Tensor): Tensor {
   const cum = g.matmul(f, g.constant(tri, 'float32', [t, t], `upper_ones_${t}`));
   const pos = g.max(g.sub(cum, 1), 0);
   return g.reshape(g.cast(pos, 'int64'), [b, t]);
+}
+
+/**
+ * bool [B, T, T] block diagonal of segment ids [B, T] (any integer dtype): query i may see key j
+ * when both belong to the same packed example. Padding should carry its own id (e.g. -1); it then
+ * sees only other padding, which the loss ignores.
+ */
+export function attendMaskFromSegments(g: Graph, segments: Tensor): Tensor {
+  if (segments.rank !== 2) g.fail('attendMaskFromSegments', [segments], 'segments must be [B, T]');
+  const [b, t] = segments.shape as [number, number];
+  return g.equal(g.reshape(segments, [b, t, 1]), g.reshape(segments, [b, 1, t]));
 }
 
 /**
@@ -260,27 +279,41 @@ export function llamaForward(
   const cap = options.cacheCapacity;
   if (cap !== undefined && cap < t)
     g.fail('llamaForward', [ids], `cache capacity ${cap} < sequence length ${t}`);
+  const blocks = options.attendMask;
+  if (blocks) {
+    const [ab, at, ak] = blocks.shape as number[];
+    if (blocks.rank !== 3 || (ab !== b && ab !== 1) || at !== t || ak !== t)
+      g.fail('llamaForward', [ids, blocks], `attendMask must be [${b} or 1, ${t}, ${t}]`);
+  }
   return withScope(g, options.scope, () => {
     const mask = options.attentionMask ? asBool(g, options.attentionMask) : null;
-    const positions =
-      options.positions ??
-      (mask
-        ? positionsFromMask(g, mask)
-        : g.constant(
-            BigInt64Array.from({ length: t }, (_, i) => BigInt(i)),
-            'int64',
-            [t],
-            `arange_${t}`,
-          ));
     const causal = new Uint8Array(t * t);
     for (let i = 0; i < t; i++) for (let j = 0; j <= i; j++) causal[i * t + j] = 1;
     let allowed = g.constant(causal, 'bool', [1, t, t], `causal_${t}`);
-    if (mask) {
-      // A padding query sees only itself: no row is fully masked, so its softmax (and gradient) is exact.
+    if (mask) allowed = g.and(allowed, g.reshape(mask, [b, 1, t]));
+    if (blocks) allowed = g.and(allowed, asBool(g, blocks));
+    let positions = options.positions;
+    if (!positions && blocks) {
+      // Keys visible at or before the query, minus one: the position within its packed block.
+      const seen = g.reduceSum(g.cast(allowed, 'float32'), [2]);
+      const [ab] = allowed.shape as [number];
+      positions = g.reshape(g.cast(g.max(g.sub(seen, 1), 0), 'int64'), [ab, t]);
+    }
+    positions ??= mask
+      ? positionsFromMask(g, mask)
+      : g.constant(
+          BigInt64Array.from({ length: t }, (_, i) => BigInt(i)),
+          'int64',
+          [t],
+          `arange_${t}`,
+        );
+    if (mask || blocks) {
+      // A query with nothing else to see (padding) sees itself: no row is fully masked, so its
+      // softmax (and gradient) is exact.
       const eye = new Uint8Array(t * t);
       for (let i = 0; i < t; i++) eye[i * t + i] = 1;
       const self = g.constant(eye, 'bool', [1, t, t], `eye_${t}`);
-      allowed = g.not(g.and(g.not(g.and(allowed, g.reshape(mask, [b, 1, t]))), g.not(self)));
+      allowed = g.not(g.and(g.not(allowed), g.not(self)));
     }
     const c: Ctx = {
       g,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { LlamaConfigSchema } from '../model/config.js';
 import type { SftExample } from './data.js';
 import { IGNORE_INDEX, packExamples, rowsToBatch } from './packing.js';
-import { sftEvalOutputs, sftLogits, sftLoss, sftModelFor } from './sft-model.js';
+import { llamaSftModel, sftEvalOutputs, sftLogits, sftLoss } from './sft-model.js';
 
 const cfg = LlamaConfigSchema.parse({
   vocab_size: 23,
@@ -41,7 +41,7 @@ describe('SFT loss and evaluation outputs', () => {
           { dtype: 'int64', shape: [3, T] } as const,
         ]),
       );
-      const o = { model: sftModelFor(cfg, packing, T), packing, train: false };
+      const o = { model: llamaSftModel(cfg), packing, train: false };
       const store = new ParamStore();
       const f = await Forward.create(
         (g, b) => ({ logits: sftLogits(g, b, o), loss: sftLoss(g, b, o), ...sftEvalOutputs(g, b, o) }),

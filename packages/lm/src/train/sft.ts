@@ -36,7 +36,7 @@ import { loadDefaultTokenizer } from '../tokenizer/default-tokenizer.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { readSftExamples, type SftExample } from './data.js';
 import { type PackedRow, packExamples, rowsToBatch } from './packing.js';
-import { type SftGraphOptions, type SftModel, sftEvalOutputs, sftLoss, sftModelFor } from './sft-model.js';
+import { llamaSftModel, type SftGraphOptions, sftEvalOutputs, sftLoss } from './sft-model.js';
 
 export const SftConfigSchema = z
   .object({
@@ -156,8 +156,6 @@ export interface SftRunOptions {
   readonly progress?: boolean;
   /** Stop after this optimizer step, as if interrupted (tests of resume). */
   readonly stopAfterStep?: number;
-  /** Replace the decoder (tests); default: the Llama decoder of the model config. */
-  readonly model?: SftModel;
 }
 
 export interface SftResult {
@@ -337,7 +335,7 @@ export async function runSft(config: SftConfigInput, options: SftRunOptions): Pr
       overwrite: c.overwrite,
     },
   );
-  const model = options.model ?? sftModelFor(modelConfig, c.packing, c.seqLen);
+  const model = llamaSftModel(modelConfig);
   const graphOpts = (train: boolean): SftGraphOptions => ({ model, packing: c.packing, lora: c.lora, train });
   const spec: BatchSpec = Object.fromEntries(
     ['ids', 'targets', 'positions', 'segments'].map((k) => [
