@@ -10,7 +10,10 @@ const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
 export function gopoProject(name: string, extra: UserWorkspaceConfig['test'] = {}) {
   return defineProject({
     resolve: {
-      alias: [{ find: /^@gopo\/([a-z-]+)$/, replacement: `${packagesDir}$1/src/index.ts` }],
+      alias: [
+        { find: /^@gopo\/([a-z-]+)\/testing$/, replacement: `${packagesDir}$1/src/testing.ts` },
+        { find: /^@gopo\/([a-z-]+)$/, replacement: `${packagesDir}$1/src/index.ts` },
+      ],
     },
     test: {
       name,

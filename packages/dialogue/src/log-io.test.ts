@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type CliContext, FileFormatError, type JsonlIssue, readJsonlAll, silentLogger } from '@gopo/core';
+import { type CliContext, FileFormatError, type JsonlIssue, readJsonlAll } from '@gopo/core';
+import { testCliContext } from '@gopo/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logsValidateCommand } from './commands.js';
 import { readSessionsAll, validateLogFile, writeSessions } from './log-io.js';
@@ -31,16 +32,8 @@ beforeAll(async () => {
 afterAll(() => fs.rm(dir, { recursive: true, force: true }));
 
 function ctx(lines: string[]): CliContext {
-  return {
-    logger: silentLogger(),
-    seed: 1,
-    device: 'cpu',
-    configFile: undefined,
-    overrides: [],
-    dataDir: undefined,
-    quiet: true,
-    out: (t) => lines.push(t),
-  };
+  const c = testCliContext();
+  return { ...c.ctx, out: (t) => lines.push(t) };
 }
 
 describe('session log I/O', () => {

@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type CliContext, Rng, silentLogger } from '@gopo/core';
+import { Rng } from '@gopo/core';
+import { testCliContext } from '@gopo/core/testing';
 import {
   eventActor,
   goalCompletionEvent,
@@ -190,17 +191,7 @@ describe('gopo simulate', () => {
   it('writes a log that gopo logs validate accepts', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gopo-envs-'));
     const out = path.join(dir, 'logs.jsonl');
-    const lines: string[] = [];
-    const ctx: CliContext = {
-      logger: silentLogger(),
-      seed: 9,
-      device: 'cpu',
-      configFile: undefined,
-      overrides: [],
-      dataDir: undefined,
-      quiet: true,
-      out: (t) => lines.push(t),
-    };
+    const { ctx, output: lines } = testCliContext({ seed: 9 });
     expect(await simulateCommand.run({ scenarios: 30, policy: 'oracle', out }, ctx)).toBe(0);
     expect(lines.join('\n')).toMatch(/30 sessions, policy oracle, seed 9/);
     const sessions = await readSessionsAll(out);

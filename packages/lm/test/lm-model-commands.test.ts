@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type CliContext, silentLogger, UsageError } from '@gopo/core';
+import { UsageError } from '@gopo/core';
+import { testCliContext } from '@gopo/core/testing';
 import { type HostTensor, runOnnxFile } from '@gopo/nn';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -15,17 +16,7 @@ import {
 
 let dir: string;
 let tok: Tokenizer;
-const output: string[] = [];
-const ctx: CliContext = {
-  logger: silentLogger(),
-  seed: 0,
-  device: 'cpu',
-  configFile: undefined,
-  overrides: [],
-  dataDir: undefined,
-  quiet: true,
-  out: (t) => output.push(t),
-};
+const { ctx, output } = testCliContext({ seed: 0 });
 
 beforeAll(async () => {
   dir = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'lm-cmd-')), 'model');

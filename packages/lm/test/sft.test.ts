@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type CliContext, FileFormatError, readJsonlAll, silentLogger } from '@gopo/core';
+import { testCliContext } from '@gopo/core/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   ChatTemplate,
@@ -169,17 +170,7 @@ describe('gopo lm sft', () => {
   let output: string[];
   let ctx: CliContext;
   beforeEach(() => {
-    output = [];
-    ctx = {
-      logger: silentLogger(),
-      seed: 0,
-      device: 'cpu',
-      configFile: undefined,
-      overrides: [],
-      dataDir: undefined,
-      quiet: true,
-      out: (t) => output.push(t),
-    };
+    ({ ctx, output } = testCliContext({ seed: 0 }));
   });
 
   it('is in lmCommands and trains LoRA from a YAML config plus flags', async () => {

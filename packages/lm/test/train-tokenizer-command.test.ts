@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type CliContext, FileFormatError, MissingFileError, silentLogger, UsageError } from '@gopo/core';
+import { type CliContext, FileFormatError, MissingFileError, UsageError } from '@gopo/core';
+import { testCliContext } from '@gopo/core/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { generateShopCorpus, lmCommands, Tokenizer, trainTokenizerCommand } from '../src/index.js';
 
@@ -11,17 +12,7 @@ let ctx: CliContext;
 
 beforeEach(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lm-cli-'));
-  output = [];
-  ctx = {
-    logger: silentLogger(),
-    seed: 0,
-    device: 'cpu',
-    configFile: undefined,
-    overrides: [],
-    dataDir: undefined,
-    quiet: true,
-    out: (t) => output.push(t),
-  };
+  ({ ctx, output } = testCliContext({ seed: 0 }));
 });
 
 const args = (o: Record<string, unknown>) => trainTokenizerCommand.options.parse(o);

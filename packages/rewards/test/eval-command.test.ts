@@ -1,7 +1,8 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { type CliContext, ConfigError, FileFormatError, silentLogger } from '@gopo/core';
+import { type CliContext, ConfigError, FileFormatError } from '@gopo/core';
+import { testCliContext } from '@gopo/core/testing';
 import { describe, expect, it } from 'vitest';
 import { type EvalOptions, EvalOptionsSchema, evalCommand, rewardsCommands } from '../src/index.js';
 
@@ -11,20 +12,8 @@ const logsB = path.join(fixtures, 'logs-b.jsonl');
 const expected = JSON.parse(readFileSync(path.join(fixtures, 'logs.expected.json'), 'utf8'));
 
 function ctx(configFile?: string): { ctx: CliContext; output: string[] } {
-  const output: string[] = [];
-  return {
-    output,
-    ctx: {
-      logger: silentLogger(),
-      seed: 1,
-      device: 'cpu',
-      configFile,
-      overrides: [],
-      dataDir: undefined,
-      quiet: true,
-      out: (t) => output.push(t),
-    },
-  };
+  const _output: string[] = [];
+  return testCliContext({ configFile });
 }
 
 const args = (a: Partial<EvalOptions> & { logs: string }): EvalOptions =>
