@@ -7,48 +7,12 @@
  *   (BENCH_QUICK=1 for the small model; BENCH_THREADS as in train-step.ts)
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  crossEntropy,
-  decodeModel,
-  Forward,
-  type Graph,
-  type HostTensor,
-  ParamStore,
-  type Tensor,
-  Trainer,
-  type TransformerConfig,
-  transformerLM,
-} from '../src/index.js';
+import { decodeModel, Forward, ParamStore, Trainer } from '../src/index.js';
+import { batchSpec, lossModel, threads, tokenIds } from './bench-model.js';
 
-const quick = process.env.BENCH_QUICK === '1';
-const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
 const runs = Number(process.argv[2] ?? 5);
-const B = quick ? 4 : 16;
-const T = quick ? 64 : 128;
-const cfg: TransformerConfig = {
-  vocabSize: quick ? 1024 : 4096,
-  dModel: quick ? 128 : 256,
-  numLayers: 4,
-  numHeads: 4,
-  mlp: 'gelu',
-  activation: 'gelu_tanh',
-  norm: 'layernorm',
-  rope: true,
-  tieEmbeddings: true,
-};
-const spec = {
-  ids: { dtype: 'int64', shape: [B, T] },
-  targets: { dtype: 'int64', shape: [B, T] },
-} as const;
-const lossModel = (g: Graph, b: Readonly<Record<string, Tensor>>) =>
-  crossEntropy(g, transformerLM(g, b.ids as Tensor, cfg), b.targets as Tensor);
-const ids = (seed: number): HostTensor => ({
-  dtype: 'int64',
-  dims: [B, T],
-  data: BigInt64Array.from({ length: B * T }, (_, i) => BigInt((i * 2654435761 + seed * 97) % cfg.vocabSize)),
-});
 
 interface ProfileEvent {
   cat: string;
@@ -94,7 +58,7 @@ function counts(bytes: Uint8Array): Map<string, number> {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gopo-nn-profile-'));
   process.env.GOPO_NN_PROFILE = join(dir, 'ort');
-  const trainer = await Trainer.create(lossModel, spec, {
+  const trainer = await Trainer.create(lossModel, batchSpec, {
     optimizer: { kind: 'adamw', beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
     lr: 3e-4,
     clipNorm: 1,
@@ -102,10 +66,10 @@ async function main(): Promise<void> {
   });
   const store = new ParamStore();
   for (const [n, v] of trainer.params.entries()) store.set(n, v);
-  const fwd = await Forward.create((g, b) => ({ loss: lossModel(g, b) }), spec, store, {
+  const fwd = await Forward.create((g, b) => ({ loss: lossModel(g, b) }), batchSpec, store, {
     intraOpThreads: threads,
   });
-  const batch = { ids: ids(1), targets: ids(2) };
+  const batch = { ids: tokenIds(1), targets: tokenIds(2) };
   for (let i = 0; i < runs; i++) await trainer.trainStep(batch);
   for (let i = 0; i < runs; i++) await fwd.run(batch);
   delete process.env.GOPO_NN_PROFILE;

@@ -11,42 +11,15 @@
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '@gopo/core';
-import {
-  crossEntropy,
-  emitModel,
-  Forward,
-  Graph,
-  getSession,
-  type HostTensor,
-  ParamStore,
-  type Tensor,
-  Trainer,
-  type TransformerConfig,
-  transformerLM,
-} from '../src/index.js';
+import { emitModel, Forward, Graph, getSession, type HostTensor, ParamStore, Trainer } from '../src/index.js';
+
+import { B, batchSpec, cfg, lossModel, quick, T, threads, tokenIds } from './bench-model.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const quick = process.env.BENCH_QUICK === '1';
-const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
 const steps = Number(process.env.BENCH_STEPS ?? (quick ? 5 : 10));
-const B = quick ? 4 : 16;
-const T = quick ? 64 : 128;
-const cfg: TransformerConfig = {
-  vocabSize: quick ? 1024 : 4096,
-  dModel: quick ? 128 : 256,
-  numLayers: 4,
-  numHeads: 4,
-  mlp: 'gelu',
-  // The documented model (and what the PyTorch peer builds): tanh-GELU and a tied output head.
-  activation: 'gelu_tanh',
-  norm: 'layernorm',
-  rope: true,
-  tieEmbeddings: true,
-};
 const d = cfg.dModel;
 const V = cfg.vocabSize;
 const L = cfg.numLayers;
@@ -56,14 +29,6 @@ const hidden = 4 * d;
 // attention scores and context 2 * 2 * T * d per token per layer (full square, as computed).
 const fwdFlopsPerToken = L * (2 * 4 * d * d + 2 * 2 * d * hidden + 2 * 2 * T * d) + 2 * d * V;
 const stepFlops = 3 * fwdFlopsPerToken * B * T;
-
-function ids(seed: number): HostTensor {
-  return {
-    dtype: 'int64',
-    dims: [B, T],
-    data: BigInt64Array.from({ length: B * T }, (_, i) => BigInt((i * 2654435761 + seed * 97) % V)),
-  };
-}
 
 /**
  * Runs several workloads in interleaved rounds (one run of each per round) and appends each run's
@@ -178,26 +143,20 @@ async function main(): Promise<void> {
   console.log(
     `model: d_model ${d}, ${L} layers, ${cfg.numHeads} heads, context ${T}, vocab ${V}, batch ${B}; threads ${threads}; ${steps} timed steps`,
   );
-  const spec = {
-    ids: { dtype: 'int64', shape: [B, T] },
-    targets: { dtype: 'int64', shape: [B, T] },
-  } as const;
-  const lossModel = (g: Graph, b: Readonly<Record<string, Tensor>>) =>
-    crossEntropy(g, transformerLM(g, b.ids as Tensor, cfg), b.targets as Tensor);
   const compileStart = performance.now();
-  const trainer = await Trainer.create(lossModel, spec, {
+  const trainer = await Trainer.create(lossModel, batchSpec, {
     optimizer: { kind: 'adamw', beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
     lr: 3e-4,
     clipNorm: 1,
     intraOpThreads: threads,
   });
   const compileSeconds = (performance.now() - compileStart) / 1000;
-  const batch = { ids: ids(1), targets: ids(2) };
+  const batch = { ids: tokenIds(1), targets: tokenIds(2) };
   const nParams = trainer.params.entries().reduce((s, [, v]) => s + v.data.length, 0);
 
   const store = new ParamStore();
   for (const [n, v] of trainer.params.entries()) store.set(n, v);
-  const fwd = await Forward.create((g, b) => ({ loss: lossModel(g, b) }), spec, store, {
+  const fwd = await Forward.create((g, b) => ({ loss: lossModel(g, b) }), batchSpec, store, {
     intraOpThreads: threads,
   });
   const mm = await matmulGraph('matmul');
