@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type HostTensor, runOnnxFile } from '@gopo/nn';
+import { decodeModel, type HostTensor, runOnnxFile } from '@gopo/nn';
 import { describe, expect, it } from 'vitest';
 import { exportLlamaOnnx, LlamaModel } from '../src/index.js';
 
@@ -110,6 +110,76 @@ describe('exported inference .onnx with KV cache', () => {
       for (let l = 0; l < m.layers; l++)
         for (const k of ['key', 'value'])
           past[`past_key_values.${l}.${k}`] = res[`present.${l}.${k}`] as HostTensor;
+    }
+  });
+
+  it('has dynamic batch and sequence axes: one file serves two batch sizes and lengths, equal to llamaLogits', async () => {
+    const model = await LlamaModel.fromPretrained(path.join(FIXTURES, 'tiny-llama'));
+    const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'lm-export-')), 'dyn.onnx');
+    const cap = 12;
+    const m = await exportLlamaOnnx(model, out, { capacity: cap, allLogits: true });
+    expect([m.batch, m.tokens]).toEqual(['batch_size', 'sequence_length']);
+    expect(m.inputs.find((i) => i.name === 'input_ids')?.shape).toEqual(['batch_size', 'sequence_length']);
+    expect(m.inputs.find((i) => i.name === 'attention_mask')?.shape).toEqual(['batch_size', cap]);
+    const proto = decodeModel(await fs.readFile(out));
+    const ids0 = proto.graph.input.find((i) => i.name === 'input_ids');
+    expect(ids0?.type.tensorType.shape.dim).toEqual([
+      { dimParam: 'batch_size' },
+      { dimParam: 'sequence_length' },
+    ]);
+
+    const vocab = m.vocabSize;
+    // Whole-prompt prefill of [b, t] tokens, then one decode step, against the full forward.
+    for (const [b, t] of [
+      [1, 7],
+      [3, 4],
+    ] as const) {
+      const rows = Array.from({ length: b }, (_, r) =>
+        Array.from({ length: t + 1 }, (_, j) => (r * 7 + j * 5 + 3) % vocab),
+      );
+      const want = (await model.logits(rows)).data as Float32Array; // [b, t + 1, V]
+      const zeros = (): HostTensor => ({
+        dtype: 'float32',
+        dims: [b, m.kvHeads, cap, m.headDim],
+        data: new Float32Array(b * m.kvHeads * cap * m.headDim),
+      });
+      let past: Record<string, HostTensor> = {};
+      for (let l = 0; l < m.layers; l++)
+        for (const k of ['key', 'value']) past[`past_key_values.${l}.${k}`] = zeros();
+      const steps = [
+        { start: 0, len: t },
+        { start: t, len: 1 },
+      ];
+      for (const { start, len } of steps) {
+        const filled = start + len;
+        const mask = Array.from({ length: b * cap }, (_, i) => (i % cap >= cap - filled ? 1 : 0));
+        const res = await runOnnxFile(out, {
+          input_ids: i64(
+            rows.flatMap((r) => r.slice(start, filled)),
+            [b, len],
+          ),
+          position_ids: i64(
+            rows.flatMap(() => Array.from({ length: len }, (_, j) => start + j)),
+            [b, len],
+          ),
+          attention_mask: i64(mask, [b, cap]),
+          ...past,
+        });
+        expect(res.logits?.dims).toEqual([b, len, vocab]);
+        expect(res['present.0.key']?.dims).toEqual([b, m.kvHeads, cap, m.headDim]);
+        const got = res.logits?.data as Float32Array;
+        for (let r = 0; r < b; r++)
+          for (let j = 0; j < len; j++)
+            for (let v = 0; v < vocab; v++) {
+              const g = got[(r * len + j) * vocab + v] as number;
+              const w = want[(r * (t + 1) + start + j) * vocab + v] as number;
+              expect(Math.abs(g - w)).toBeLessThan(1e-4);
+            }
+        past = {};
+        for (let l = 0; l < m.layers; l++)
+          for (const k of ['key', 'value'])
+            past[`past_key_values.${l}.${k}`] = res[`present.${l}.${k}`] as HostTensor;
+      }
     }
   });
 });

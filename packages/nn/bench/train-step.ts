@@ -77,7 +77,7 @@ async function matmulGraph(op: 'matmul' | 'gemm'): Promise<{ run: () => Promise<
     x: { dtype: 'float32', dims: [B * T, d], data: rand(B * T * d) },
   };
   for (const [i, w] of ws.entries())
-    feeds[`w${i}`] = { dtype: 'float32', dims: w.shape, data: rand(d * hidden) };
+    feeds[`w${i}`] = { dtype: 'float32', dims: w.shape as readonly number[], data: rand(d * hidden) };
   return { run: () => s.run(feeds), flops: 4 * 2 * B * T * d * hidden };
 }
 

@@ -527,6 +527,15 @@ function differentiablePaths(graph: Graph, sources: readonly Tensor[], upto: num
  */
 export function gradients(loss: Tensor, wrt: readonly Tensor[], seed?: Tensor): Tensor[] {
   const g = loss.graph;
+  // Broadcast reductions and slice/gather gradients need static shapes; training steps are
+  // compiled per shape anyway (one batch shape per run).
+  const symbolic = g.inputs.find((t) => !t.isStatic);
+  if (symbolic)
+    g.fail(
+      'gradients',
+      [symbolic],
+      `input "${symbolic.name}" has symbolic dims: training graphs are compiled per shape, so declare the batch with static dims (symbolic dims are for inference graphs such as Forward)`,
+    );
   if (!seed && loss.size !== 1)
     g.fail('gradients', [loss], 'the loss must be a scalar (or pass a seed gradient)');
   const end = loss.producer?.index ?? -1;

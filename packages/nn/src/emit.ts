@@ -3,8 +3,15 @@
  * emitted. Ops whose attributes ONNX takes as tensor inputs (axes, shapes, slice bounds) get int64
  * initializers. Where ORT's CPU EP has no float64 kernel (Erf, and Gelu which expands to Erf) the
  * float64 form is emitted as standard ops (a series evaluation of erf accurate to ~1e-11).
+ *
+ * Symbolic dims become dim_param on graph inputs and outputs. Where an op needs a symbolic dim as a
+ * value (a Reshape target, a Slice bound, an Expand shape) it is read from the shape of a graph
+ * input that declares the symbol (Shape with start/end) and combined with Mul/Add/Concat; Reshape
+ * uses ONNX's `0` (copy the input dim) and `-1` (infer) where they suffice. Fully static graphs
+ * emit exactly what they did before symbolic dims existed.
  */
-import type { ConstData, DType, Graph, Node, OpAttrs, OpType, Tensor } from './graph.js';
+import { type Dim, dimTerms, isStaticDim, isStaticShape } from './dims.js';
+import type { ConstData, DType, Graph, Node, OpAttrs, OpType, Shape, Tensor } from './graph.js';
 import {
   type AttributeProtoJson,
   encodeModel,
@@ -28,9 +35,9 @@ export interface EmitOptions {
 
 export interface EmittedModel {
   bytes: Uint8Array;
-  /** Graph inputs the caller must feed, in order. */
-  inputs: { name: string; dtype: DType; shape: readonly number[] }[];
-  outputs: { name: string; dtype: DType; shape: readonly number[] }[];
+  /** Graph inputs the caller must feed, in order (symbolic dims as their names). */
+  inputs: { name: string; dtype: DType; shape: Shape }[];
+  outputs: { name: string; dtype: DType; shape: Shape }[];
   nodeCount: number;
 }
 
@@ -42,14 +49,20 @@ function tensorProto(name: string, dtype: DType, dims: readonly number[], data: 
   return { name, dims: [...dims], dataType: ONNX_DATA_TYPE[dtype], rawData: rawBytes(data) };
 }
 
-function valueInfo(name: string, dtype: DType, shape: readonly number[]): ValueInfoJson {
+function valueInfo(name: string, dtype: DType, shape: Shape): ValueInfoJson {
   return {
     name,
     type: {
-      tensorType: { elemType: ONNX_DATA_TYPE[dtype], shape: { dim: shape.map((d) => ({ dimValue: d })) } },
+      tensorType: {
+        elemType: ONNX_DATA_TYPE[dtype],
+        shape: { dim: shape.map((d) => (isStaticDim(d) ? { dimValue: d } : { dimParam: d })) },
+      },
     },
   };
 }
+
+/** Where a symbol's run-time value can be read: a graph input and the axis that declares it. */
+export type SymbolSources = ReadonlyMap<string, { input: string; axis: number }>;
 
 const ints = (name: string, v: readonly number[]): AttributeProtoJson => ({
   name,
@@ -81,7 +94,77 @@ class Lowering {
   readonly nodes: NodeProtoJson[] = [];
   readonly initializers: TensorProtoJson[] = [];
   private readonly constCache = new Map<string, string>();
+  private readonly dimCache = new Map<string, string>();
   private counter = 0;
+
+  constructor(private readonly sources: SymbolSources = new Map()) {}
+
+  /** An int64 [1] tensor holding the run-time value of `d`. */
+  dimTensor(d: Dim): string {
+    if (isStaticDim(d)) return this.constI64([d]);
+    const hit = this.dimCache.get(d);
+    if (hit) return hit;
+    let sum: string | null = null;
+    for (const { coef, symbols } of dimTerms(d)) {
+      let term: string | null = null;
+      for (const sym of symbols) {
+        const src = this.sources.get(sym);
+        if (!src)
+          throw new Error(
+            `symbolic dim "${sym}" is not declared by any graph input, so its value is unknown`,
+          );
+        let v = this.dimCache.get(sym);
+        if (!v) {
+          v = `dim/${sym}`;
+          this.node('Shape', v, [src.input], [v], [int('start', src.axis), int('end', src.axis + 1)]);
+          this.dimCache.set(sym, v);
+        }
+        term = term ? this.tmp('Mul', 'dim', [term, v]) : v;
+      }
+      if (term === null) term = this.constI64([coef]);
+      else if (coef !== 1) term = this.tmp('Mul', 'dim', [term, this.constI64([coef])]);
+      sum = sum ? this.tmp('Add', 'dim', [sum, term]) : term;
+    }
+    const out = sum ?? this.constI64([0]);
+    this.dimCache.set(d, out);
+    return out;
+  }
+
+  /** An int64 [n] tensor of `dims`: static runs as constants, symbolic entries computed. */
+  shapeTensor(dims: readonly Dim[]): string {
+    const key = `shape:${dims.join(',')}`;
+    const hit = this.dimCache.get(key);
+    if (hit) return hit;
+    const pieces: string[] = [];
+    let run: number[] = [];
+    for (const d of dims) {
+      if (isStaticDim(d)) {
+        run.push(d);
+        continue;
+      }
+      if (run.length > 0) pieces.push(this.constI64(run));
+      run = [];
+      pieces.push(this.dimTensor(d));
+    }
+    if (run.length > 0) pieces.push(this.constI64(run));
+    const out =
+      pieces.length === 1 ? (pieces[0] as string) : this.tmp('Concat', 'dim', pieces, [int('axis', 0)]);
+    this.dimCache.set(key, out);
+    return out;
+  }
+
+  /**
+   * The Reshape target for `to` from `from`: static dims as they are, a symbolic dim equal to the
+   * input's at the same index as 0 (copy), one more as -1 (infer), any others computed.
+   */
+  reshapeTarget(from: Shape, to: readonly Dim[]): string {
+    if (isStaticShape(to)) return this.constI64(to);
+    const entries: Dim[] = to.map((d, i) => (isStaticDim(d) ? d : i < from.length && from[i] === d ? 0 : d));
+    const open = entries.map((d, i) => (isStaticDim(d) ? -1 : i)).filter((i) => i >= 0);
+    const last = open[open.length - 1];
+    if (last !== undefined) entries[last] = -1;
+    return this.shapeTensor(entries);
+  }
 
   constI64(values: readonly number[]): string {
     const key = `i64:${values.join(',')}`;
@@ -264,9 +347,21 @@ class Lowering {
         ]);
       }
       case 'Reshape':
-        return this.node('Reshape', n.name, [...inp, this.constI64((a as OpAttrs['Reshape']).shape)], out);
-      case 'Expand':
-        return this.node('Expand', n.name, [...inp, this.constI64((a as OpAttrs['Expand']).shape)], out);
+        return this.node(
+          'Reshape',
+          n.name,
+          [...inp, this.reshapeTarget(x.shape, (a as OpAttrs['Reshape']).shape)],
+          out,
+        );
+      case 'Expand': {
+        // Expand broadcasts: a target dim of 1 keeps the input's, which covers matching symbols.
+        const target = (a as OpAttrs['Expand']).shape;
+        const lead = target.length - x.rank;
+        const dims = isStaticShape(target)
+          ? target
+          : target.map((d, i) => (!isStaticDim(d) && i >= lead && x.shape[i - lead] === d ? 1 : d));
+        return this.node('Expand', n.name, [...inp, this.shapeTensor(dims)], out);
+      }
       case 'Transpose':
         return this.node('Transpose', n.name, inp, out, [ints('perm', (a as OpAttrs['Transpose']).perm)]);
       case 'Unsqueeze':
@@ -285,8 +380,8 @@ class Lowering {
           n.name,
           [
             ...inp,
-            this.constI64(s.starts),
-            this.constI64(s.ends),
+            this.shapeTensor(s.starts),
+            this.shapeTensor(s.ends),
             this.constI64(s.axes),
             this.constI64(s.steps),
           ],
@@ -349,8 +444,7 @@ class Lowering {
   }
 }
 
-const sameDims = (a: readonly number[], b: readonly number[]) =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
+const sameDims = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 function sameBytes(a: ConstData, b: ConstData): boolean {
   return Buffer.from(rawBytes(a)).equals(Buffer.from(rawBytes(b)));
@@ -381,14 +475,20 @@ export function emitModel(graph: Graph, options: EmitOptions = {}): EmittedModel
   }
   const nameOf = (t: Tensor) => names.get(t) ?? t.name;
 
-  const low = new Lowering();
   const inputs: EmittedModel['inputs'] = [];
-  for (const t of graph.inputs)
-    if (used.has(t)) inputs.push({ name: t.name, dtype: t.dtype, shape: t.shape });
+  const sources = new Map<string, { input: string; axis: number }>();
+  for (const t of graph.inputs) {
+    if (!used.has(t)) continue;
+    inputs.push({ name: t.name, dtype: t.dtype, shape: t.shape });
+    t.shape.forEach((d, axis) => {
+      if (!isStaticDim(d) && !sources.has(d)) sources.set(d, { input: t.name, axis });
+    });
+  }
+  const low = new Lowering(sources);
   for (const [name, { tensor }] of graph.params) {
     if (!used.has(tensor)) continue;
     const value = options.paramValues?.get(name);
-    if (value) low.initializers.push(tensorProto(name, tensor.dtype, tensor.shape, value));
+    if (value) low.initializers.push(tensorProto(name, tensor.dtype, tensor.shape as number[], value));
     else inputs.push({ name, dtype: tensor.dtype, shape: tensor.shape });
   }
   // Constants built twice under one name (RoPE tables, causal masks per layer) become one
@@ -405,7 +505,7 @@ export function emitModel(graph: Graph, options: EmitOptions = {}): EmittedModel
     if (name !== t.name) names.set(t, name);
     if (constByName.has(name)) continue;
     constByName.set(name, { t, data });
-    low.initializers.push(tensorProto(name, t.dtype, t.shape, data));
+    low.initializers.push(tensorProto(name, t.dtype, t.shape as number[], data));
   }
 
   // Optional outputs nobody reads are emitted as '' so ORT neither writes nor keeps them.

@@ -1,6 +1,6 @@
 import { GopoError } from '@gopo/core';
 
-export function formatShape(shape: readonly number[]): string {
+export function formatShape(shape: readonly (number | string)[]): string {
   return `[${shape.join(',')}]`;
 }
 
@@ -13,7 +13,7 @@ export class GraphBuildError extends GopoError {
   constructor(
     readonly modulePath: string,
     readonly op: string,
-    readonly shapes: readonly (readonly number[])[],
+    readonly shapes: readonly (readonly (number | string)[])[],
     readonly detail: string,
   ) {
     super(`${modulePath || '(root)'}: ${op} ${shapes.map(formatShape).join(' x ')}: ${detail}`);

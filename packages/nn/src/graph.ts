@@ -1,13 +1,33 @@
 /**
  * Symbolic tensors and the graph builder. Every op constructor checks dtypes and shapes when the
  * node is created and throws a GraphBuildError naming the module path, the op and the shapes.
- * Shapes are static (known at build time); sessions are compiled per shape.
+ * Dims are static numbers or symbols (`'batch'`, `'seq'`, see dims.ts) that graph inputs declare
+ * and shape inference carries through every op; a graph with symbolic dims compiles to one session
+ * that serves every value of them. Parameters and constants are always static.
  */
+import {
+  canonicalDim,
+  type Dim,
+  dimAdd,
+  dimDiv,
+  dimProduct,
+  dimSub,
+  isStaticDim,
+  isStaticShape,
+  isSymbolName,
+} from './dims.js';
 import { formatShape, GraphBuildError } from './errors.js';
 
+export type { Dim } from './dims.js';
 export type DType = 'float32' | 'float64' | 'int64' | 'bool';
 export type FloatDType = 'float32' | 'float64';
-export type Shape = readonly number[];
+/** A tensor shape; entries may be symbolic (strings). */
+export type Shape = readonly Dim[];
+/** A shape known at build time (parameters, constants, host buffers). */
+export type StaticShape = readonly number[];
+
+/** Slice ends at or beyond this mean "to the end of the axis" (also on symbolic axes). */
+export const SLICE_END = 2 ** 53 - 1;
 
 /** Per-op attributes; the key set is the IR's op set (and the type the gradient table ranges over). */
 export interface OpAttrs {
@@ -39,16 +59,18 @@ export interface OpAttrs {
   ReduceMean: { axes: number[]; keepdims: boolean };
   ReduceMax: { axes: number[]; keepdims: boolean };
   ReduceSumSquare: { axes: number[]; keepdims: boolean };
-  Reshape: { shape: number[] };
+  /** The output shape (symbolic entries are computed at run time by the emitted graph). */
+  Reshape: { shape: Dim[] };
   Transpose: { perm: number[] };
   Unsqueeze: { axes: number[] };
   Squeeze: { axes: number[] };
   Concat: { axis: number };
   Split: { axis: number; sizes: number[] };
-  Slice: { starts: number[]; ends: number[]; axes: number[]; steps: number[] };
+  /** Static bounds are normalised (non-negative, clamped); symbolic ones are kept as given. */
+  Slice: { starts: Dim[]; ends: Dim[]; axes: number[]; steps: number[] };
   Gather: { axis: number };
   Where: Record<string, never>;
-  Expand: { shape: number[] };
+  Expand: { shape: Dim[] };
   Cast: { to: DType };
   LayerNorm: { axis: number; epsilon: number };
   RMSNorm: { axis: number; epsilon: number };
@@ -84,7 +106,7 @@ export interface ParamInit {
 
 export interface ParamSpec {
   readonly name: string;
-  readonly shape: Shape;
+  readonly shape: StaticShape;
   readonly dtype: FloatDType;
   readonly init: ParamInit;
   /** Whether AdamW's decoupled weight decay applies (false for norms, biases, embeddings). */
@@ -110,8 +132,13 @@ export class Tensor {
   get rank(): number {
     return this.shape.length;
   }
+  /** Element count; throws for a symbolic shape (see `dimProduct`). */
   get size(): number {
     return numel(this.shape);
+  }
+  /** Whether every dim is known at build time. */
+  get isStatic(): boolean {
+    return isStaticShape(this.shape);
   }
   toString(): string {
     return `${this.name}${formatShape(this.shape)}:${this.dtype}`;
@@ -135,7 +162,7 @@ export class Tensor {
   neg(): Tensor {
     return this.graph.neg(this);
   }
-  reshape(shape: readonly number[]): Tensor {
+  reshape(shape: Shape): Tensor {
     return this.graph.reshape(this, shape);
   }
   transpose(perm: readonly number[]): Tensor {
@@ -152,9 +179,16 @@ export class Tensor {
   }
 }
 
+/** A tensor whose shape is known at build time (what `param` gives). */
+export type StaticTensor = Tensor & { readonly shape: StaticShape };
+
 export function numel(shape: Shape): number {
   let n = 1;
-  for (const d of shape) n *= d;
+  for (const d of shape) {
+    if (!isStaticDim(d))
+      throw new Error(`element count of symbolic shape ${formatShape(shape)} is not known`);
+    n *= d;
+  }
   return n;
 }
 
@@ -166,17 +200,32 @@ export function normAxis(axis: number, rank: number): number {
   return axis < 0 ? axis + rank : axis;
 }
 
-/** Numpy-style broadcast of two shapes, or null if they do not broadcast. */
-export function broadcastShapes(a: Shape, b: Shape): number[] | null {
+/**
+ * Numpy-style broadcast of two shapes, with the reason when they do not broadcast. A symbol
+ * matches itself and broadcasts against 1; against another number or another symbol it is an
+ * error (it might be 1 at run time, but the graph could not then be given one output shape).
+ */
+export function broadcastResult(a: Shape, b: Shape): { shape: Dim[] } | { why: string } {
   const n = Math.max(a.length, b.length);
-  const out: number[] = [];
+  const out: Dim[] = [];
   for (let i = 0; i < n; i++) {
     const da = a[a.length - n + i] ?? 1;
     const db = b[b.length - n + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) return null;
+    if (da !== db && da !== 1 && db !== 1) {
+      const symbolic = !isStaticDim(da) || !isStaticDim(db);
+      return {
+        why: `shapes do not broadcast (axis ${i - n}: ${da} vs ${db}${symbolic ? '; a symbolic dim only matches itself or 1' : ''})`,
+      };
+    }
     out.push(da === 1 ? db : da);
   }
-  return out;
+  return { shape: out };
+}
+
+/** Numpy-style broadcast of two shapes, or null if they do not broadcast. */
+export function broadcastShapes(a: Shape, b: Shape): Dim[] | null {
+  const r = broadcastResult(a, b);
+  return 'shape' in r ? r.shape : null;
 }
 
 /**
@@ -257,9 +306,21 @@ export class Graph {
     );
   }
 
+  /**
+   * A graph input. Dims are positive integers or symbol names (`['batch', 'seq']`): the compiled
+   * graph then accepts any size there, the same size wherever one symbol appears.
+   */
   input(name: string, dtype: DType, shape: Shape): Tensor {
     if (this.inputs.some((t) => t.name === name) || this.params.has(name)) {
       this.fail('input', [shape], `duplicate graph input name "${name}"`);
+    }
+    for (const d of shape) {
+      if (isStaticDim(d) ? !Number.isInteger(d) || d < 1 : !isSymbolName(d))
+        this.fail(
+          'input',
+          [shape],
+          `input "${name}": dim ${JSON.stringify(d)} must be a positive integer or a symbol name like "batch"`,
+        );
     }
     const t = new Tensor(this, dtype, [...shape], 'input', name);
     this.inputs.push(t);
@@ -272,9 +333,9 @@ export class Graph {
    */
   param(
     name: string,
-    shape: Shape,
+    shape: StaticShape,
     options: { init?: ParamInit; decay?: boolean; dtype?: FloatDType } = {},
-  ): Tensor {
+  ): StaticTensor {
     const full = this.modulePath ? `${this.modulePath}.${name}` : name;
     const existing = this.params.get(full);
     if (existing) {
@@ -285,7 +346,7 @@ export class Graph {
           `parameter "${full}" requested with a different shape`,
         );
       }
-      return existing.tensor;
+      return existing.tensor as StaticTensor;
     }
     const dtype = options.dtype ?? 'float32';
     const spec: ParamSpec = {
@@ -297,10 +358,11 @@ export class Graph {
     };
     const tensor = new Tensor(this, dtype, spec.shape, 'param', full);
     this.params.set(full, { tensor, spec });
-    return tensor;
+    return tensor as StaticTensor;
   }
 
   constant(data: ConstData, dtype: DType, shape: Shape, name?: string): Tensor {
+    if (!isStaticShape(shape)) this.fail('constant', [shape], 'a constant needs a static shape');
     if (data.length !== numel(shape)) this.fail('constant', [shape], `data has ${data.length} elements`);
     const t = new Tensor(this, dtype, [...shape], 'constant', name ?? this.uniqueName('const'));
     this.constants.set(t, data);
@@ -389,6 +451,12 @@ export class Graph {
     return typeof x === 'number' ? this.scalar(x, like.dtype) : x;
   }
 
+  private broadcast(op: string, ins: readonly Tensor[], a: Shape, b: Shape): Dim[] {
+    const r = broadcastResult(a, b);
+    if ('why' in r) this.fail(op, ins, r.why);
+    return r.shape;
+  }
+
   private requireFloat(op: string, ...ts: Tensor[]): void {
     for (const t of ts) {
       if (!isFloat(t.dtype)) this.fail(op, ts, `expects float32/float64 inputs, got ${t.dtype}`);
@@ -405,8 +473,7 @@ export class Graph {
     if (ta.dtype !== tb.dtype)
       this.fail(op, [ta, tb], `dtypes differ (${ta.dtype} vs ${tb.dtype}); cast one first`);
     if (ta.dtype === 'bool') this.fail(op, [ta, tb], 'bool inputs are not arithmetic');
-    const shape = broadcastShapes(ta.shape, tb.shape);
-    if (!shape) this.fail(op, [ta, tb], 'shapes do not broadcast');
+    const shape = this.broadcast(op, [ta, tb], ta.shape, tb.shape);
     return this.one(op, [ta, tb], {}, ta.dtype, shape);
   }
 
@@ -436,8 +503,7 @@ export class Graph {
   private compare(op: 'Equal' | 'Less' | 'Greater', a: Tensor, b: Tensor | number): Tensor {
     const tb = this.lift(b, a);
     if (a.dtype !== tb.dtype) this.fail(op, [a, tb], `dtypes differ (${a.dtype} vs ${tb.dtype})`);
-    const shape = broadcastShapes(a.shape, tb.shape);
-    if (!shape) this.fail(op, [a, tb], 'shapes do not broadcast');
+    const shape = this.broadcast(op, [a, tb], a.shape, tb.shape);
     return this.one(op, [a, tb], {}, 'bool', shape);
   }
   equal(a: Tensor, b: Tensor | number): Tensor {
@@ -455,8 +521,7 @@ export class Graph {
   }
   and(a: Tensor, b: Tensor): Tensor {
     if (a.dtype !== 'bool' || b.dtype !== 'bool') this.fail('And', [a, b], 'expects bool inputs');
-    const shape = broadcastShapes(a.shape, b.shape);
-    if (!shape) this.fail('And', [a, b], 'shapes do not broadcast');
+    const shape = this.broadcast('And', [a, b], a.shape, b.shape);
     return this.one('And', [a, b], {}, 'bool', shape);
   }
 
@@ -510,15 +575,15 @@ export class Graph {
     this.requireFloat('MatMul', a, b);
     if (a.dtype !== b.dtype) this.fail('MatMul', [a, b], `dtypes differ (${a.dtype} vs ${b.dtype})`);
     if (a.rank < 2 || b.rank < 2) this.fail('MatMul', [a, b], 'both inputs need rank >= 2');
-    const k1 = a.shape[a.rank - 1] as number;
-    const k2 = b.shape[b.rank - 2] as number;
+    const k1 = a.shape[a.rank - 1] as Dim;
+    const k2 = b.shape[b.rank - 2] as Dim;
     if (k1 !== k2) this.fail('MatMul', [a, b], `inner dimensions differ (${k1} vs ${k2})`);
-    const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
-    if (!batch) this.fail('MatMul', [a, b], 'batch dimensions do not broadcast');
+    const batch = broadcastResult(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    if ('why' in batch) this.fail('MatMul', [a, b], `batch dimensions: ${batch.why}`);
     return this.one('MatMul', [a, b], {}, a.dtype, [
-      ...batch,
-      a.shape[a.rank - 2] as number,
-      b.shape[b.rank - 1] as number,
+      ...batch.shape,
+      a.shape[a.rank - 2] as Dim,
+      b.shape[b.rank - 1] as Dim,
     ]);
   }
 
@@ -532,7 +597,7 @@ export class Graph {
     const [m, k1] = transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
     const [k2, n] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
     if (k1 !== k2) this.fail('Gemm', ins, `inner dimensions differ (${k1} vs ${k2})`);
-    const shape = [m as number, n as number];
+    const shape = [m as Dim, n as Dim];
     if (c && !sameShape(broadcastShapes(c.shape, shape) ?? [], shape))
       this.fail('Gemm', ins, 'C does not broadcast to the result');
     return this.one('Gemm', ins, { transA, transB }, a.dtype, shape);
@@ -596,16 +661,33 @@ export class Graph {
     return this.reduce('ReduceSumSquare', x, axes, keepdims);
   }
 
-  /** Reshape; one dimension may be -1. */
-  reshape(x: Tensor, shape: readonly number[]): Tensor {
-    const known = shape.filter((d) => d !== -1).reduce((p, d) => p * d, 1);
+  /**
+   * Reshape; one entry may be -1. Entries may be symbolic (`[b, t, heads, hd]` for b, t taken from
+   * another tensor's shape); the element counts must agree as polynomials in the symbols, and the
+   * emitted graph computes symbolic entries at run time.
+   */
+  reshape(x: Tensor, shape: Shape): Tensor {
     const holes = shape.filter((d) => d === -1).length;
-    if (holes > 1 || shape.some((d) => d < -1 || d === 0))
+    if (holes > 1 || shape.some((d) => isStaticDim(d) && (d < -1 || d === 0 || !Number.isInteger(d))))
       this.fail('Reshape', [x, shape], 'bad target shape');
-    const resolved = shape.map((d) => (d === -1 ? x.size / known : d));
-    if (numel(resolved) !== x.size || resolved.some((d) => !Number.isInteger(d))) {
-      this.fail('Reshape', [x, shape], `cannot reshape ${x.size} elements`);
+    let target: Dim[];
+    try {
+      target = shape.map((d) => canonicalDim(d));
+    } catch (e) {
+      this.fail('Reshape', [x, shape], (e as Error).message);
     }
+    const total = dimProduct(x.shape);
+    const known = dimProduct(target.filter((d) => d !== -1));
+    let resolved: Dim[];
+    if (holes === 1) {
+      const hole = dimDiv(total, known);
+      if (hole === null || (isStaticDim(hole) && hole < 1))
+        this.fail('Reshape', [x, shape], `cannot reshape ${total} elements`);
+      resolved = target.map((d) => (d === -1 ? hole : d));
+    } else {
+      resolved = target;
+    }
+    if (dimProduct(resolved) !== total) this.fail('Reshape', [x, shape], `cannot reshape ${total} elements`);
     if (sameShape(resolved, x.shape)) return x;
     // Moving size-1 axes of a transposed tensor is itself a transpose: fold it into the producer's
     // permutation, so chains of gradient transposes can cancel (see transpose).
@@ -638,7 +720,7 @@ export class Graph {
       [x],
       { perm: p },
       x.dtype,
-      p.map((a) => x.shape[a] as number),
+      p.map((a) => x.shape[a] as Dim),
     );
   }
 
@@ -646,9 +728,9 @@ export class Graph {
     const rank = x.rank + axes.length;
     const ax = axes.map((a) => this.axisOf('Unsqueeze', x, a, rank)).sort((p, q) => p - q);
     if (new Set(ax).size !== ax.length) this.fail('Unsqueeze', [x], 'repeated axes');
-    const shape: number[] = [];
+    const shape: Dim[] = [];
     let j = 0;
-    for (let i = 0; i < rank; i++) shape.push(ax.includes(i) ? 1 : (x.shape[j++] as number));
+    for (let i = 0; i < rank; i++) shape.push(ax.includes(i) ? 1 : (x.shape[j++] as Dim));
     return this.one('Unsqueeze', [x], { axes: ax }, x.dtype, shape);
   }
 
@@ -680,13 +762,15 @@ export class Graph {
     }
     if (xs.length === 1) return first;
     const shape = first.shape.map((d, i) =>
-      i === a ? xs.reduce((s, t) => s + (t.shape[a] as number), 0) : d,
+      i === a ? xs.reduce<Dim>((s, t) => dimAdd(s, t.shape[a] as Dim), 0) : d,
     );
     return this.one('Concat', xs, { axis: a }, first.dtype, shape);
   }
 
   split(x: Tensor, sizes: readonly number[], axis: number): Tensor[] {
     const a = this.axisOf('Split', x, axis);
+    if (!isStaticDim(x.shape[a] as Dim))
+      this.fail('Split', [x], `axis ${a} is symbolic (${x.shape[a]}); split along a static axis`);
     if (sizes.reduce((s, d) => s + d, 0) !== x.shape[a])
       this.fail('Split', [x], `sizes [${sizes.join(',')}] do not sum to dim ${a}`);
     return this.addNode(
@@ -697,29 +781,68 @@ export class Graph {
     );
   }
 
-  /** Static slice with numpy semantics (clamped ends, positive steps). */
+  /**
+   * Slice with numpy semantics (negative bounds count from the end, ends clamp, positive steps).
+   * On a static axis with static bounds the result is known exactly. On a symbolic axis a bound is
+   * a negative number (from the end), `SLICE_END` (or more: to the end) or a non-negative start;
+   * a non-negative end there is refused, as its result length would depend on the run-time size.
+   * A bound may itself be symbolic (`g.slice(table, [0], [t])` takes the first t rows of a table
+   * built for a maximum length); the caller guarantees it lies inside the axis.
+   */
   slice(
     x: Tensor,
-    starts: readonly number[],
-    ends: readonly number[],
+    starts: readonly Dim[],
+    ends: readonly Dim[],
     axes?: readonly number[],
     steps?: readonly number[],
   ): Tensor {
     const ax = (axes ?? starts.map((_, i) => i)).map((a) => this.axisOf('Slice', x, a));
     const st = steps ?? starts.map(() => 1);
     const shape = [...x.shape];
-    const s0: number[] = [];
-    const e0: number[] = [];
+    const s0: Dim[] = [];
+    const e0: Dim[] = [];
     for (const [i, a] of ax.entries()) {
-      const dim = x.shape[a] as number;
+      const dim = x.shape[a] as Dim;
       const step = st[i] as number;
+      const start = starts[i] as Dim;
+      const end = ends[i] as Dim;
       if (step <= 0) this.fail('Slice', [x], 'only positive steps are supported');
-      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
-      const s = clamp(starts[i] as number);
-      const e = clamp(ends[i] as number);
-      s0.push(s);
-      e0.push(e);
-      shape[a] = Math.max(0, Math.ceil((e - s) / step));
+      if (isStaticDim(dim) && isStaticDim(start) && isStaticDim(end)) {
+        const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
+        const s = clamp(start);
+        const e = clamp(end);
+        s0.push(s);
+        e0.push(e);
+        shape[a] = Math.max(0, Math.ceil((e - s) / step));
+        continue;
+      }
+      if (step !== 1) this.fail('Slice', [x], 'a slice with symbolic bounds or axis needs step 1');
+      // Bounds as dims (relative to the axis start), each checked to make the length well defined.
+      const bound = (v: Dim, isEnd: boolean): Dim => {
+        if (!isStaticDim(v)) {
+          try {
+            return canonicalDim(v);
+          } catch (err) {
+            this.fail('Slice', [x], (err as Error).message);
+          }
+        }
+        if (isEnd && v >= SLICE_END) return dim;
+        if (v < 0) return dimAdd(dim, v);
+        if (isEnd && !isStaticDim(dim))
+          this.fail(
+            'Slice',
+            [x],
+            `end ${v} on symbolic axis ${a} (${dim}): use a negative end or SLICE_END so the length does not depend on the run-time size`,
+          );
+        return v;
+      };
+      const s = bound(start, false);
+      const e = bound(end, true);
+      const len = dimSub(e, s);
+      if (isStaticDim(len) && len <= 0) this.fail('Slice', [x], 'empty slice');
+      s0.push(isStaticDim(start) ? start : s);
+      e0.push(isStaticDim(end) ? Math.min(end, SLICE_END) : e);
+      shape[a] = len;
     }
     if (shape.some((d) => d === 0)) this.fail('Slice', [x], 'empty slice');
     return this.one('Slice', [x], { starts: s0, ends: e0, axes: ax, steps: [...st] }, x.dtype, shape);
@@ -741,18 +864,18 @@ export class Graph {
       this.fail('Where', [cond, tx, ty], `condition must be bool, got ${cond.dtype}`);
     if (tx.dtype !== ty.dtype)
       this.fail('Where', [cond, tx, ty], `branch dtypes differ (${tx.dtype} vs ${ty.dtype})`);
-    const s1 = broadcastShapes(cond.shape, tx.shape);
-    const shape = s1 && broadcastShapes(s1, ty.shape);
-    if (!shape) this.fail('Where', [cond, tx, ty], 'shapes do not broadcast');
+    const s1 = this.broadcast('Where', [cond, tx, ty], cond.shape, tx.shape);
+    const shape = this.broadcast('Where', [cond, tx, ty], s1, ty.shape);
     return this.one('Where', [cond, tx, ty], {}, tx.dtype, shape);
   }
 
-  expand(x: Tensor, shape: readonly number[]): Tensor {
-    const out = broadcastShapes(x.shape, shape);
-    if (!out || !sameShape(out, shape))
-      this.fail('Expand', [x, shape], 'input does not broadcast to the target');
-    if (sameShape(x.shape, shape)) return x;
-    return this.one('Expand', [x], { shape: [...shape] }, x.dtype, shape);
+  expand(x: Tensor, shape: Shape): Tensor {
+    const target = shape.map((d) => canonicalDim(d));
+    const out = broadcastShapes(x.shape, target);
+    if (!out || !sameShape(out, target))
+      this.fail('Expand', [x, target], 'input does not broadcast to the target');
+    if (sameShape(x.shape, target)) return x;
+    return this.one('Expand', [x], { shape: target }, x.dtype, target);
   }
 
   cast(x: Tensor, to: DType): Tensor {
@@ -766,6 +889,7 @@ export class Graph {
     const ins = bias ? [x, scale, bias] : [x, scale];
     this.requireFloat('LayerNorm', ...ins);
     const norm = x.shape.slice(a);
+    if (!isStaticShape(norm)) this.fail('LayerNorm', ins, 'the normalised axes must be static');
     for (const p of ins.slice(1)) {
       if (!sameShape(p.shape, norm) || p.dtype !== x.dtype)
         this.fail('LayerNorm', ins, `scale/bias must have shape ${formatShape(norm)}`);
@@ -804,6 +928,7 @@ export class Graph {
    */
   scatterNDAdd(data: Tensor, indices: Tensor, updates: Tensor): Tensor {
     const k = indices.shape[indices.rank - 1] as number;
+    if (!isStaticDim(k)) this.fail('ScatterNDAdd', [data, indices, updates], 'index depth must be static');
     const expected = [...indices.shape.slice(0, -1), ...data.shape.slice(k)];
     if (indices.dtype !== 'int64' || !sameShape(updates.shape, expected) || updates.dtype !== data.dtype) {
       this.fail(

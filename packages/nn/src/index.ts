@@ -31,10 +31,33 @@ export {
   type TrainerStateInput,
   TrainerStateSchema,
 } from './checkpoint.js';
-export { type EmitOptions, type EmittedModel, emitModel, IR_VERSION, liveNodes, OPSET } from './emit.js';
+export {
+  canonicalDim,
+  type Dim,
+  dimAdd,
+  dimDiv,
+  dimMul,
+  dimProduct,
+  dimSub,
+  dimSymbols,
+  evalDim,
+  isStaticDim,
+  isStaticShape,
+  isSymbolName,
+} from './dims.js';
+export {
+  type EmitOptions,
+  type EmittedModel,
+  emitModel,
+  IR_VERSION,
+  liveNodes,
+  OPSET,
+  type SymbolSources,
+} from './emit.js';
 export { FeedError, formatShape, GraphBuildError, ProviderUnavailableError } from './errors.js';
 export { buildExportModel, exportOnnx } from './export.js';
 export {
+  broadcastResult,
   broadcastShapes,
   type ConstData,
   type DType,
@@ -49,6 +72,9 @@ export {
   type ParamInit,
   type ParamSpec,
   type Shape,
+  SLICE_END,
+  type StaticShape,
+  type StaticTensor,
   Tensor,
   type TensorKind,
 } from './graph.js';
@@ -108,6 +134,7 @@ export { initParam, ParamStore } from './params.js';
 // Runtime (the only module that talks to onnxruntime-node)
 export {
   allocHost,
+  checkFeeds,
   chooseProvider,
   clearSessionCache,
   DeviceTensor,

@@ -3,7 +3,8 @@
  * Hugging Face conventions (model.layers.0.self_attn.q_proj.weight; Linear weights are
  * [out_features, in_features]) so weights import and export without renaming.
  */
-import type { FloatDType, Graph, Tensor } from './graph.js';
+import { type Dim, isStaticDim } from './dims.js';
+import { type FloatDType, type Graph, Tensor } from './graph.js';
 import { randomInput } from './trainer.js';
 
 /**
@@ -264,9 +265,45 @@ export interface AttentionConfig {
   causal?: boolean;
   rope?: boolean;
   ropeTheta?: number;
-  /** Rows of the RoPE tables when `positions` is fed (default: sequence length). */
+  /** Rows of the RoPE tables when `positions` is fed (default: sequence length, else maxSeqLen). */
   maxPositions?: number;
+  /**
+   * Longest sequence a graph with a symbolic sequence dim will see (required then): the causal
+   * mask and RoPE tables are built for this length and sliced to the run-time length.
+   */
+  maxSeqLen?: number;
   bias?: boolean;
+}
+
+/**
+ * The leading [t, t] (or [t] / [t, w]) block of a table built for `max` rows, for a sequence dim t
+ * that may be symbolic: static t gets the exact table `make(t)` (as before), symbolic t gets
+ * `make(max)` sliced at run time on the given axes.
+ */
+function leadingBlock<T extends Record<string, Tensor> | Tensor>(
+  g: Graph,
+  t: Dim,
+  max: number | undefined,
+  axes: number[],
+  make: (n: number) => T,
+): T {
+  if (isStaticDim(t)) return make(t);
+  if (max === undefined)
+    g.fail(
+      'attention',
+      [],
+      `sequence dim "${t}" is symbolic: set maxSeqLen to the longest sequence it may take`,
+    );
+  const cut = (x: Tensor) =>
+    g.slice(
+      x,
+      axes.map(() => 0),
+      axes.map(() => t),
+      axes,
+    );
+  const full = make(max);
+  if (full instanceof Tensor) return cut(full) as T;
+  return Object.fromEntries(Object.entries(full).map(([k, v]) => [k, cut(v)])) as T;
 }
 
 /** Per-call tensors for attention: padding mask and explicit positions. */
@@ -295,7 +332,8 @@ export function attention(
   inputs: AttentionInputs = {},
 ): Tensor {
   return g.scope(name, () => {
-    const [b, t, d] = x.shape as [number, number, number];
+    const [b, t, d] = x.shape as [Dim, Dim, Dim];
+    if (!isStaticDim(d)) g.fail('attention', [x], 'the model dim must be static');
     const h = config.numHeads;
     const kvh = config.numKvHeads ?? h;
     if (d % h !== 0 || h % kvh !== 0)
@@ -312,13 +350,22 @@ export function attention(
       // RoPE on the [B, T, heads * hd] projections with per-head tiled tables, so every multiply
       // broadcasts over the batch only (ORT's fast path); q's tables also carry 1/sqrt(hd).
       const pos = inputs.positions;
-      const rows = pos ? (config.maxPositions ?? t) : t;
       const theta = config.ropeTheta ?? 10000;
       const rope = (lin: Tensor, heads: number, factor: number) => {
-        let { cos, sin } = ropeTiledTables(g, rows, hd, heads, theta, dtype, factor);
+        const tables = (n: number) => ropeTiledTables(g, n, hd, heads, theta, dtype, factor);
+        let cos: Tensor;
+        let sin: Tensor;
         if (pos) {
-          cos = g.gather(cos, pos, 0);
-          sin = g.gather(sin, pos, 0);
+          const rows = config.maxPositions ?? (isStaticDim(t) ? t : config.maxSeqLen);
+          if (rows === undefined)
+            g.fail('attention', [x], `sequence dim "${t}" is symbolic: set maxPositions or maxSeqLen`);
+          const tab = tables(rows);
+          cos = g.gather(tab.cos, pos, 0);
+          sin = g.gather(tab.sin, pos, 0);
+        } else {
+          const tab = leadingBlock(g, t, config.maxSeqLen, [0], tables);
+          cos = tab.cos;
+          sin = tab.sin;
         }
         return g.add(g.mul(lin, cos), g.mul(swapHalves(g, lin, heads, hd), sin));
       };
@@ -336,9 +383,12 @@ export function attention(
     const neg = dtype === 'float32' ? -1e9 : -1e30;
     if (config.causal ?? true) {
       const Arr = dtype === 'float32' ? Float32Array : Float64Array;
-      const m = new Arr(t * t);
-      for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) m[i * t + j] = neg;
-      masked = g.add(masked, g.constant(m, dtype, [t, t], `causal_mask_${t}`));
+      const causal = (n: number) => {
+        const m = new Arr(n * n);
+        for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) m[i * n + j] = neg;
+        return g.constant(m, dtype, [n, n], `causal_mask_${n}`);
+      };
+      masked = g.add(masked, leadingBlock(g, t, config.maxSeqLen, [0, 1], causal));
     }
     const keyMask = inputs.keyMask;
     if (keyMask) {
@@ -372,6 +422,8 @@ export interface TransformerConfig {
   ropeTheta?: number;
   /** RoPE table rows when positions are fed explicitly. */
   maxPositions?: number;
+  /** Longest sequence when the ids' sequence dim is symbolic (see AttentionConfig.maxSeqLen). */
+  maxSeqLen?: number;
   /** Share the embedding matrix with the output head. */
   tieEmbeddings?: boolean;
   dtype?: FloatDType;
@@ -399,6 +451,7 @@ export function transformerBlock(
         rope: c.rope ?? true,
         ropeTheta: c.ropeTheta,
         maxPositions: c.maxPositions,
+        maxSeqLen: c.maxSeqLen,
       },
       inputs,
     );

@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
 import type { EmittedModel } from './emit.js';
 import { emitModel } from './emit.js';
 import { FeedError, ProviderUnavailableError } from './errors.js';
-import type { ConstData, DType } from './graph.js';
+import type { ConstData, DType, Shape } from './graph.js';
 import { Graph, numel } from './graph.js';
 
 export const PROVIDERS = ['cpu', 'webgpu', 'cuda'] as const;
@@ -63,7 +63,8 @@ function fromOrtType(t: string): DType {
   }
 }
 
-export function allocHost(dtype: DType, dims: readonly number[]): HostTensor {
+/** A zeroed host tensor; `dims` must be static (numel throws on a symbolic dim). */
+export function allocHost(dtype: DType, dims: Shape): HostTensor {
   const n = numel(dims);
   const data =
     dtype === 'float32'
@@ -73,7 +74,7 @@ export function allocHost(dtype: DType, dims: readonly number[]): HostTensor {
         : dtype === 'int64'
           ? new BigInt64Array(n)
           : new Uint8Array(n);
-  return { dtype, dims: [...dims], data };
+  return { dtype, dims: [...(dims as readonly number[])], data };
 }
 
 function toOrt(v: RunValue): ort.Tensor {
@@ -240,25 +241,8 @@ export class GraphSession {
     into: Readonly<Record<string, HostTensor>> = {},
   ): Promise<Record<string, RunValue>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const spec of this.model.inputs) {
-      const v = feeds[spec.name];
-      if (!v)
-        throw new FeedError(
-          `graph input "${spec.name}" (${spec.dtype}[${spec.shape.join(',')}]) was not fed`,
-        );
-      if (isHostTensor(v)) {
-        if (
-          v.dtype !== spec.dtype ||
-          v.dims.length !== spec.shape.length ||
-          v.dims.some((d, i) => d !== spec.shape[i])
-        ) {
-          throw new FeedError(
-            `graph input "${spec.name}" expects ${spec.dtype}[${spec.shape.join(',')}], got ${v.dtype}[${v.dims.join(',')}]`,
-          );
-        }
-      }
-      ortFeeds[spec.name] = toOrt(v);
-    }
+    checkFeeds(this.model.inputs, feeds);
+    for (const spec of this.model.inputs) ortFeeds[spec.name] = toOrt(feeds[spec.name] as RunValue);
     const fetches: Record<string, ort.Tensor | null> = {};
     for (const o of this.model.outputs) {
       const buf = into[o.name];
@@ -289,6 +273,45 @@ export class GraphSession {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/**
+ * Checks `feeds` against the graph's inputs: every input fed, dtypes equal, static dims equal, and
+ * a symbolic dim ('batch') takes one value across all inputs of the run. Device tensors are
+ * checked for dims only.
+ */
+export function checkFeeds(
+  specs: readonly { name: string; dtype: DType; shape: Shape }[],
+  feeds: Readonly<Record<string, RunValue>>,
+): Record<string, number> {
+  const bound = new Map<string, { value: number; input: string; axis: number }>();
+  for (const spec of specs) {
+    const v = feeds[spec.name];
+    const expected = `${spec.dtype}[${spec.shape.join(',')}]`;
+    if (!v) throw new FeedError(`graph input "${spec.name}" (${expected}) was not fed`);
+    const host = isHostTensor(v);
+    if ((host && v.dtype !== spec.dtype) || v.dims.length !== spec.shape.length) {
+      const got = host ? `${v.dtype}[${v.dims.join(',')}]` : `a device tensor [${v.dims.join(',')}]`;
+      throw new FeedError(`graph input "${spec.name}" expects ${expected}, got ${got}`);
+    }
+    spec.shape.forEach((d, axis) => {
+      const got = v.dims[axis] as number;
+      if (typeof d === 'number') {
+        if (got !== d)
+          throw new FeedError(
+            `graph input "${spec.name}" expects ${expected}, got ${host ? v.dtype : 'device'}[${v.dims.join(',')}] (dim ${axis} is ${got}, not ${d})`,
+          );
+        return;
+      }
+      const prev = bound.get(d);
+      if (!prev) bound.set(d, { value: got, input: spec.name, axis });
+      else if (prev.value !== got)
+        throw new FeedError(
+          `graph input "${spec.name}" dim ${axis} (symbol "${d}") is ${got}, but input "${prev.input}" dim ${prev.axis} set "${d}" = ${prev.value} in the same run`,
+        );
+    });
+  }
+  return Object.fromEntries([...bound].map(([k, b]) => [k, b.value]));
 }
 
 const sessionCache = new Map<string, Promise<GraphSession>>();

@@ -5,7 +5,7 @@
 import { Rng } from '@gopo/core';
 import { gradients } from './autodiff.js';
 import { emitModel } from './emit.js';
-import { type DType, Graph, numel, type Shape, type Tensor } from './graph.js';
+import { type DType, Graph, numel, type StaticShape, type Tensor } from './graph.js';
 import { getSession, type HostTensor } from './runtime.js';
 
 export interface AllCloseResult {
@@ -68,7 +68,7 @@ export function assertAllClose(
 
 export interface GradCheckInput {
   name: string;
-  shape: Shape;
+  shape: StaticShape;
   dtype?: 'float64' | 'int64' | 'bool';
   /** Fixed values; random normal (float) when absent. Required for int64/bool inputs. */
   values?: ArrayLike<number>;

@@ -501,7 +501,12 @@ async function scalarOf(v: RunValue | undefined): Promise<number> {
   return Number(h.data[0]);
 }
 
-/** A compiled forward pass (inference or evaluation): parameters fed from a store without copies. */
+/**
+ * A compiled forward pass (inference or evaluation): parameters fed from a store without copies.
+ * The spec's dims may be symbolic (`{ ids: { dtype: 'int64', shape: ['batch', 'seq'] } }`): one
+ * session then serves every batch size and length (attention needs `maxSeqLen` for a symbolic
+ * sequence), and `run` checks that each symbol takes one value across the inputs.
+ */
 export class Forward {
   private constructor(
     private readonly built: Built,

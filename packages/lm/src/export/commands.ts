@@ -18,12 +18,15 @@ export const exportCommand = defineCommand({
   examples: [
     [
       'gopo lm export --model ./tiny --out tiny.onnx',
-      'batch 1, one token per call, cache of max_position_embeddings',
+      'dynamic batch_size and sequence_length axes, cache of max_position_embeddings',
     ],
-    ['gopo lm export --model ./tiny --out tiny-b8.onnx --batch 8 --capacity 512', 'batched decoding graph'],
+    [
+      'gopo lm export --model ./tiny --out tiny-b8.onnx --batch 8 --tokens 1 --capacity 512',
+      'fixed-shape decoding graph',
+    ],
   ],
   async run(args, ctx) {
-    if (args.capacity !== undefined && args.tokens > args.capacity)
+    if (args.capacity !== undefined && args.tokens !== undefined && args.tokens > args.capacity)
       throw new UsageError(`--tokens ${args.tokens} exceeds --capacity ${args.capacity}`);
     const model = await LlamaModel.fromPretrained(args.model);
     const m = await exportLlamaOnnx(model, args.out, {

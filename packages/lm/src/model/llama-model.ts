@@ -6,6 +6,7 @@
  */
 import { Rng, UsageError } from '@gopo/core';
 import {
+  type Dim,
   emitModel,
   type FloatDType,
   Graph,
@@ -312,12 +313,13 @@ export function presentOutputs(present: readonly KvPair[]): Record<string, Tenso
  * input_ids [B, T], position_ids [B, T], attention_mask [B, C] (int64, 1 = slot of the present
  * cache holds a real token), past_key_values.{i}.key/value [B, kvH, C, hd]; outputs logits ([B, V],
  * or [B, T, V] when lastOnly is false) and present.{i}.key/value = concat(past, new)[:, :, T:].
+ * B and T may be symbol names (one graph for every batch size and chunk length T <= C).
  */
 export function buildStepGraph(
   g: Graph,
   cfg: LlamaConfig,
-  b: number,
-  t: number,
+  b: Dim,
+  t: Dim,
   cap: number,
   lastOnly: boolean,
   maxPositions = cap,

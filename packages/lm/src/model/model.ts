@@ -8,15 +8,21 @@
  * KV cache layout: `past_key_values.{i}.key` / `.value` and `present.{i}.key` / `.value` are
  * float [batch, num_key_value_heads, capacity, head_dim] holding the (already rotated) keys and the
  * values of the last `capacity` tokens, oldest first and newest in the last slot; a step of T tokens
- * shifts the window by T. Capacity is fixed per graph (static shapes); an attention mask over the
- * slots tells real tokens from padding and empty slots.
+ * shifts the window by T. Capacity is fixed per graph; an attention mask over the slots tells real
+ * tokens from padding and empty slots. The cached step also takes symbolic batch and token dims
+ * (one graph for every batch size and chunk length up to the capacity: the exported .onnx).
  */
 import {
+  type Dim,
+  dimMul,
+  dimSub,
   embedding,
   type FloatDType,
   type Graph,
+  isStaticDim,
   linear,
   rmsNorm,
+  SLICE_END,
   type Tensor,
   targetLogProbs,
 } from '@gopo/nn';
@@ -173,7 +179,7 @@ function ropeFor(
   dtype: FloatDType,
 ) {
   const [b, t] =
-    positions.shape.length === 1 ? [1, positions.shape[0] as number] : (positions.shape as [number, number]);
+    positions.shape.length === 1 ? [1, positions.shape[0] as Dim] : (positions.shape as [Dim, Dim]);
   const pick = (tab: Tensor) => g.reshape(g.gather(tab, positions, 0), [b, t, 1, d.headDim]);
   const q = ropeTables(g, cfg, rows, dtype, 1 / Math.sqrt(d.headDim), 'q');
   const k = ropeTables(g, cfg, rows, dtype, 1, 'k');
@@ -182,7 +188,7 @@ function ropeFor(
 
 /** x [B, T, H*hd] -> rope(x) as [B, T, H, hd]. */
 function applyRope(g: Graph, x: Tensor, heads: number, hd: number, cos: Tensor, sin: Tensor): Tensor {
-  const [b, t] = x.shape as [number, number, number];
+  const [b, t] = x.shape as [Dim, Dim, Dim];
   const x4 = g.reshape(x, [b, t, heads, hd]);
   const [x1, x2] = g.split(x4, [hd / 2, hd / 2], 3) as [Tensor, Tensor];
   const swapped = g.concat([x2, x1], 3);
@@ -229,7 +235,7 @@ type AttnFn = (layer: number, h: Tensor) => Tensor;
 
 function decoder(c: Ctx, ids: Tensor, attn: AttnFn, lastOnly: boolean): Tensor {
   const { g, d, cfg, dtype } = c;
-  const [b, t] = ids.shape as [number, number];
+  const [b, t] = ids.shape as [Dim, Dim];
   let x = g.scope('model', () => embedding(g, 'embed_tokens', ids, d.vocab, d.hidden, dtype));
   for (let i = 0; i < d.layers; i++) {
     x = g.scope('model', () =>
@@ -243,10 +249,10 @@ function decoder(c: Ctx, ids: Tensor, attn: AttnFn, lastOnly: boolean): Tensor {
       ),
     );
   }
-  if (lastOnly && t > 1) x = g.slice(x, [t - 1], [t], [1]);
+  if (lastOnly && (!isStaticDim(t) || t > 1)) x = g.slice(x, [-1], [SLICE_END], [1]);
   const rows = lastOnly ? 1 : t;
   x = g.scope('model', () => rmsNorm(g, 'norm', x, cfg.rms_norm_eps));
-  const flat = g.reshape(x, [b * rows, d.hidden]);
+  const flat = g.reshape(x, [dimMul(b, rows), d.hidden]);
   let logits: Tensor;
   if (cfg.tie_word_embeddings) {
     const w = g.scope('model', () =>
@@ -273,6 +279,12 @@ export function llamaForward(
   options: LlamaForwardOptions = {},
 ): LlamaForwardResult {
   if (ids.dtype !== 'int64' || ids.rank !== 2) g.fail('llamaForward', [ids], 'ids must be int64 [B, T]');
+  if (!isStaticDim(ids.shape[1] as Dim))
+    g.fail(
+      'llamaForward',
+      [ids],
+      'the sequence length must be static here (a symbolic length is supported by llamaStep / exportLlamaOnnx)',
+    );
   const [b, t] = ids.shape as [number, number];
   const dtype = options.dtype ?? 'float32';
   const d = llamaDims(cfg);
@@ -384,31 +396,37 @@ export function llamaStep(
   cfg: LlamaConfig,
   options: LlamaStepOptions,
 ): { logits: Tensor; present: KvPair[] } {
-  const [b, t] = ids.shape as [number, number];
+  const [b, t] = ids.shape as [Dim, Dim];
   const d = llamaDims(cfg);
   if (options.past.length !== d.layers)
     g.fail('llamaStep', [ids], `${options.past.length} past layers for ${d.layers} layers`);
   const first = (options.past[0] as KvPair).key;
   const cap = first.shape[2] as number;
-  if (t > cap) g.fail('llamaStep', [ids, first], `${t} new tokens exceed the cache capacity ${cap}`);
+  if (!isStaticDim(cap)) g.fail('llamaStep', [ids, first], 'the cache capacity must be static');
+  if (isStaticDim(t) && t > cap)
+    g.fail('llamaStep', [ids, first], `${t} new tokens exceed the cache capacity ${cap}`);
   const dtype = first.dtype as FloatDType;
   const group = d.heads / d.kvHeads;
   return withScope(g, options.scope, () => {
     // New token j sits at present slot C - T + j: it sees slots up to its own (masked ones aside),
     // and always itself (a padding token then attends to itself only, never to nothing).
-    const causal = new Uint8Array(t * cap);
-    const self = new Uint8Array(t * cap);
-    for (let j = 0; j < t; j++) {
-      for (let s = 0; s <= cap - t + j; s++) causal[j * cap + s] = 1;
-      self[j * cap + cap - t + j] = 1;
+    // For a symbolic T the tables are those of T = C, whose last T rows are the ones for T.
+    const n = isStaticDim(t) ? t : cap;
+    const causal = new Uint8Array(n * cap);
+    const self = new Uint8Array(n * cap);
+    for (let j = 0; j < n; j++) {
+      for (let s = 0; s <= cap - n + j; s++) causal[j * cap + s] = 1;
+      self[j * cap + cap - n + j] = 1;
     }
+    const window = (data: Uint8Array, name: string) => {
+      const full = g.constant(data, 'bool', [1, n, cap], `${name}_${n}_${cap}`);
+      return isStaticDim(t) ? full : g.slice(full, [dimSub(cap, t)], [cap], [1]);
+    };
     const seen = g.and(
-      g.constant(causal, 'bool', [1, t, cap], `window_causal_${t}_${cap}`),
+      window(causal, 'window_causal'),
       g.reshape(asBool(g, options.attentionMask), [b, 1, cap]),
     );
-    const allowed = g.not(
-      g.and(g.not(seen), g.not(g.constant(self, 'bool', [1, t, cap], `window_self_${t}_${cap}`))),
-    );
+    const allowed = g.not(g.and(g.not(seen), g.not(window(self, 'window_self'))));
     const c: Ctx = {
       g,
       d,
@@ -418,6 +436,7 @@ export function llamaStep(
       rope: ropeFor(g, cfg, d, options.positions, options.maxPositions ?? cap, dtype),
     };
     const push = (past: Tensor, fresh: Tensor) => {
+      if (!isStaticDim(t)) return g.slice(g.concat([past, fresh], 2), [-cap], [SLICE_END], [2]);
       const all = g.concat([past, fresh], 2);
       return t === cap ? fresh : g.slice(all, [t], [cap + t], [2]);
     };
@@ -430,10 +449,10 @@ export function llamaStep(
       present.push({ key, value });
       // scores^T = K q^T keeps the big key cache untransposed; only the small [.., C, group*T] result is.
       const qT = g.transpose(g.reshape(q, [b, t, d.kvHeads, group, d.headDim]), [0, 2, 4, 3, 1]);
-      const sT = g.matmul(key, g.reshape(qT, [b, d.kvHeads, d.headDim, group * t]));
+      const sT = g.matmul(key, g.reshape(qT, [b, d.kvHeads, d.headDim, dimMul(group, t)]));
       const scores = g.reshape(g.transpose(sT, [0, 1, 3, 2]), [b, d.kvHeads, group, t, cap]);
       const probs = g.softmax(g.add(scores, c.maskAdd), -1);
-      const ctx = g.matmul(g.reshape(probs, [b, d.kvHeads, group * t, cap]), value); // [B, kvH, group*T, hd]
+      const ctx = g.matmul(g.reshape(probs, [b, d.kvHeads, dimMul(group, t), cap]), value); // [B, kvH, group*T, hd]
       const merged = g.reshape(
         g.transpose(g.reshape(ctx, [b, d.kvHeads, group, t, d.headDim]), [0, 3, 1, 2, 4]),
         [b, t, d.heads * d.headDim],
