@@ -4,7 +4,8 @@
  * where the backward's cost goes before changing autodiff rules.
  *
  *   node --conditions=@gopo/source --import tsx bench/profile-step.ts [runs]
- *   (BENCH_QUICK=1 for the small model; BENCH_THREADS as in train-step.ts)
+ *   (BENCH_QUICK=1 for the small model; BENCH_THREADS as in train-step.ts; PROFILE_BY=scope|phase|node
+ *   groups by module scope, forward/backward/optimizer or node instead of op type)
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,14 +13,18 @@ import { join } from 'node:path';
 import { decodeModel, Forward, ParamStore, Trainer } from '../src/index.js';
 import { batchSpec, lossModel, threads, tokenIds } from './bench-model.js';
 
-const runs = Number(process.argv[2] ?? 5);
+const runs = Number(process.argv[2] ?? 6);
 
 interface ProfileEvent {
   cat: string;
   name: string;
+  ts: number;
   dur: number;
   args?: { op_name?: string };
 }
+
+/** Runs at the start of a profile left out of the sums: the first touches fresh arena memory. */
+const WARMUP_RUNS = 2;
 
 /** A node's module scope with layer indices folded (grad.model.layers.*.mlp.up_proj). */
 function scopeOf(eventName: string): string {
@@ -28,25 +33,43 @@ function scopeOf(eventName: string): string {
   return scope.replace(/\.\d+\./g, '.*.').replace(/^optimizer\..*/, 'optimizer.*');
 }
 
-/** Sums the per-node kernel times of an ORT profile by op type (microseconds per run). */
-function summarise(file: string, perRun: number): [string, number, number][] {
+/** Which part of the step a node belongs to (autodiff and the optimizer name their scopes). */
+function phaseOf(eventName: string): string {
+  if (eventName.startsWith('optimizer') || eventName.startsWith('clip')) return 'optimizer + clip';
+  return eventName.startsWith('grad.') ? 'backward' : 'forward';
+}
+
+/**
+ * Sums the per-node kernel times of an ORT profile by op type (microseconds per run), over the runs
+ * after the warm-up ones; also returns the mean wall time of those runs (model_run events).
+ */
+function summarise(file: string): { rows: [string, number, number][]; runMs: number } {
   const events = JSON.parse(readFileSync(file, 'utf8')) as ProfileEvent[];
+  const runs = events
+    .filter((e) => e.name === 'model_run')
+    .sort((a, b) => a.ts - b.ts)
+    .slice(WARMUP_RUNS);
+  const perRun = Math.max(1, runs.length);
+  const inTimedRun = (e: ProfileEvent) => runs.some((r) => e.ts >= r.ts && e.ts <= r.ts + r.dur);
   const byOp = new Map<string, [number, number]>();
   for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !inTimedRun(e)) continue;
     const by = process.env.PROFILE_BY;
     const op =
       by === 'scope'
         ? scopeOf(e.name)
-        : by === 'node'
-          ? `${e.name.replace(/_kernel_time$/, '').replace(/\.\d+\./g, '.*.')} (${e.args?.op_name})`
-          : (e.args?.op_name ?? '?');
+        : by === 'phase'
+          ? phaseOf(e.name)
+          : by === 'node'
+            ? `${e.name.replace(/_kernel_time$/, '').replace(/\.\d+\./g, '.*.')} (${e.args?.op_name})`
+            : (e.args?.op_name ?? '?');
     const cur = byOp.get(op) ?? [0, 0];
     byOp.set(op, [cur[0] + e.dur / perRun, cur[1] + 1 / perRun]);
   }
-  return [...byOp]
+  const rows = [...byOp]
     .map(([op, [us, n]]) => [op, us, n] as [string, number, number])
     .sort((a, b) => b[1] - a[1]);
+  return { rows, runMs: runs.reduce((a, r) => a + r.dur, 0) / perRun / 1000 };
 }
 
 function counts(bytes: Uint8Array): Map<string, number> {
@@ -95,9 +118,11 @@ async function main(): Promise<void> {
   fwdSession.endProfiling();
   const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
   for (const f of files) {
-    const rows = summarise(join(dir, f), runs + 0);
+    const { rows, runMs } = summarise(join(dir, f));
     const total = rows.reduce((a, r) => a + r[1], 0);
-    console.log(`\n${f}: ${(total / 1000).toFixed(1)} ms of kernel time per run (incl. warm-up share)`);
+    console.log(
+      `\n${f}: ${(total / 1000).toFixed(1)} ms of kernel time per run, ${runMs.toFixed(1)} ms per run (${WARMUP_RUNS} warm-up runs left out)`,
+    );
     for (const [op, us, n] of rows.slice(0, Number(process.env.PROFILE_TOP ?? 25)))
       console.log(
         `  ${op.padEnd(34)} ${(us / 1000).toFixed(2).padStart(8)} ms  ${n.toFixed(0).padStart(5)} nodes`,
