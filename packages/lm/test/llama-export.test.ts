@@ -12,6 +12,30 @@ const i64 = (v: number[], dims: number[]): HostTensor => ({
   data: BigInt64Array.from(v.map(BigInt)),
 });
 
+type CacheShape = { layers: number; kvHeads: number; headDim: number };
+const PAST = (l: number, k: string) => `past_key_values.${l}.${k}`;
+
+/** An all-zero KV cache feed for every layer: [batch, kvHeads, capacity, headDim]. */
+function zeroCache(m: CacheShape, batch: number, capacity: number): Record<string, HostTensor> {
+  const past: Record<string, HostTensor> = {};
+  for (let l = 0; l < m.layers; l++)
+    for (const k of ['key', 'value'])
+      past[PAST(l, k)] = {
+        dtype: 'float32',
+        dims: [batch, m.kvHeads, capacity, m.headDim],
+        data: new Float32Array(batch * m.kvHeads * capacity * m.headDim),
+      };
+  return past;
+}
+
+/** The next call's cache feeds: this call's present.* outputs. */
+function cacheFrom(res: Record<string, HostTensor>, layers: number): Record<string, HostTensor> {
+  const past: Record<string, HostTensor> = {};
+  for (let l = 0; l < layers; l++)
+    for (const k of ['key', 'value']) past[PAST(l, k)] = res[`present.${l}.${k}`] as HostTensor;
+  return past;
+}
+
 describe('exported inference .onnx with KV cache', () => {
   it('runs in a fresh plain onnxruntime session and reproduces the reference logits token by token', async () => {
     const dir = path.join(FIXTURES, 'tiny-llama');
@@ -25,15 +49,7 @@ describe('exported inference .onnx with KV cache', () => {
     expect(JSON.parse(await fs.readFile(`${out}.json`, 'utf8'))).toEqual(manifest);
     expect(manifest.inputs.map((i) => i.name)).toContain('past_key_values.1.value');
     expect(manifest.outputs.map((i) => i.name)).toContain('present.0.key');
-    const cacheDims = [2, manifest.kvHeads, cap, manifest.headDim];
-    const zeros = () => ({
-      dtype: 'float32' as const,
-      dims: cacheDims,
-      data: new Float32Array(2 * 2 * cap * 8),
-    });
-    let past: Record<string, HostTensor> = {};
-    for (let l = 0; l < manifest.layers; l++)
-      for (const k of ['key', 'value']) past[`past_key_values.${l}.${k}`] = zeros();
+    let past = zeroCache(manifest, 2, cap);
     // Two rows of different lengths, right-aligned (left padded): row 0 starts 4 slots later.
     const seqs = expected.sequences.map((s) => s.input_ids);
     const total = Math.max(...seqs.map((s) => s.length));
@@ -63,10 +79,7 @@ describe('exported inference .onnx with KV cache', () => {
         for (let v = 0; v < want.length; v++)
           expect(Math.abs((logits[b * want.length + v] as number) - (want[v] as number))).toBeLessThan(1e-4);
       });
-      past = {};
-      for (let l = 0; l < manifest.layers; l++)
-        for (const k of ['key', 'value'])
-          past[`past_key_values.${l}.${k}`] = res[`present.${l}.${k}`] as HostTensor;
+      past = cacheFrom(res, manifest.layers);
     }
   });
 
@@ -80,14 +93,7 @@ describe('exported inference .onnx with KV cache', () => {
     const seq = expected.sequences[1]?.input_ids as number[]; // 11 tokens: chunks of 4, 4, 3 (+1 pad)
     const cap = 12;
     const m = await exportLlamaOnnx(model, out, { batch: 1, tokens: 4, capacity: cap, allLogits: true });
-    let past: Record<string, HostTensor> = {};
-    for (let l = 0; l < m.layers; l++)
-      for (const k of ['key', 'value'])
-        past[`past_key_values.${l}.${k}`] = {
-          dtype: 'float32',
-          dims: [1, m.kvHeads, cap, m.headDim],
-          data: new Float32Array(m.kvHeads * cap * m.headDim),
-        };
+    let past = zeroCache(m, 1, cap);
     let mask = new Array<number>(cap).fill(0);
     for (let start = 0; start < seq.length; start += 4) {
       const slots = [start, start + 1, start + 2, start + 3];
@@ -106,10 +112,7 @@ describe('exported inference .onnx with KV cache', () => {
         for (let v = 0; v < want.length; v++)
           expect(Math.abs((logits[j * want.length + v] as number) - (want[v] as number))).toBeLessThan(1e-4);
       });
-      past = {};
-      for (let l = 0; l < m.layers; l++)
-        for (const k of ['key', 'value'])
-          past[`past_key_values.${l}.${k}`] = res[`present.${l}.${k}`] as HostTensor;
+      past = cacheFrom(res, m.layers);
     }
   });
 
@@ -138,14 +141,7 @@ describe('exported inference .onnx with KV cache', () => {
         Array.from({ length: t + 1 }, (_, j) => (r * 7 + j * 5 + 3) % vocab),
       );
       const want = (await model.logits(rows)).data as Float32Array; // [b, t + 1, V]
-      const zeros = (): HostTensor => ({
-        dtype: 'float32',
-        dims: [b, m.kvHeads, cap, m.headDim],
-        data: new Float32Array(b * m.kvHeads * cap * m.headDim),
-      });
-      let past: Record<string, HostTensor> = {};
-      for (let l = 0; l < m.layers; l++)
-        for (const k of ['key', 'value']) past[`past_key_values.${l}.${k}`] = zeros();
+      let past = zeroCache(m, b, cap);
       const steps = [
         { start: 0, len: t },
         { start: t, len: 1 },
@@ -175,10 +171,7 @@ describe('exported inference .onnx with KV cache', () => {
               const w = want[(r * (t + 1) + start + j) * vocab + v] as number;
               expect(Math.abs(g - w)).toBeLessThan(1e-4);
             }
-        past = {};
-        for (let l = 0; l < m.layers; l++)
-          for (const k of ['key', 'value'])
-            past[`past_key_values.${l}.${k}`] = res[`present.${l}.${k}`] as HostTensor;
+        past = cacheFrom(res, m.layers);
       }
     }
   });
