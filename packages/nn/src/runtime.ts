@@ -287,19 +287,20 @@ export function checkFeeds(
   const bound = new Map<string, { value: number; input: string; axis: number }>();
   for (const spec of specs) {
     const v = feeds[spec.name];
-    const expected = `${spec.dtype}[${spec.shape.join(',')}]`;
-    if (!v) throw new FeedError(`graph input "${spec.name}" (${expected}) was not fed`);
+    // Built only for a message: this check runs on every input of every step.
+    const expected = () => `${spec.dtype}[${spec.shape.join(',')}]`;
+    if (!v) throw new FeedError(`graph input "${spec.name}" (${expected()}) was not fed`);
     const host = isHostTensor(v);
     if ((host && v.dtype !== spec.dtype) || v.dims.length !== spec.shape.length) {
       const got = host ? `${v.dtype}[${v.dims.join(',')}]` : `a device tensor [${v.dims.join(',')}]`;
-      throw new FeedError(`graph input "${spec.name}" expects ${expected}, got ${got}`);
+      throw new FeedError(`graph input "${spec.name}" expects ${expected()}, got ${got}`);
     }
     spec.shape.forEach((d, axis) => {
       const got = v.dims[axis] as number;
       if (typeof d === 'number') {
         if (got !== d)
           throw new FeedError(
-            `graph input "${spec.name}" expects ${expected}, got ${host ? v.dtype : 'device'}[${v.dims.join(',')}] (dim ${axis} is ${got}, not ${d})`,
+            `graph input "${spec.name}" expects ${expected()}, got ${host ? v.dtype : 'device'}[${v.dims.join(',')}] (dim ${axis} is ${got}, not ${d})`,
           );
         return;
       }
