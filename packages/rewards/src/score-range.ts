@@ -1,13 +1,16 @@
+import { open } from 'node:fs/promises';
 import type { JsonlIssue } from '@gopo/core';
 import { GOAL_TYPES, type Session, safeParseSession } from '@gopo/dialogue';
 import { type ByteRange, readLineBatches } from './line-reader.js';
 import { ScoreTable } from './score-table.js';
 import {
+  metricRegistry,
   type ScoringContext,
   type SessionMetric,
   scoreSessionInto,
   sessionViewInto,
 } from './session-metrics.js';
+import { LINE_FALLBACK, LINE_SESSION, SessionScanner } from './session-scan.js';
 
 export const GOAL_INDEX: ReadonlyMap<string, number> = new Map(GOAL_TYPES.map((g, i) => [g, i]));
 
@@ -30,6 +33,8 @@ export interface ScoreRangeOptions {
   readonly skipInvalid?: boolean;
   readonly keepIds?: boolean;
   readonly onSession?: (session: Session, row: number) => void;
+  /** Use the WebAssembly scanner where it applies (default true); false forces the JSON path. */
+  readonly scanner?: boolean;
 }
 
 /**
@@ -57,10 +62,59 @@ function isSession(x: Session | JsonlIssue): x is Session {
   return (x as Session).turns !== undefined; // an issue has line, path and message only
 }
 
+interface RangeSink {
+  /** Handles one line's result; returns false when it was a blank line. */
+  line(result: Session | JsonlIssue): void;
+  finish(lines: number): RangeScore;
+}
+
+/** Scores sessions into a table in line order and keeps the first issues (shared by both readers). */
+function rangeSink(
+  metrics: readonly SessionMetric[],
+  ctx: ScoringContext,
+  options: ScoreRangeOptions,
+): RangeSink {
+  const table = new ScoreTable(metrics.length, 4096);
+  const ids: string[] | null = options.keepIds ? [] : null;
+  const issues: JsonlIssue[] = [];
+  let invalid = 0;
+  const scratch = new Float64Array(2);
+  const view = sessionViewInto(null, null);
+  return {
+    line(result) {
+      if (!isSession(result)) {
+        invalid++;
+        if (issues.length < MAX_LISTED + 1) issues.push(result);
+        return;
+      }
+      // After an invalid line the run fails, unless told to skip: lines are only checked.
+      if (invalid > 0 && !options.skipInvalid) return;
+      const row = table.rows;
+      const offset = table.addRow(GOAL_INDEX.get(result.goal.type)!);
+      const v = sessionViewInto(result, view);
+      scoreSessionInto(result, metrics, ctx, table.num, table.den, offset, scratch, v);
+      ids?.push(result.session_id);
+      options.onSession?.(result, row);
+    },
+    finish: (lines) => ({ table, ids, lines, invalid, issues }),
+  };
+}
+
+/** A line of the JSON path: null when blank, else its session or issue. */
+function jsonLine(text: string, line: number): Session | JsonlIssue | null {
+  // A line that opens an object is not blank; only other lines need the trim.
+  if (text.charCodeAt(0) !== 123 && text.trim() === '') return null;
+  return parseSessionLine(text, line);
+}
+
 /**
  * Streams the lines of `range` (the whole file when null), validating and scoring each session into
  * a table. After an invalid line, unless `skipInvalid`, sessions are no longer scored (the run will
  * fail) but lines are still checked, so the error can list them.
+ *
+ * Registered metrics without `onSession` take the WebAssembly scanner (session-scan.ts), which hands
+ * the metrics skeleton sessions and sends every line it does not vouch for down the JSON path; the
+ * table, ids and issues are those of the JSON path (session-scan.test.ts compares them).
  */
 export async function scoreRange(
   file: string,
@@ -69,33 +123,77 @@ export async function scoreRange(
   ctx: ScoringContext,
   options: ScoreRangeOptions = {},
 ): Promise<RangeScore> {
-  const table = new ScoreTable(metrics.length, 4096);
-  const ids: string[] | null = options.keepIds ? [] : null;
-  const issues: JsonlIssue[] = [];
-  let invalid = 0;
+  const sink = rangeSink(metrics, ctx, options);
+  const scanned =
+    options.scanner !== false &&
+    !options.onSession &&
+    metrics.every((m) => metricRegistry.has(m.name) && metricRegistry.get(m.name) === m);
+  if (scanned) return sink.finish(await scanLines(file, range, sink));
   let lineCount = 0;
-  const scratch = new Float64Array(2);
-  const view = sessionViewInto(null, null);
   for await (const { first, lines } of readLineBatches(file, 1 << 20, range)) {
     lineCount = first + lines.length - 1;
     for (let k = 0; k < lines.length; k++) {
-      const text = lines[k]!;
-      // A line that opens an object is not blank; only other lines need the trim.
-      if (text.charCodeAt(0) !== 123 && text.trim() === '') continue;
-      const session = parseSessionLine(text, first + k);
-      if (!isSession(session)) {
-        invalid++;
-        if (issues.length < MAX_LISTED + 1) issues.push(session);
-        continue;
-      }
-      if (invalid > 0 && !options.skipInvalid) continue;
-      const row = table.rows;
-      const offset = table.addRow(GOAL_INDEX.get(session.goal.type)!);
-      const v = sessionViewInto(session, view);
-      scoreSessionInto(session, metrics, ctx, table.num, table.den, offset, scratch, v);
-      ids?.push(session.session_id);
-      options.onSession?.(session, row);
+      const result = jsonLine(lines[k]!, first + k);
+      if (result) sink.line(result);
     }
   }
-  return { table, ids, lines: lineCount, invalid, issues };
+  return sink.finish(lineCount);
+}
+
+/** The scanner's reader: whole chunks are read into its memory and scanned; returns the line count. */
+async function scanLines(
+  file: string,
+  range: ByteRange | null,
+  sink: RangeSink,
+  chunkBytes = 1 << 20,
+): Promise<number> {
+  const scanner = new SessionScanner();
+  const fh = await open(file, 'r');
+  try {
+    let pos = range?.start ?? 0;
+    const end = range?.end ?? Number.POSITIVE_INFINITY;
+    let carry = 0; // bytes of an incomplete line at the input's start
+    let line = 0;
+    for (;;) {
+      const want = Math.min(chunkBytes, end - pos);
+      let input = scanner.reserve(carry + Math.max(want, 0));
+      const bytesRead = want > 0 ? (await fh.read(input, carry, want, pos)).bytesRead : 0;
+      pos += bytesRead;
+      const filled = carry + bytesRead;
+      const eof = bytesRead === 0 || pos >= end;
+      const regionEnd = eof ? filled : input.lastIndexOf(10, filled - 1) + 1;
+      if (regionEnd === 0 && !eof) {
+        carry = filled; // a line longer than a chunk: read on
+        continue;
+      }
+      for (let start = 0; start < regionEnd; ) {
+        const { stop, lines } = scanner.scan(start, regionEnd);
+        input = scanner.input;
+        const tape = scanner.tape;
+        let at = 0;
+        for (let k = 0; k < lines; k++) {
+          line++;
+          const kind = tape[at]!;
+          if (kind === LINE_SESSION) {
+            const session = scanner.session(at);
+            if (session) sink.line(session);
+            else sink.line(parseSessionLine(scanner.text(tape[at + 1]!, tape[at + 2]!), line));
+            at = scanner.sessionEnd(at);
+          } else {
+            if (kind === LINE_FALLBACK) {
+              const result = jsonLine(scanner.text(tape[at + 1]!, tape[at + 2]!), line);
+              if (result) sink.line(result);
+            }
+            at += 3;
+          }
+        }
+        start = stop;
+      }
+      input.copyWithin(0, regionEnd, filled);
+      carry = filled - regionEnd;
+      if (eof) return line;
+    }
+  } finally {
+    await fh.close();
+  }
 }
