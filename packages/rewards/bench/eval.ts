@@ -5,8 +5,8 @@
  *     business reward; now: one reused view, the business reward as a closure);
  *   - JSON.parse only, and JSON.parse + validation by SessionSchema (zod) vs safeParseSession;
  *   - the full streaming path from a JSONL file on disk, each in a fresh process for its peak RSS:
- *     the old loop (bench/legacy.ts: per-line generator, zod, mathjs) vs scoreFile now, with the
- *     two score tables checked to be bit-identical;
+ *     the old loop (bench/legacy.ts: per-line generator, zod, mathjs), scoreFile with the JSON.parse
+ *     reader, and scoreFile now (the WebAssembly scanner), the score tables checked bit-identical;
  * and the time the bootstrap takes on the table. Target: at least 100,000 sessions/s on one core.
  *
  * The streaming path is also timed with `--workers` threads (multi-core; same table, checked).
@@ -62,12 +62,13 @@ if (streamOnly >= 0) {
   const mode = process.argv[streamOnly + 2]!;
   const legacy = mode === 'legacy';
   const workers = mode.startsWith('workers=') ? Number(mode.slice('workers='.length)) : 1;
+  const reader = mode === 'json' ? 'json' : 'wasm';
   const cfg = defaultMetricsConfig();
   const m = selectMetrics(cfg);
   const t0 = process.hrtime.bigint();
   const table = legacy
     ? await legacyScoreFile(file, m, scoringContext(cfg), groupOf)
-    : (await scoreFile(file, m, scoringContext(cfg), { workers })).table;
+    : (await scoreFile(file, m, scoringContext(cfg), { workers, reader })).table;
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   process.stdout.write(
     JSON.stringify({
@@ -149,17 +150,24 @@ async function profile(name: 'verbose' | 'compact') {
         },
       ),
     ) as Streamed;
-  const runs: Record<'legacy' | 'fast' | 'parallel', Streamed[]> = { legacy: [], fast: [], parallel: [] };
+  const runs: Record<'legacy' | 'json' | 'fast' | 'parallel', Streamed[]> = {
+    legacy: [],
+    json: [],
+    fast: [],
+    parallel: [],
+  };
   for (let r = 0; r < REPEATS; r++) {
     runs.legacy.push(streamFile('legacy'));
+    runs.json.push(streamFile('json'));
     runs.fast.push(streamFile('fast'));
     runs.parallel.push(streamFile(`workers=${WORKERS}`));
   }
-  const all = [...runs.legacy, ...runs.fast, ...runs.parallel];
+  const all = [...runs.legacy, ...runs.json, ...runs.fast, ...runs.parallel];
   if (all.some((x) => x.digest !== all[0]!.digest || x.rows !== N))
     throw new Error('streaming paths disagree: different row counts or values');
   const fastest = (xs: Streamed[]) => xs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   const legacy = fastest(runs.legacy);
+  const json = fastest(runs.json);
   const fast = fastest(runs.fast);
   const parallel = fastest(runs.parallel);
   const tScoreLegacy = best.scoreOnlyBefore!;
@@ -180,10 +188,12 @@ async function profile(name: 'verbose' | 'compact') {
       parseAndZod: inMemory / tZod,
       parseAndFastValidate: inMemory / tFast,
       streamingBefore: N / legacy.seconds,
+      streamingJsonReader: N / json.seconds,
       streamingFile: N / fast.seconds,
       streamingWorkers: N / parallel.seconds,
     },
     streamingSpeedup: legacy.seconds / fast.seconds,
+    scannerSpeedup: json.seconds / fast.seconds,
     streamingMBPerSecond: bytes / 2 ** 20 / fast.seconds,
     streamingTableMB: fast.tableMB,
     streamingMaxRssMB: Math.max(...runs.fast.map((x) => x.maxRssMB)),
@@ -242,7 +252,8 @@ const rows = [
   ['JSON.parse + SessionSchema (zod)', 'parseAndZod'],
   ['JSON.parse + safeParseSession', 'parseAndFastValidate'],
   ['streaming file, before (zod path)', 'streamingBefore'],
-  ['streaming file, now (scoreFile)', 'streamingFile'],
+  ['streaming file, JSON.parse reader', 'streamingJsonReader'],
+  ['streaming file, now (wasm scanner)', 'streamingFile'],
   [`streaming file, now, --workers ${WORKERS}`, 'streamingWorkers'],
 ] as const;
 const table = [
@@ -254,6 +265,7 @@ const table = [
       `${label.padEnd(45)} ${fmt(verbose.sessionsPerSecond[key])}            ${fmt(compact.sessionsPerSecond[key])}`,
   ),
   `${'streaming speed-up, now / before'.padEnd(45)} ${verbose.streamingSpeedup.toFixed(2).padStart(9)}x            ${compact.streamingSpeedup.toFixed(2).padStart(9)}x`,
+  `${'streaming speed-up, scanner / JSON.parse'.padEnd(45)} ${verbose.scannerSpeedup.toFixed(2).padStart(9)}x            ${compact.scannerSpeedup.toFixed(2).padStart(9)}x`,
   '',
   `streaming ${N.toLocaleString('en-US')} sessions: score table ${compact.streamingTableMB.toFixed(1)} MB, peak RSS now ${verbose.streamingMaxRssMB.toFixed(0)} MB (verbose) / ${compact.streamingMaxRssMB.toFixed(0)} MB (compact), before ${verbose.streamingMaxRssMBBefore.toFixed(0)} / ${compact.streamingMaxRssMBBefore.toFixed(0)} MB`,
   `bootstrap, ${RESAMPLES} resamples of ${bootRows.toLocaleString('en-US')} sessions: ${tBoot.toFixed(2)} s`,

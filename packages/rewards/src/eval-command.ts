@@ -21,6 +21,12 @@ export const EvalOptionsSchema = z.object({
     .max(256)
     .default(1)
     .describe('worker threads that parse and score each log (same report for any count; 1: no threads)'),
+  reader: z
+    .enum(['wasm', 'json'])
+    .default('wasm')
+    .describe(
+      'line reader: the WebAssembly scanner (lines it does not vouch for take JSON.parse) or JSON.parse for every line; same report',
+    ),
 });
 export type EvalOptions = z.infer<typeof EvalOptionsSchema>;
 
@@ -54,7 +60,7 @@ export const evalCommand = defineCommand({
     const metrics = selectMetrics(config, ctx.configFile ?? '(default config)');
     const scoring = scoringContext(config, ctx.configFile ?? '(default config)');
     const keepIds = args.against !== undefined;
-    const opts = { skipInvalid: args.skipInvalid, keepIds, workers: args.workers };
+    const opts = { skipInvalid: args.skipInvalid, keepIds, workers: args.workers, reader: args.reader };
     const scored = await scoreFile(args.logs, metrics, scoring, opts);
     const other =
       args.against !== undefined ? await scoreFile(args.against, metrics, scoring, opts) : undefined;

@@ -15,7 +15,7 @@ import { bootstrapTable, type Interval, type PairedDifference, pairedCompare } f
 import { compileBusinessReward } from './business-reward.js';
 import type { MetricsConfig } from './config.js';
 import { lineAlignedRanges } from './line-reader.js';
-import { GOAL_INDEX, MAX_LISTED, type RangeScore, scoreRange } from './score-range.js';
+import { GOAL_INDEX, type LineReader, MAX_LISTED, type RangeScore, scoreRange } from './score-range.js';
 import { ScoreTable } from './score-table.js';
 import type { ScoreWorkerInput } from './score-worker.js';
 import {
@@ -65,6 +65,8 @@ export interface ScoreFileOptions {
   readonly onSession?: (session: Session, row: number) => void;
   /** Worker threads to parse and score with (default 1: this thread). Same result for any count. */
   readonly workers?: number;
+  /** How lines are read (see ScoreRangeOptions.reader); same result either way. */
+  readonly reader?: LineReader;
 }
 
 /**
@@ -197,6 +199,7 @@ async function scoreInWorkers(
             metrics: metrics.map((m) => m.name),
             skipInvalid: options.skipInvalid ?? false,
             keepIds: options.keepIds ?? false,
+            reader: options.reader ?? 'wasm',
           };
           const w = startWorker(input);
           w.once('message', resolve);

@@ -106,6 +106,7 @@ export {
 } from './multiwoz-data.js';
 export { type SequenceReward, sequenceReward, type TurnRewardParts, turnReward } from './objective.js';
 export { passAtK, passHatK, type TaskTrials, trialsByTask } from './pass-k.js';
+export type { LineReader } from './score-range.js';
 export { ScoreTable } from './score-table.js';
 export {
   createMetricRegistry,

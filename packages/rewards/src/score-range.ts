@@ -29,12 +29,17 @@ export interface RangeScore {
   readonly issues: JsonlIssue[];
 }
 
+export type LineReader = 'wasm' | 'json';
+
 export interface ScoreRangeOptions {
   readonly skipInvalid?: boolean;
   readonly keepIds?: boolean;
   readonly onSession?: (session: Session, row: number) => void;
-  /** Use the WebAssembly scanner where it applies (default true); false forces the JSON path. */
-  readonly scanner?: boolean;
+  /**
+   * How lines are read: 'wasm' (default) takes the WebAssembly scanner where it applies (registered
+   * metrics, no onSession); 'json' runs JSON.parse and the schema on every line. Same result.
+   */
+  readonly reader?: LineReader;
 }
 
 /**
@@ -125,7 +130,7 @@ export async function scoreRange(
 ): Promise<RangeScore> {
   const sink = rangeSink(metrics, ctx, options);
   const scanned =
-    options.scanner !== false &&
+    options.reader !== 'json' &&
     !options.onSession &&
     metrics.every((m) => metricRegistry.has(m.name) && metricRegistry.get(m.name) === m);
   if (scanned) return sink.finish(await scanLines(file, range, sink));

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { compileBusinessReward } from './business-reward.js';
 import type { MetricsConfig } from './config.js';
 import type { ByteRange } from './line-reader.js';
-import { scoreRange } from './score-range.js';
+import { type LineReader, scoreRange } from './score-range.js';
 import { metricRegistry } from './session-metrics.js';
 
 /** What scoreFile hands a worker: one range of the log and how to score it. */
@@ -13,6 +13,7 @@ export interface ScoreWorkerInput {
   readonly metrics: readonly string[];
   readonly skipInvalid: boolean;
   readonly keepIds: boolean;
+  readonly reader: LineReader;
 }
 
 // A worker thread of `scoreFile` with `workers > 1`: scores its range and posts the table's arrays
@@ -23,6 +24,7 @@ const ctx = { config: input.config, business: compileBusinessReward(input.config
 const r = await scoreRange(input.file, input.range, metrics, ctx, {
   skipInvalid: input.skipInvalid,
   keepIds: input.keepIds,
+  reader: input.reader,
 });
 const n = r.table.rows * r.table.width;
 const num = r.table.num.slice(0, n);

@@ -45,8 +45,8 @@ function rowsOf(r: RangeScore) {
 /** The scanner's result for a file must be the JSON path's, field for field. */
 async function expectSameAsJsonPath(file: string, skipInvalid: boolean): Promise<RangeScore> {
   const options = { keepIds: true, skipInvalid };
-  const json = await scoreRange(file, null, metrics, ctx, { ...options, scanner: false });
-  const scanned = await scoreRange(file, null, metrics, ctx, { ...options, scanner: true });
+  const json = await scoreRange(file, null, metrics, ctx, { ...options, reader: 'json' });
+  const scanned = await scoreRange(file, null, metrics, ctx, { ...options, reader: 'wasm' });
   expect(scanned.lines).toBe(json.lines);
   expect(scanned.invalid).toBe(json.invalid);
   expect(scanned.issues).toEqual(json.issues);

@@ -222,4 +222,15 @@ describe('gopo eval --workers', () => {
     }
     expect(await report({ logs: mixed })).toMatch(/mixed\.jsonl:\d+ .*invalid lines in all/);
   });
+
+  it('gives the same report with either line reader', async () => {
+    for (const a of [
+      { logs: mixed },
+      { logs: mixed, against: logsB, skipInvalid: true, format: 'json' as const },
+    ]) {
+      const wasm = await report({ ...a, reader: 'wasm' });
+      expect(wasm).not.toMatch(/^error: .*reader/);
+      expect(await report({ ...a, reader: 'json' })).toBe(wasm);
+    }
+  });
 });
