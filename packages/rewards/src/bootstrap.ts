@@ -34,7 +34,7 @@ export interface TableIntervals {
 /**
  * Multiplicities of one bootstrap resample: n draws with replacement from n rows. Indices use
  * Lemire's multiply-and-reject method on 32-bit draws (unbiased; u * n is exact in a double for
- * n < 2^21, and falls back to Rng.int beyond that).
+ * n < 2^21, and so are its high and low halves; beyond that it falls back to Rng.int).
  */
 function drawCounts(counts: Uint32Array, rng: Rng): void {
   const n = counts.length;
@@ -49,13 +49,13 @@ function drawCounts(counts: Uint32Array, rng: Rng): void {
   }
   const threshold = (2 ** 32 - n) % n;
   for (let k = 0; k < n; k++) {
+    // m = i * 2^32 + low, split without `%` on a double: V8 calls fmod for that (17 vs 7 ns a draw).
     let m = rng.nextU32() * n;
-    let low = m % 4294967296;
-    while (low < threshold) {
+    let i = Math.floor(m * 2.3283064365386963e-10);
+    while (m - i * 4294967296 < threshold) {
       m = rng.nextU32() * n;
-      low = m % 4294967296;
+      i = Math.floor(m * 2.3283064365386963e-10);
     }
-    const i = Math.floor(m / 4294967296);
     counts[i] = counts[i]! + 1;
   }
 }
