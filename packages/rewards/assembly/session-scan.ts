@@ -201,9 +201,10 @@ export function nameBytes(): usize {
   return len > 8 ? load<u64>(p + len - 8) : 0;
 }
 
+// One multiply; the table index comes from the product's high half, where every input bit counts.
 @inline function hash(a: u64, b: u64, len: u32, salt: u32): u32 {
-  const h = (a * 0x9e3779b97f4a7c15) ^ (b * 0xc2b2ae3d27d4eb4f) ^ ((<u64>len | (<u64>salt << 32)) * 0x165667b19e3779f9);
-  return <u32>((h ^ (h >>> 29)) >>> 20);
+  const h = ((a ^ rotr<u64>(b, 17)) + ((<u64>salt << 8) | <u64>len)) * 0x9e3779b97f4a7c15;
+  return <u32>(h >>> 32);
 }
 
 /** Adds the word at `ptr` (in the input area; `len` bytes) as the next entry of `list`. */
@@ -233,9 +234,12 @@ export function defineWord(list: u32, ptr: usize, len: u32): void {
 }
 
 /** Index of the bytes [p, p + len) in `list`, or -1. */
-function match(list: u32, p: usize, len: u32): i32 {
-  const a = fp1(p, len);
-  const b = fp2(p, len);
+@inline function match(list: u32, p: usize, len: u32): i32 {
+  return matchFp(list, p, len, fp1(p, len), fp2(p, len));
+}
+
+/** match() with the word's fingerprints already at hand. */
+function matchFp(list: u32, p: usize, len: u32, a: u64, b: u64): i32 {
   let slot = hash(a, b, len, list) & (WORD_SLOTS - 1);
   while (true) {
     const e = wordSlotsPtr + (<usize>slot << 5);
@@ -246,6 +250,41 @@ function match(list: u32, p: usize, len: u32): i32 {
     }
     slot = (slot + 1) & (WORD_SLOTS - 1);
   }
+}
+
+/**
+ * A short string at p (content under 16 bytes, no escape or control character): on success p is
+ * past it, its content is [sStart, sEnd) and its fingerprints are in vA, vB; false when the string
+ * needs the general path (scanString), with p unmoved. One vector load finds the closing quote.
+ */
+let vA: u64 = 0;
+let vB: u64 = 0;
+let vLower: i32 = 0; // bitmask of the lanes holding a-z
+let vName: i32 = 0; // bitmask of the lanes holding a-z, 0-9 or _
+function shortString(): bool {
+  const a = p + 1;
+  const v = v128.load(a);
+  const stops = i8x16.bitmask(
+    v128.or(
+      v128.or(i8x16.eq(v, i8x16.splat(0x22)), i8x16.eq(v, i8x16.splat(0x5c))),
+      i8x16.lt_u(v, i8x16.splat(0x20)),
+    ),
+  );
+  if (stops == 0) return false;
+  const len = ctz<u32>(stops);
+  if (load<u8>(a + len) != 0x22) return false;
+  const lane0 = i64x2.extract_lane(v, 0);
+  vA = len >= 8 ? lane0 : len == 0 ? 0 : lane0 & ((<u64>1 << (<u64>len << 3)) - 1);
+  vB = len > 8 ? load<u64>(a + len - 8) : 0;
+  const lower = v128.and(i8x16.ge_u(v, i8x16.splat(0x61)), i8x16.le_u(v, i8x16.splat(0x7a)));
+  const digit = v128.and(i8x16.ge_u(v, i8x16.splat(0x30)), i8x16.le_u(v, i8x16.splat(0x39)));
+  vLower = i8x16.bitmask(lower);
+  vName = i8x16.bitmask(v128.or(v128.or(lower, digit), i8x16.eq(v, i8x16.splat(0x5f))));
+  sStart = a;
+  sEnd = a + len;
+  sEscape = false;
+  p = a + len + 1;
+  return true;
 }
 
 // ---- lexical layer -------------------------------------------------------------------------------
@@ -320,65 +359,67 @@ function scanString(): bool {
 
 /** A JSON number at p (grammar only; the caller checks what follows). */
 function scanNumber(): bool {
-  nStart = p;
+  let q = p;
+  nStart = q;
   nNegative = false;
   nFraction = false;
   nExponent = false;
   nMantissa = 0;
-  let c = <u32>load<u8>(p);
+  let c = <u32>load<u8>(q);
   if (c == 0x2d) {
     nNegative = true;
-    p++;
-    c = load<u8>(p);
+    q++;
+    c = load<u8>(q);
   }
   if (c == 0x30) {
-    p++;
+    q++;
     nIntDigits = 1;
   } else if (c - 0x31 < 9) {
-    const d0 = p;
+    const d0 = q;
     let m: u64 = 0;
     while (c - 0x30 < 10) {
       m = m * 10 + <u64>(c - 0x30);
-      p++;
-      c = load<u8>(p);
+      q++;
+      c = load<u8>(q);
     }
-    nIntDigits = <u32>(p - d0);
+    nIntDigits = <u32>(q - d0);
     nMantissa = m; // meaningful when nIntDigits <= 15
   } else {
     return false;
   }
-  c = load<u8>(p);
+  c = load<u8>(q);
   if (c == 0x2e) {
     nFraction = true;
-    p++;
-    c = load<u8>(p);
+    q++;
+    c = load<u8>(q);
     if (c - 0x30 >= 10) return false;
     while (c - 0x30 < 10) {
-      p++;
-      c = load<u8>(p);
+      q++;
+      c = load<u8>(q);
     }
   }
   nExpValue = 0;
   if ((c | 0x20) == 0x65) {
     nExponent = true;
-    p++;
-    c = load<u8>(p);
+    q++;
+    c = load<u8>(q);
     let negative = false;
     if (c == 0x2b || c == 0x2d) {
       negative = c == 0x2d;
-      p++;
-      c = load<u8>(p);
+      q++;
+      c = load<u8>(q);
     }
     if (c - 0x30 >= 10) return false;
     let e: i32 = 0;
     while (c - 0x30 < 10) {
       if (e < 100000) e = e * 10 + <i32>(c - 0x30);
-      p++;
-      c = load<u8>(p);
+      q++;
+      c = load<u8>(q);
     }
     nExpValue = negative ? -e : e;
   }
-  nEnd = p;
+  nEnd = q;
+  p = q;
   return true;
 }
 
@@ -538,10 +579,17 @@ function objectStart(list: u32): i32 {
 }
 
 function readKey(list: u32): bool {
-  if (load<u8>(p) != 0x22 || !scanString()) return false;
-  keyText();
-  key = matchKey(list);
-  if (key < 0 && matchKey(L_OTHER) >= 0) return false;
+  if (load<u8>(p) != 0x22) return false;
+  if (shortString()) {
+    const len = <u32>(sEnd - sStart);
+    key = matchFp(list, sStart, len, vA, vB);
+    if (key < 0 && matchFp(L_OTHER, sStart, len, vA, vB) >= 0) return false;
+  } else {
+    if (!scanString()) return false;
+    keyText();
+    key = matchKey(list);
+    if (key < 0 && matchKey(L_OTHER) >= 0) return false;
+  }
   if (key >= 0) {
     const bit: u32 = 1 << <u32>key;
     if (seen & bit) return false;
@@ -617,10 +665,13 @@ function isStrategyName(a: usize, b: usize): bool {
 }
 
 /** The id of the name [a, b), interned on first sight; -1 when the table is full. */
-function intern(a: usize, b: usize): i32 {
+@inline function intern(a: usize, b: usize): i32 {
   const len = <u32>(b - a);
-  const f1 = fp1(a, len);
-  const f2 = fp2(a, len);
+  return internFp(a, len, fp1(a, len), fp2(a, len));
+}
+
+/** intern() with the name's fingerprints already at hand. */
+function internFp(a: usize, len: u32, f1: u64, f2: u64): i32 {
   let slot = hash(f1, f2, len, 16) & (NAME_SLOTS - 1);
   while (true) {
     const at = slotsPtr + (<usize>slot << 2);
@@ -648,7 +699,15 @@ function intern(a: usize, b: usize): i32 {
 
 /** A strategy name at p, interned; -1 on anything else. */
 function strategyName(): i32 {
-  if (!plainString() || !isStrategyName(sStart, sEnd)) return -1;
+  if (load<u8>(p) != 0x22) return -1;
+  if (shortString()) {
+    const len = <u32>(sEnd - sStart);
+    const all = (1 << len) - 1;
+    // /^[a-z][a-z0-9_]*$/ checked on the vector's lanes.
+    if (len == 0 || (vLower & 1) == 0 || (vName & all) != all) return -1;
+    return internFp(sStart, len, vA, vB);
+  }
+  if (!scanString() || sEscape || !isStrategyName(sStart, sEnd)) return -1;
   return intern(sStart, sEnd);
 }
 
@@ -660,17 +719,20 @@ function strategyName(): i32 {
   return <u32>((at - tapePtr) >>> 2);
 }
 
-/** A list of strategy names written to the tape as [count, id...]; returns its word index or 0. */
-function strategyList(): u32 {
+/**
+ * A list written to the tape as [count, item...]: strategy name ids, or event type indices when
+ * `ofEvents`. Returns its word index, or 0 on bad input.
+ */
+function tapeList(ofEvents: bool): u32 {
   const head = tp;
   if (!tapeRoom(1)) return 0;
   tp += 4;
   let n: u32 = 0;
   let more = arrayStart();
   while (more == 1) {
-    const id = strategyName();
-    if (id < 0 || !tapeRoom(1)) return 0;
-    store<u32>(tp, <u32>id);
+    const item = ofEvents ? event() : strategyName();
+    if (item < 0 || !tapeRoom(1)) return 0;
+    store<u32>(tp, <u32>item);
     tp += 4;
     n++;
     more = nextElement();
@@ -773,26 +835,6 @@ function event(): i32 {
   return more == 0 ? type : -1;
 }
 
-/** A turn's events as [count, type...]; returns the list's word index or 0. */
-function events(): u32 {
-  const head = tp;
-  if (!tapeRoom(1)) return 0;
-  tp += 4;
-  let n: u32 = 0;
-  let more = arrayStart();
-  while (more == 1) {
-    const type = event();
-    if (type < 0 || !tapeRoom(1)) return 0;
-    store<u32>(tp, <u32>type);
-    tp += 4;
-    n++;
-    more = nextElement();
-  }
-  if (more < 0) return 0;
-  store<u32>(head, n);
-  return word(head);
-}
-
 /** A reference object into the turn at `t`; false on bad input. */
 function reference(t: usize): bool {
   const outer = seen;
@@ -804,7 +846,7 @@ function reference(t: usize): bool {
       strategy = strategyName();
       if (strategy < 0) return false;
     } else if (key == K_ACCEPTABLE) {
-      const at = strategyList();
+      const at = tapeList(false);
       if (at == 0) return false;
       store<u32>(t + 20, at);
     } else if (!skipValue(4)) return false;
@@ -834,7 +876,7 @@ function turn(): bool {
     } else if (key == K_TEXT) {
       if (load<u8>(p) != 0x22 || !scanString()) return false;
     } else if (key == K_EVENTS) {
-      const at = events();
+      const at = tapeList(true);
       if (at == 0) return false;
       store<u32>(t + 24, at);
     } else if (key == K_STRATEGY) {
@@ -843,7 +885,7 @@ function turn(): bool {
       store<u32>(t + 4, <u32>id);
       flags |= F_STRATEGY;
     } else if (key == K_RANKING) {
-      const at = strategyList();
+      const at = tapeList(false);
       if (at == 0) return false;
       store<u32>(t + 16, at);
     } else if (key == K_REFERENCE) {
