@@ -133,7 +133,7 @@ export async function scoreRange(
     options.reader !== 'json' &&
     !options.onSession &&
     metrics.every((m) => metricRegistry.has(m.name) && metricRegistry.get(m.name) === m);
-  if (scanned) return sink.finish(await scanLines(file, range, sink));
+  if (scanned) return sink.finish(await scanLines(file, range, sink, options.keepIds ?? false));
   let lineCount = 0;
   for await (const { first, lines } of readLineBatches(file, 1 << 20, range)) {
     lineCount = first + lines.length - 1;
@@ -145,11 +145,15 @@ export async function scoreRange(
   return sink.finish(lineCount);
 }
 
-/** The scanner's reader: whole chunks are read into its memory and scanned; returns the line count. */
+/**
+ * The scanner's reader: whole chunks are read into its memory and scanned; returns the line count.
+ * Session ids are decoded only when `keepIds`.
+ */
 async function scanLines(
   file: string,
   range: ByteRange | null,
   sink: RangeSink,
+  keepIds: boolean,
   chunkBytes = 1 << 20,
 ): Promise<number> {
   const scanner = new SessionScanner();
@@ -180,7 +184,7 @@ async function scanLines(
           line++;
           const kind = tape[at]!;
           if (kind === LINE_SESSION) {
-            const session = scanner.session(at);
+            const session = scanner.session(at, keepIds);
             if (session) sink.line(session);
             else sink.line(parseSessionLine(scanner.text(tape[at + 1]!, tape[at + 2]!), line));
             at = scanner.sessionEnd(at);

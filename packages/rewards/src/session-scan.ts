@@ -175,8 +175,9 @@ export class SessionScanner {
   /**
    * The skeleton session of the session record at tape word `at`, or null when a number the
    * scanner left to JavaScript is out of the schema's range (the line then takes the JSON path).
+   * Its session_id is '' unless `withId` (no metric reads it).
    */
-  session(at: number): Session | null {
+  session(at: number, withId: boolean): Session | null {
     const tape = this.tape;
     const names = this.names;
     const bits = tape[at + 6]!;
@@ -230,16 +231,8 @@ export class SessionScanner {
       }
       t = tape[t + 7]!;
     }
-    const idStart = tape[at + 3]!;
-    const idWord = tape[at + 4]!;
-    const idEnd = idStart + (idWord & 0x3fffffff);
-    const encoding = idWord >>> 31 ? 'utf8' : 'latin1';
     return {
-      // An id with escapes is decoded by JSON.parse itself, quotes included.
-      session_id:
-        idWord & 0x40000000
-          ? (JSON.parse(this.input.toString(encoding, idStart - 1, idEnd + 1)) as string)
-          : this.input.toString(encoding, idStart, idEnd),
+      session_id: withId ? this.sessionId(at) : '',
       domain: 'shop',
       goal: { type: GOAL_TYPES[tape[at + 5]!]!, slots: NO_SLOTS },
       turns,
@@ -252,6 +245,18 @@ export class SessionScanner {
         order_value: orderValue,
       },
     };
+  }
+
+  /** The session_id of the session record at `at`. */
+  private sessionId(at: number): string {
+    const idStart = this.tape[at + 3]!;
+    const idWord = this.tape[at + 4]!;
+    const idEnd = idStart + (idWord & 0x3fffffff);
+    const encoding = idWord >>> 31 ? 'utf8' : 'latin1';
+    // An id with escapes is decoded by JSON.parse itself, quotes included.
+    return idWord & 0x40000000
+      ? (JSON.parse(this.input.toString(encoding, idStart - 1, idEnd + 1)) as string)
+      : this.input.toString(encoding, idStart, idEnd);
   }
 
   /** The end (tape word) of the session record at `at`. */
