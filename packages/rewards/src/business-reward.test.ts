@@ -1,9 +1,15 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@gopo/core';
 import fc from 'fast-check';
 import { evaluate as mathEvaluate } from 'mathjs';
 import { describe, expect, it } from 'vitest';
+import { parseArithmetic } from './arithmetic.js';
 import {
   BUSINESS_VARIABLE_NAMES,
+  BUSINESS_VARIABLES,
   type BusinessScope,
   businessScope,
   compileBusinessReward,
@@ -107,8 +113,10 @@ describe('business reward R_goal', () => {
       ) as Record<keyof BusinessScope, fc.Arbitrary<number>>,
     );
     let checked = 0;
+    let parsedHere = 0;
     fc.assert(
       fc.property(expr, scope, (e, sc) => {
+        if (parseArithmetic(e, BUSINESS_VARIABLES)) parsedHere++;
         let compiled: ReturnType<typeof compileBusinessReward>;
         try {
           compiled = compileBusinessReward(GreConfigSchema.parse({ expression: e, clip: null }));
@@ -124,5 +132,64 @@ describe('business reward R_goal', () => {
       { numRuns: 300 },
     );
     expect(checked).toBeGreaterThan(200);
+    // Both the parser here and mathjs's tree (implicit multiplications) must have been exercised.
+    expect(parsedHere).toBeGreaterThan(30);
+    expect(parsedHere).toBeLessThan(checked);
+  });
+
+  it('parses the plain-arithmetic subset itself and leaves everything else to mathjs', () => {
+    const vars = { a: 0, b: 0 };
+    const at = (e: string, scope = { a: 3, b: -2 }) => parseArithmetic(e, vars)?.evaluate(scope);
+    expect(at('a - -b * 2 / 4')).toBe(3 - (-(-2) * 2) / 4);
+    expect(at('-a * -b')).toBe(-6);
+    expect(at('+(a) - (b - 1e1) + 0.5E-1')).toBe(3 - (-2 - 10) + 0.05);
+    expect(at('a - b - 1')).toBe(4); // left-associative
+    expect(at('a / b / 2')).toBe(-0.75);
+    expect([...parseArithmetic('b + a*b', vars)!.used]).toEqual(['b', 'a']);
+    for (const e of [
+      '2 a',
+      '(a)(b)',
+      'a (b)',
+      'a^2',
+      'pi * a',
+      'a >= 1',
+      'max(a, b)',
+      '2.',
+      '.5',
+      'a +',
+      '',
+      'c',
+    ])
+      expect(parseArithmetic(e, vars)).toBeNull();
+  });
+
+  it('never loads mathjs for plain arithmetic such as the default expression', () => {
+    const src = (f: string) => JSON.stringify(new URL(f, import.meta.url).href);
+    const code = `
+      import { createRequire } from 'node:module';
+      const { compileBusinessReward } = await import(${src('./business-reward.ts')});
+      const { GreConfigSchema } = await import(${src('./config.ts')});
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('mathjs'));
+      compileBusinessReward(GreConfigSchema.parse({}));
+      const before = loaded();
+      compileBusinessReward(GreConfigSchema.parse({ expression: 'success + (csat >= 4)' }));
+      console.log(JSON.stringify([before, loaded()]));`;
+    const r = spawnSync(
+      process.execPath,
+      ['--conditions=@gopo/source', '--import', 'tsx', '--input-type=module', '-e', code],
+      { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) },
+    );
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual([false, true]);
+    // The check above sees require()d modules only: no module of the package may import mathjs
+    // statically either (type imports aside).
+    const dir = fileURLToPath(new URL('.', import.meta.url));
+    const eager = readdirSync(dir).filter(
+      (f) =>
+        f.endsWith('.ts') &&
+        !f.endsWith('.test.ts') &&
+        /^import (?!type )[^;]*from 'mathjs'/m.test(readFileSync(path.join(dir, f), 'utf8')),
+    );
+    expect(eager).toEqual([]);
   });
 });

@@ -1,9 +1,20 @@
+import { createRequire } from 'node:module';
 import { ConfigError } from '@gopo/core';
 import type { Session } from '@gopo/dialogue';
-import { all, create, type MathNode } from 'mathjs';
+import type { MathJsInstance, MathNode } from 'mathjs';
+import { parseArithmetic } from './arithmetic.js';
 import type { GreConfig } from './config.js';
 
-const math = create(all!, {});
+// mathjs is loaded on first use: loading and instantiating it takes about a second, and plain
+// arithmetic (the default expression among them) never needs it.
+let mathInstance: MathJsInstance | null = null;
+function math(): MathJsInstance {
+  if (!mathInstance) {
+    const { all, create } = createRequire(import.meta.url)('mathjs') as typeof import('mathjs');
+    mathInstance = create(all!, {});
+  }
+  return mathInstance;
+}
 
 /**
  * The variables a business-reward expression may use, all numbers (booleans are 0/1), with what
@@ -51,10 +62,12 @@ export interface CompiledBusinessReward {
  * non-numeric results fail here with a ConfigError naming the offending piece, never per session.
  */
 export function compileBusinessReward(config: GreConfig, source = '(config)'): CompiledBusinessReward {
+  const plain = parseArithmetic(config.expression, BUSINESS_VARIABLES);
+  if (plain) return finish(config, source, plain.evaluate, null, plain.used);
   const where = { file: source, path: ['gre', 'expression'] as const };
   let node: MathNode;
   try {
-    node = math.parse(config.expression);
+    node = math().parse(config.expression);
   } catch (e) {
     throw new ConfigError(
       where,
@@ -68,7 +81,7 @@ export function compileBusinessReward(config: GreConfig, source = '(config)'): C
     if (n.type !== 'SymbolNode') return;
     const name = (n as unknown as { name: string }).name;
     if (parent?.type === 'FunctionNode' && path === 'fn') {
-      if (typeof (math as unknown as Record<string, unknown>)[name] !== 'function')
+      if (typeof (math() as unknown as Record<string, unknown>)[name] !== 'function')
         throw new ConfigError(where, `unknown function "${name}" in business reward "${config.expression}"`);
       return;
     }
@@ -79,11 +92,22 @@ export function compileBusinessReward(config: GreConfig, source = '(config)'): C
         `unknown variable "${name}" in business reward "${config.expression}"; valid: ${BUSINESS_VARIABLE_NAMES.join(', ')}`,
       );
   });
-  const code = node.compile();
   const native = nativeArithmetic(node);
+  return finish(config, source, native, native ? null : node.compile(), used);
+}
+
+/** The compiled reward around a closure (or mathjs's compiled code), checked on an all-zero scope. */
+function finish(
+  config: GreConfig,
+  source: string,
+  native: NativeFn | null,
+  code: { evaluate(scope: object): unknown } | null,
+  used: ReadonlySet<BusinessVariable>,
+): CompiledBusinessReward {
+  const where = { file: source, path: ['gre', 'expression'] as const };
   const clip = config.clip;
   const evaluate = (scope: BusinessScope): number => {
-    const raw = native ? native(scope) : (code.evaluate(scope) as unknown);
+    const raw = native ? native(scope) : code!.evaluate(scope);
     const v = typeof raw === 'boolean' ? Number(raw) : raw;
     if (typeof v !== 'number' || Number.isNaN(v))
       throw new ConfigError(
