@@ -455,50 +455,55 @@ function scanBool(): i32 {
   return -1;
 }
 
+/**
+ * At `opener` ('{' or '['): 1 at the first member, 0 for an empty container (p past it), -1 when p
+ * is not at `opener`.
+ */
+function opened(opener: u8): i32 {
+  if (load<u8>(p) != opener) return -1;
+  p++;
+  skipWs();
+  if (load<u8>(p) == opener + 2) {
+    // '}' and ']' follow '{' and '[' by two in ASCII.
+    p++;
+    return 0;
+  }
+  return 1;
+}
+
+/** After a member of a container opened by `opener`: 1 at the next member, 0 past the end, -1 on bad input. */
+function nextMember(opener: u8): i32 {
+  skipWs();
+  const d = load<u8>(p);
+  p++;
+  if (d == opener + 2) return 0;
+  if (d != 0x2c) return -1;
+  skipWs();
+  return 1;
+}
+
+/** At a key: the key string, the colon and the whitespace after it (no key lookup). */
+function anyKey(): bool {
+  if (load<u8>(p) != 0x22 || !scanString()) return false;
+  skipWs();
+  if (load<u8>(p) != 0x3a) return false;
+  p++;
+  skipWs();
+  return true;
+}
+
 /** Any JSON value at p (syntax only). */
 function skipValue(depth: i32): bool {
   const c = load<u8>(p);
   if (c == 0x22) return scanString();
-  if (c == 0x7b) {
+  if (c == 0x7b || c == 0x5b) {
     if (depth >= MAX_DEPTH) return false;
-    p++;
-    skipWs();
-    if (load<u8>(p) == 0x7d) {
-      p++;
-      return true;
+    let more = opened(c);
+    while (more == 1) {
+      if ((c == 0x7b && !anyKey()) || !skipValue(depth + 1)) return false;
+      more = nextMember(c);
     }
-    while (true) {
-      if (load<u8>(p) != 0x22 || !scanString()) return false;
-      skipWs();
-      if (load<u8>(p) != 0x3a) return false;
-      p++;
-      skipWs();
-      if (!skipValue(depth + 1)) return false;
-      skipWs();
-      const d = load<u8>(p);
-      p++;
-      if (d == 0x7d) return true;
-      if (d != 0x2c) return false;
-      skipWs();
-    }
-  }
-  if (c == 0x5b) {
-    if (depth >= MAX_DEPTH) return false;
-    p++;
-    skipWs();
-    if (load<u8>(p) == 0x5d) {
-      p++;
-      return true;
-    }
-    while (true) {
-      if (!skipValue(depth + 1)) return false;
-      skipWs();
-      const d = load<u8>(p);
-      p++;
-      if (d == 0x5d) return true;
-      if (d != 0x2c) return false;
-      skipWs();
-    }
+    return more == 0;
   }
   if (c == 0x74) return literal(TRUE, 4);
   if (c == 0x66) return literal(FALSE, 5);
@@ -568,14 +573,8 @@ function keyText(): void {
 
 /** At '{': returns 1 at a key's value, 0 for an empty object, -1 on bad input. */
 function objectStart(list: u32): i32 {
-  if (load<u8>(p) != 0x7b) return -1;
-  p++;
-  skipWs();
-  if (load<u8>(p) == 0x7d) {
-    p++;
-    return 0;
-  }
-  return readKey(list) ? 1 : -1;
+  const more = opened(0x7b);
+  return more == 1 ? (readKey(list) ? 1 : -1) : more;
 }
 
 function readKey(list: u32): bool {
@@ -604,36 +603,18 @@ function readKey(list: u32): bool {
 
 /** After a value: returns 1 at the next key's value, 0 at the object's end, -1 on bad input. */
 function nextKey(list: u32): i32 {
-  skipWs();
-  const d = load<u8>(p);
-  p++;
-  if (d == 0x7d) return 0;
-  if (d != 0x2c) return -1;
-  skipWs();
-  return readKey(list) ? 1 : -1;
+  const more = nextMember(0x7b);
+  return more == 1 ? (readKey(list) ? 1 : -1) : more;
 }
 
 /** At '[': returns 1 at the first element, 0 for an empty array, -1 otherwise. */
-function arrayStart(): i32 {
-  if (load<u8>(p) != 0x5b) return -1;
-  p++;
-  skipWs();
-  if (load<u8>(p) == 0x5d) {
-    p++;
-    return 0;
-  }
-  return 1;
+@inline function arrayStart(): i32 {
+  return opened(0x5b);
 }
 
 /** After an element: 1 at the next one, 0 at the array's end, -1 on bad input. */
-function nextElement(): i32 {
-  skipWs();
-  const d = load<u8>(p);
-  p++;
-  if (d == 0x5d) return 0;
-  if (d != 0x2c) return -1;
-  skipWs();
-  return 1;
+@inline function nextElement(): i32 {
+  return nextMember(0x5b);
 }
 
 /** A string value without escapes; false otherwise. */
@@ -768,14 +749,8 @@ function slotValue(): bool {
 
 /** goal.slots: z.record(z.string(), SlotValueSchema). */
 function slots(): bool {
-  if (load<u8>(p) != 0x7b) return false;
-  p++;
-  skipWs();
-  if (load<u8>(p) == 0x7d) {
-    p++;
-    return true;
-  }
-  while (true) {
+  let more = opened(0x7b);
+  while (more == 1) {
     // Any key is allowed but "__proto__".
     if (load<u8>(p) != 0x22 || !scanString()) return false;
     keyText();
@@ -785,13 +760,9 @@ function slots(): bool {
     p++;
     skipWs();
     if (!slotValue()) return false;
-    skipWs();
-    const d = load<u8>(p);
-    p++;
-    if (d == 0x7d) return true;
-    if (d != 0x2c) return false;
-    skipWs();
+    more = nextMember(0x7b);
   }
+  return more == 0;
 }
 
 /** The goal object; returns its type index or -1. */
