@@ -18,7 +18,80 @@ function bernoulliTable(n: number, p: number, seed: number, group = 0): ScoreTab
   return t;
 }
 
+/**
+ * The bootstrap written plainly, row by row in file order, with the same draws: bootstrapTable's
+ * grouped, generated kernel must give bit-identical intervals.
+ */
+function referenceBootstrap(t: ScoreTable, groups: number, resamples: number, seed: number) {
+  const rng = Rng.fromSeed(seed);
+  const W = t.width;
+  const out: number[][] = [];
+  for (let b = 0; b < resamples; b++) {
+    // Lemire's multiply-and-reject draws, in BigInt arithmetic.
+    const n = BigInt(t.rows);
+    const threshold = (2n ** 32n - n) % n;
+    const counts = new Array<number>(t.rows).fill(0);
+    for (let k = 0; k < t.rows; k++) {
+      let m = BigInt(rng.nextU32()) * n;
+      while ((m & 0xffffffffn) < threshold) m = BigInt(rng.nextU32()) * n;
+      counts[Number(m >> 32n)]!++;
+    }
+    const sn = new Array<number>((groups + 1) * W).fill(0);
+    const sd = new Array<number>((groups + 1) * W).fill(0);
+    for (let i = 0; i < t.rows; i++) {
+      if (counts[i] === 0) continue;
+      for (let m = 0; m < W; m++) {
+        const j = t.group[i]! * W + m;
+        sn[j] = sn[j]! + counts[i]! * t.num[i * W + m]!;
+        sd[j] = sd[j]! + counts[i]! * t.den[i * W + m]!;
+      }
+    }
+    for (let g = 0; g < groups; g++)
+      for (let m = 0; m < W; m++) {
+        sn[groups * W + m] = sn[groups * W + m]! + sn[g * W + m]!;
+        sd[groups * W + m] = sd[groups * W + m]! + sd[g * W + m]!;
+      }
+    out.push(sn.map((x, j) => (sd[j] === 0 ? Number.NaN : x / sd[j]!)));
+  }
+  return out;
+}
+
 describe('bootstrap', () => {
+  it('gives the intervals of a plain row-by-row bootstrap, bit for bit', () => {
+    const rng = Rng.fromSeed(9);
+    const t = new ScoreTable(5, 4);
+    for (let i = 0; i < 700; i++) {
+      // group 3 of 4 stays empty; column 2 has varying denominators and column 4 is undefined on many rows
+      const o = t.addRow([0, 1, 2, 0][rng.int(4)]!);
+      t.num[o] = rng.float();
+      t.den[o] = 1;
+      t.num[o + 1] = rng.normal() * 1e3;
+      t.den[o + 1] = 1;
+      const turns = rng.int(5);
+      t.num[o + 2] = rng.int(turns + 1);
+      t.den[o + 2] = turns;
+      t.num[o + 3] = -rng.float();
+      t.den[o + 3] = 1;
+      const defined = rng.bool(0.3);
+      t.num[o + 4] = defined ? rng.float() : 0;
+      t.den[o + 4] = defined ? 1 : 0;
+    }
+    const B = 120;
+    const ci = bootstrapTable(t, 4, { resamples: B, confidence: 0.9, rng: Rng.fromSeed(4) });
+    const ref = referenceBootstrap(t, 4, B, 4);
+    const interval = (slot: number, m: number) => {
+      const col = Float64Array.from(ref, (r) => r[slot * 5 + m]!);
+      const alpha = (1 - 0.9) / 2; // as bootstrapTable computes it (not exactly 0.05)
+      return [quantile(col.slice(), alpha), quantile(col.slice(), 1 - alpha)];
+    };
+    for (let m = 0; m < 5; m++) {
+      expect([ci.overall[m]!.low, ci.overall[m]!.high]).toEqual(interval(4, m));
+      for (let g = 0; g < 4; g++)
+        expect([ci.byGroup[g]![m]!.low, ci.byGroup[g]![m]!.high]).toEqual(interval(g, m));
+    }
+    expect(ci.byGroup[3]![0]!.low).toBeNaN();
+  });
+
   it('type-7 quantiles by hand, NaN left out', () => {
     const v = new Float64Array([3, 1, Number.NaN, 2, 4]);
     expect(quantile(v, 0)).toBe(1);

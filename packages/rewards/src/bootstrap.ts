@@ -1,4 +1,5 @@
 import type { Rng } from '@gopo/core';
+import { groupSumsKernel } from './bootstrap-kernel.js';
 import type { ScoreTable } from './score-table.js';
 
 /** A point estimate with a percentile bootstrap interval. */
@@ -77,29 +78,37 @@ export function bootstrapTable(table: ScoreTable, groups: number, opts: Bootstra
   const unitDen = new Uint8Array(W).fill(1);
   for (let i = 0; i < n * W; i++) if (den[i] !== 1) unitDen[i % W] = 0;
   const varCols = Int32Array.from([...unitDen.keys()].filter((m) => unitDen[m] === 0));
+  const V = varCols.length;
+  // Rows grouped (file order within a group) and copied in that order, numerators and the varying
+  // denominators: each group's sums are then one pass of the generated kernel over a contiguous
+  // block. The copy costs a second table's memory while the bootstrap runs.
+  const order = new Uint32Array(n);
+  const starts = new Int32Array(groups + 1);
+  for (let i = 0; i < n; i++) starts[group[i]! + 1]!++;
+  for (let g = 0; g < groups; g++) starts[g + 1]! += starts[g]!;
+  const next = starts.slice(0, groups);
+  for (let i = 0; i < n; i++) order[next[group[i]!]!++] = i;
+  const x = new Float64Array(n * W);
+  const d = new Float64Array(n * V);
+  for (let k = 0; k < n; k++) {
+    const row = order[k]! * W;
+    x.set(num.subarray(row, row + W), k * W);
+    for (let v = 0; v < V; v++) d[k * V + v] = den[row + varCols[v]!]!;
+  }
+  const sums = groupSumsKernel(W, V);
+  const sdVar = new Float64Array(groups * V);
   const drawn = new Float64Array(groups);
   const counts = new Uint32Array(n);
   for (let b = 0; b < B; b++) {
     sn.fill(0);
     sd.fill(0);
-    drawn.fill(0);
     drawCounts(counts, opts.rng);
-    // Rows are visited in order, weighted by how often the resample drew them: a sequential pass
-    // is several times faster than adding randomly drawn rows one by one.
-    for (let i = 0; i < n; i++) {
-      const c = counts[i]!;
-      if (c === 0) continue;
-      const row = i * W;
-      const gi = group[i]!;
-      const g = gi * W;
-      drawn[gi] = drawn[gi]! + c;
-      for (let m = 0; m < W; m++) sn[g + m] = sn[g + m]! + c * num[row + m]!;
-      for (let v = 0; v < varCols.length; v++) {
-        const m = varCols[v]!;
-        sd[g + m] = sd[g + m]! + c * den[row + m]!;
-      }
+    for (let g = 0; g < groups; g++)
+      drawn[g] = sums(counts, order, x, d, starts[g]!, starts[g + 1]!, sn, g * W, sdVar, g * V);
+    for (let g = 0; g < groups; g++) {
+      for (let m = 0; m < W; m++) if (unitDen[m]) sd[g * W + m] = drawn[g]!;
+      for (let v = 0; v < V; v++) sd[g * W + varCols[v]!] = sdVar[g * V + v]!;
     }
-    for (let g = 0; g < groups; g++) for (let m = 0; m < W; m++) if (unitDen[m]) sd[g * W + m] = drawn[g]!;
     for (let g = 0; g < groups; g++) {
       for (let m = 0; m < W; m++) {
         sn[all + m] = sn[all + m]! + sn[g * W + m]!;
