@@ -18,6 +18,19 @@ function bernoulliTable(n: number, p: number, seed: number, group = 0): ScoreTab
   return t;
 }
 
+/** One resample's multiplicities: Lemire's multiply-and-reject draws, in BigInt arithmetic. */
+function referenceCounts(rows: number, rng: Rng): number[] {
+  const n = BigInt(rows);
+  const threshold = (2n ** 32n - n) % n;
+  const counts = new Array<number>(rows).fill(0);
+  for (let k = 0; k < rows; k++) {
+    let m = BigInt(rng.nextU32()) * n;
+    while ((m & 0xffffffffn) < threshold) m = BigInt(rng.nextU32()) * n;
+    counts[Number(m >> 32n)]!++;
+  }
+  return counts;
+}
+
 /**
  * The bootstrap written plainly, row by row in file order, with the same draws: bootstrapTable's
  * grouped, generated kernel must give bit-identical intervals.
@@ -27,15 +40,7 @@ function referenceBootstrap(t: ScoreTable, groups: number, resamples: number, se
   const W = t.width;
   const out: number[][] = [];
   for (let b = 0; b < resamples; b++) {
-    // Lemire's multiply-and-reject draws, in BigInt arithmetic.
-    const n = BigInt(t.rows);
-    const threshold = (2n ** 32n - n) % n;
-    const counts = new Array<number>(t.rows).fill(0);
-    for (let k = 0; k < t.rows; k++) {
-      let m = BigInt(rng.nextU32()) * n;
-      while ((m & 0xffffffffn) < threshold) m = BigInt(rng.nextU32()) * n;
-      counts[Number(m >> 32n)]!++;
-    }
+    const counts = referenceCounts(t.rows, rng);
     const sn = new Array<number>((groups + 1) * W).fill(0);
     const sd = new Array<number>((groups + 1) * W).fill(0);
     for (let i = 0; i < t.rows; i++) {
@@ -57,6 +62,52 @@ function referenceBootstrap(t: ScoreTable, groups: number, resamples: number, se
 }
 
 describe('bootstrap', () => {
+  it('gives the paired-bootstrap interval and p-value of a plain row-by-row loop, bit for bit', () => {
+    const rng = Rng.fromSeed(12);
+    const a = bernoulliTable(600, 0.4, 5);
+    const b = bernoulliTable(600, 0.45, 6);
+    for (let i = 0; i < 600 * 2; i += 2) a.num[i] = rng.normal(); // a continuous column too
+    const B = 150;
+    const got = pairedCompare(a, b, 'paired-bootstrap', {
+      resamples: B,
+      confidence: 0.95,
+      rng: Rng.fromSeed(8),
+    });
+    const draws = Rng.fromSeed(8);
+    const boot: number[][] = [];
+    for (let r = 0; r < B; r++) {
+      const c = referenceCounts(600, draws);
+      const row: number[] = [];
+      for (let m = 0; m < 2; m++) {
+        let sa = 0;
+        let da = 0;
+        let sb = 0;
+        let db = 0;
+        for (let i = 0; i < 600; i++) {
+          if (c[i] === 0) continue;
+          sa += c[i]! * a.num[i * 2 + m]!;
+          da += c[i]! * a.den[i * 2 + m]!;
+          sb += c[i]! * b.num[i * 2 + m]!;
+          db += c[i]! * b.den[i * 2 + m]!;
+        }
+        row.push(da === 0 || db === 0 ? Number.NaN : sa / da - sb / db);
+      }
+      boot.push(row);
+    }
+    const alpha = (1 - 0.95) / 2;
+    for (let m = 0; m < 2; m++) {
+      const delta = a.ratio(m) - b.ratio(m);
+      const col = Float64Array.from(boot, (r) => r[m]!);
+      const extreme = boot.filter((r) => Math.abs(r[m]! - delta) >= Math.abs(delta) - 1e-12).length;
+      expect(got[m]).toEqual({
+        delta,
+        low: quantile(col.slice(), alpha),
+        high: quantile(col.slice(), 1 - alpha),
+        pValue: (1 + extreme) / (1 + B),
+      });
+    }
+  });
+
   it('gives the intervals of a plain row-by-row bootstrap, bit for bit', () => {
     const rng = Rng.fromSeed(9);
     const t = new ScoreTable(5, 4);

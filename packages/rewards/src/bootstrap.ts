@@ -61,6 +61,13 @@ function drawCounts(counts: Uint32Array, rng: Rng): void {
   }
 }
 
+/** Columns whose denominator is not 1 on every row of every table. */
+function varyingDenominators(tables: readonly ScoreTable[], W: number): Int32Array {
+  const varies = new Uint8Array(W);
+  for (const t of tables) for (let i = 0; i < t.rows * W; i++) if (t.den[i] !== 1) varies[i % W] = 1;
+  return Int32Array.from([...varies.keys()].filter((m) => varies[m] === 1));
+}
+
 /**
  * Percentile bootstrap of every ratio metric of a table, and of each group's ratio, from the same
  * resamples of sessions. Cost: resamples x (rows random draws + rows x metrics multiply-adds).
@@ -75,9 +82,9 @@ export function bootstrapTable(table: ScoreTable, groups: number, opts: Bootstra
   const all = groups * W;
   // Columns whose denominator is 1 on every row (most per-session means) need no denominator sums:
   // a group's sum is its number of drawn rows.
+  const varCols = varyingDenominators([table], W);
   const unitDen = new Uint8Array(W).fill(1);
-  for (let i = 0; i < n * W; i++) if (den[i] !== 1) unitDen[i % W] = 0;
-  const varCols = Int32Array.from([...unitDen.keys()].filter((m) => unitDen[m] === 0));
+  for (const m of varCols) unitDen[m] = 0;
   const V = varCols.length;
   // Rows grouped (file order within a group) and copied in that order, numerators and the varying
   // denominators: each group's sums are then one pass of the generated kernel over a contiguous
@@ -193,20 +200,39 @@ export function pairedCompare(
       into[bIdx * W + m] = da === 0 || db === 0 ? Number.NaN : s[m]! / da - s[2 * W + m]! / db;
     }
   };
+  // A's and B's numerators side by side, and the denominators of the columns where either table's
+  // is not always 1 (the others sum to the rows drawn): one generated-kernel pass per resample
+  // (see bootstrapTable), rows in file order.
+  const varCols = varyingDenominators([a, b], W);
+  const V = varCols.length;
+  const identity = new Uint32Array(n);
+  const x = new Float64Array(n * 2 * W);
+  const d = new Float64Array(n * 2 * V);
+  for (let i = 0; i < n; i++) {
+    identity[i] = i;
+    x.set(a.num.subarray(i * W, i * W + W), i * 2 * W);
+    x.set(b.num.subarray(i * W, i * W + W), i * 2 * W + W);
+    for (let v = 0; v < V; v++) {
+      d[i * 2 * V + v] = a.den[i * W + varCols[v]!]!;
+      d[i * 2 * V + V + v] = b.den[i * W + varCols[v]!]!;
+    }
+  }
+  const sums = groupSumsKernel(2 * W, 2 * V);
+  const sn = new Float64Array(2 * W);
+  const sd = new Float64Array(2 * V);
   const counts = new Uint32Array(n);
   for (let r = 0; r < B; r++) {
-    s.fill(0);
     drawCounts(counts, opts.rng);
-    for (let i = 0; i < n; i++) {
-      const c = counts[i]!;
-      if (c === 0) continue;
-      const row = i * W;
-      for (let m = 0; m < W; m++) {
-        s[m] = s[m]! + c * a.num[row + m]!;
-        s[W + m] = s[W + m]! + c * a.den[row + m]!;
-        s[2 * W + m] = s[2 * W + m]! + c * b.num[row + m]!;
-        s[3 * W + m] = s[3 * W + m]! + c * b.den[row + m]!;
-      }
+    const rows = sums(counts, identity, x, d, 0, n, sn, 0, sd, 0);
+    for (let m = 0; m < W; m++) {
+      s[m] = sn[m]!;
+      s[W + m] = rows;
+      s[2 * W + m] = sn[W + m]!;
+      s[3 * W + m] = rows;
+    }
+    for (let v = 0; v < V; v++) {
+      s[W + varCols[v]!] = sd[v]!;
+      s[3 * W + varCols[v]!] = sd[V + v]!;
     }
     accumulate(boot, r);
   }
