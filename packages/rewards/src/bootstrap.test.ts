@@ -141,6 +141,25 @@ describe('bootstrap', () => {
         expect([ci.byGroup[g]![m]!.low, ci.byGroup[g]![m]!.high]).toEqual(interval(g, m));
     }
     expect(ci.byGroup[3]![0]!.low).toBeNaN();
+    // Progress: one call per resample, and the same intervals as without the callback.
+    const calls: [number, number][] = [];
+    const again = bootstrapTable(t, 4, {
+      resamples: B,
+      confidence: 0.9,
+      rng: Rng.fromSeed(4),
+      onResample: (done, total) => calls.push([done, total]),
+    });
+    expect(again).toEqual(ci);
+    expect(calls).toEqual(Array.from({ length: B }, (_, i) => [i + 1, B]));
+    const paired: number[] = [];
+    pairedCompare(t, t, 'permutation', {
+      resamples: 10,
+      confidence: 0.9,
+      rng: Rng.fromSeed(1),
+      onResample: (done, total) => paired.push(done / total),
+    });
+    expect(paired).toHaveLength(20);
+    expect(paired.at(-1)).toBe(1);
   });
 
   it('type-7 quantiles by hand, NaN left out', () => {

@@ -23,6 +23,8 @@ export interface BootstrapOptions {
   readonly resamples: number;
   readonly confidence: number;
   readonly rng: Rng;
+  /** Called after each resample (and permutation) with how many are done out of how many. */
+  readonly onResample?: (done: number, total: number) => void;
 }
 
 export interface TableIntervals {
@@ -123,6 +125,7 @@ export function bootstrapTable(table: ScoreTable, groups: number, opts: Bootstra
       }
     }
     for (let j = 0; j < G * W; j++) draws[b * G * W + j] = sd[j] === 0 ? Number.NaN : sn[j]! / sd[j]!;
+    opts.onResample?.(b + 1, B);
   }
   const alpha = (1 - opts.confidence) / 2;
   const intervalOf = (slot: number, m: number, value: number): Interval => {
@@ -235,6 +238,7 @@ export function pairedCompare(
       s[3 * W + varCols[v]!] = sd[V + v]!;
     }
     accumulate(boot, r);
+    opts.onResample?.(r + 1, test === 'permutation' ? 2 * B : B);
   }
   if (test === 'permutation') {
     for (let r = 0; r < B; r++) {
@@ -255,6 +259,7 @@ export function pairedCompare(
         }
       }
       accumulate(perm, r);
+      opts.onResample?.(B + r + 1, 2 * B);
     }
   }
   const alpha = (1 - opts.confidence) / 2;

@@ -1,4 +1,12 @@
-import { defineCommand, loadConfig, UsageError, writeFileAtomic } from '@gopo/core';
+import * as path from 'node:path';
+import {
+  defineCommand,
+  loadConfig,
+  Progress,
+  progressEnabled,
+  UsageError,
+  writeFileAtomic,
+} from '@gopo/core';
 import { z } from 'zod';
 import { type MetricsConfig, MetricsConfigSchema } from './config.js';
 import { compareScored, scoreFile, scoringContext, selectMetrics, summarize } from './evaluate.js';
@@ -61,22 +69,48 @@ export const evalCommand = defineCommand({
     const scoring = scoringContext(config, ctx.configFile ?? '(default config)');
     const keepIds = args.against !== undefined;
     const opts = { skipInvalid: args.skipInvalid, keepIds, workers: args.workers, reader: args.reader };
-    const scored = await scoreFile(args.logs, metrics, scoring, opts);
-    const other =
-      args.against !== undefined ? await scoreFile(args.against, metrics, scoring, opts) : undefined;
+    // Progress on stderr (a TTY, not CI, not --quiet): megabytes scored, then bootstrap resamples.
+    const show = !ctx.quiet && progressEnabled();
+    const withBar = async <T>(
+      label: string,
+      unit: number,
+      run: (tick?: (done: number, total: number) => void) => T | Promise<T>,
+    ): Promise<T> => {
+      if (!show) return run();
+      let bar: Progress | null = null;
+      const result = await run((done, total) => {
+        bar ??= new Progress({ label, total: Math.ceil(total / unit), enabled: true });
+        const units = done >= total ? Math.ceil(total / unit) : Math.floor(done / unit);
+        if (units > bar.value) bar.tick(units - bar.value);
+      });
+      (bar as Progress | null)?.done();
+      return result;
+    };
+    const scoreWithProgress = (file: string) =>
+      withBar(`scoring ${path.basename(file)} (MB)`, 2 ** 20, (tick) =>
+        scoreFile(file, metrics, scoring, { ...opts, ...(tick ? { onProgress: tick } : {}) }),
+      );
+    const scored = await scoreWithProgress(args.logs);
+    const other = args.against !== undefined ? await scoreWithProgress(args.against) : undefined;
     for (const s of [scored, other]) {
       if (!s) continue;
       if (s.skipped > 0) ctx.logger.warn(`${s.file}: skipped ${s.skipped} invalid line(s)`);
       if (s.duplicateIds > 0)
         ctx.logger.warn(`${s.file}: ${s.duplicateIds} duplicate session_id(s); the first of each is paired`);
     }
-    const evaluation = summarize(scored, metrics, config, ctx.seed);
+    const evaluation = await withBar('bootstrap', 1, (tick) =>
+      summarize(scored, metrics, config, ctx.seed, tick),
+    );
     const report: EvalReport = {
       evaluation,
       ...(other
         ? {
-            against: summarize(other, metrics, config, ctx.seed),
-            comparison: compareScored(scored, other, metrics, config, ctx.seed),
+            against: await withBar('bootstrap', 1, (tick) =>
+              summarize(other, metrics, config, ctx.seed, tick),
+            ),
+            comparison: await withBar('paired', 1, (tick) =>
+              compareScored(scored, other, metrics, config, ctx.seed, tick),
+            ),
           }
         : {}),
       confidence: config.bootstrap.confidence,

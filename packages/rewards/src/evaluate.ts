@@ -67,6 +67,11 @@ export interface ScoreFileOptions {
   readonly workers?: number;
   /** How lines are read (see ScoreRangeOptions.reader); same result either way. */
   readonly reader?: LineReader;
+  /**
+   * Called with the bytes read so far as the file is scored (after each chunk; with worker threads
+   * only once, at the end).
+   */
+  readonly onProgress?: (bytesRead: number, fileBytes: number) => void;
 }
 
 /**
@@ -97,10 +102,17 @@ export async function scoreFile(
     throw new Error('scoreFile: onSession needs the sessions on this thread; use workers: 1');
   if (workers > 1 && metrics.some((m) => !metricRegistry.has(m.name) || metricRegistry.get(m.name) !== m))
     throw new Error('scoreFile: worker threads can only run registered metrics; use workers: 1');
+  const onProgress = options.onProgress;
   const parts =
     workers > 1 && size > 0
       ? await scoreInWorkers(file, size, workers, metrics, ctx, options)
-      : [await scoreRange(file, null, metrics, ctx, options)];
+      : [
+          await scoreRange(file, null, metrics, ctx, {
+            ...options,
+            onProgress: onProgress && ((bytes) => onProgress(bytes, size)),
+          }),
+        ];
+  onProgress?.(size, size);
 
   const total = parts.reduce((n, p) => n + p.table.rows, 0);
   const table = parts.length === 1 ? parts[0]!.table : new ScoreTable(metrics.length, Math.max(1, total));
@@ -267,12 +279,14 @@ export function summarize(
   metrics: readonly SessionMetric[],
   config: MetricsConfig,
   seed: number,
+  onResample?: (done: number, total: number) => void,
 ): Evaluation {
   const rng = Rng.fromSeed(seed, 'rewards/bootstrap');
   const ci = bootstrapTable(scored.table, GOAL_TYPES.length, {
     resamples: config.bootstrap.resamples,
     confidence: config.bootstrap.confidence,
     rng,
+    ...(onResample ? { onResample } : {}),
   });
   const byGoal: GoalBreakdown[] = [];
   GOAL_TYPES.forEach((goal, g) => {
@@ -319,6 +333,7 @@ export function compareScored(
   metrics: readonly SessionMetric[],
   config: MetricsConfig,
   seed: number,
+  onResample?: (done: number, total: number) => void,
 ): Comparison {
   if (!a.ids || !b.ids) throw new Error('compareScored needs files scored with keepIds');
   const W = metrics.length;
@@ -343,6 +358,7 @@ export function compareScored(
           resamples: config.bootstrap.resamples,
           confidence: config.bootstrap.confidence,
           rng: Rng.fromSeed(seed, 'rewards/paired'),
+          ...(onResample ? { onResample } : {}),
         });
   return {
     test: config.bootstrap.test,

@@ -12,6 +12,8 @@ export interface ByteRange {
 export interface LineBatch {
   readonly first: number;
   readonly lines: readonly string[];
+  /** Bytes of the file (or range) read so far, for progress. */
+  readonly bytesRead: number;
 }
 
 /**
@@ -33,7 +35,9 @@ export async function* readLineBatches(
     highWaterMark: chunkBytes,
     ...(range ? { start: range.start, end: range.end - 1 } : {}),
   });
+  let bytesRead = 0;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
+    bytesRead += chunk.length;
     const lines: string[] = [];
     let start = 0;
     if (carry) {
@@ -52,12 +56,16 @@ export async function* readLineBatches(
     const rest = Math.max(start, lastNl + 1);
     carry = rest < chunk.length ? chunk.subarray(rest) : null;
     if (lines.length === 0) continue;
-    yield { first: line, lines };
+    yield { first: line, lines, bytesRead };
     line += lines.length;
   }
   if (carry && carry.length > 0) {
     const text = decode(carry);
-    yield { first: line, lines: [text.charCodeAt(text.length - 1) === 13 ? text.slice(0, -1) : text] };
+    yield {
+      first: line,
+      lines: [text.charCodeAt(text.length - 1) === 13 ? text.slice(0, -1) : text],
+      bytesRead,
+    };
   }
 }
 

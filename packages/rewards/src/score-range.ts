@@ -40,6 +40,8 @@ export interface ScoreRangeOptions {
    * metrics, no onSession); 'json' runs JSON.parse and the schema on every line. Same result.
    */
   readonly reader?: LineReader;
+  /** Called after each chunk with the bytes of the file (or range) read so far. */
+  readonly onProgress?: (bytesRead: number) => void;
 }
 
 /**
@@ -133,14 +135,16 @@ export async function scoreRange(
     options.reader !== 'json' &&
     !options.onSession &&
     metrics.every((m) => metricRegistry.has(m.name) && metricRegistry.get(m.name) === m);
-  if (scanned) return sink.finish(await scanLines(file, range, sink, options.keepIds ?? false));
+  if (scanned)
+    return sink.finish(await scanLines(file, range, sink, options.keepIds ?? false, options.onProgress));
   let lineCount = 0;
-  for await (const { first, lines } of readLineBatches(file, 1 << 20, range)) {
+  for await (const { first, lines, bytesRead } of readLineBatches(file, 1 << 20, range)) {
     lineCount = first + lines.length - 1;
     for (let k = 0; k < lines.length; k++) {
       const result = jsonLine(lines[k]!, first + k);
       if (result) sink.line(result);
     }
+    options.onProgress?.(bytesRead);
   }
   return sink.finish(lineCount);
 }
@@ -154,6 +158,7 @@ async function scanLines(
   range: ByteRange | null,
   sink: RangeSink,
   keepIds: boolean,
+  onProgress: ((bytesRead: number) => void) | undefined,
   chunkBytes = 1 << 20,
 ): Promise<number> {
   const scanner = new SessionScanner();
@@ -200,6 +205,7 @@ async function scanLines(
       }
       input.copyWithin(0, regionEnd, filled);
       carry = filled - regionEnd;
+      onProgress?.(pos - (range?.start ?? 0));
       if (eof) return line;
     }
   } finally {

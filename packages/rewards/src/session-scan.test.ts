@@ -280,6 +280,21 @@ describe('session scanner', () => {
     expect(json.table.rows).toBe(3);
   });
 
+  it('reports progress in bytes after each chunk, up to the file size, with either reader', async () => {
+    const rng = Rng.fromSeed(3, 'progress');
+    const text = `${Array.from({ length: 1500 }, (_, i) => JSON.stringify(syntheticSession(rng, i))).join('\n')}\n`;
+    const file = writeLog(text);
+    const size = Buffer.byteLength(text);
+    expect(size).toBeGreaterThan(3 * 2 ** 20); // several chunks
+    for (const reader of ['wasm', 'json'] as const) {
+      const seen: number[] = [];
+      await scoreRange(file, null, metrics, ctx, { reader, onProgress: (b) => seen.push(b) });
+      expect(seen.length).toBeGreaterThanOrEqual(4);
+      expect(seen.every((b, i) => i === 0 || b >= seen[i - 1]!)).toBe(true);
+      expect(seen.at(-1)).toBe(size);
+    }
+  });
+
   it('falls back on a session too big for its tape, across chunk boundaries', async () => {
     // ~190k turns need more tape words than the scanner has, and the line spans several 1 MiB chunks.
     const turns = Array.from({ length: 190_000 }, () => ({ role: 'user', text: '' }));
