@@ -70,7 +70,7 @@ function isSession(x: Session | JsonlIssue): x is Session {
 }
 
 interface RangeSink {
-  /** Handles one line's result; returns false when it was a blank line. */
+  /** Takes one non-blank line's session or issue, in line order. */
   line(result: Session | JsonlIssue): void;
   finish(lines: number): RangeScore;
 }
