@@ -28,8 +28,7 @@ export function hashString(label: string): number {
   return h >>> 0;
 }
 
-const rotl = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;
-/** rotl as a signed 32-bit value: the state stays in V8's small-integer range (see Rng). */
+/** Rotate left, as a signed 32-bit value: the state stays in V8's small-integer range (see Rng). */
 const rotl32 = (x: number, k: number) => (x << k) | (x >>> (32 - k));
 
 // The state words are kept as signed 32-bit values (the same bits): unsigned ones above 2^31 are
@@ -184,7 +183,7 @@ export class Rng {
 
   /** A child keyed only by label and the parent's *current* state, without advancing the parent. */
   derive(label: string): Rng {
-    const mix = splitmix32((this.s0 ^ rotl(this.s2, 13) ^ hashString(label)) >>> 0);
+    const mix = splitmix32((this.s0 ^ rotl32(this.s2, 13) ^ hashString(label)) >>> 0);
     return new Rng(
       [mix() ^ this.s1, mix() ^ this.s3, mix(), mix()].map((x) => x >>> 0) as unknown as RngState,
     );
