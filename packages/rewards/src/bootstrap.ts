@@ -85,8 +85,6 @@ export function bootstrapTable(table: ScoreTable, groups: number, opts: Bootstra
   // Columns whose denominator is 1 on every row (most per-session means) need no denominator sums:
   // a group's sum is its number of drawn rows.
   const varCols = varyingDenominators([table], W);
-  const unitDen = new Uint8Array(W).fill(1);
-  for (const m of varCols) unitDen[m] = 0;
   const V = varCols.length;
   // Rows grouped (file order within a group) and copied in that order, numerators and the varying
   // denominators: each group's sums are then one pass of the generated kernel over a contiguous
@@ -115,7 +113,7 @@ export function bootstrapTable(table: ScoreTable, groups: number, opts: Bootstra
     for (let g = 0; g < groups; g++)
       drawn[g] = sums(counts, order, x, d, starts[g]!, starts[g + 1]!, sn, g * W, sdVar, g * V);
     for (let g = 0; g < groups; g++) {
-      for (let m = 0; m < W; m++) if (unitDen[m]) sd[g * W + m] = drawn[g]!;
+      sd.fill(drawn[g]!, g * W, g * W + W);
       for (let v = 0; v < V; v++) sd[g * W + varCols[v]!] = sdVar[g * V + v]!;
     }
     for (let g = 0; g < groups; g++) {

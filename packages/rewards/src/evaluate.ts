@@ -19,6 +19,7 @@ import { GOAL_INDEX, type LineReader, MAX_LISTED, type RangeScore, scoreRange } 
 import { ScoreTable } from './score-table.js';
 import type { ScoreWorkerInput } from './score-worker.js';
 import {
+  isRegisteredMetric,
   metricRegistry,
   type ScoringContext,
   SESSION_METRICS,
@@ -100,7 +101,7 @@ export async function scoreFile(
   const workers = Math.max(1, Math.floor(options.workers ?? 1));
   if (workers > 1 && options.onSession)
     throw new Error('scoreFile: onSession needs the sessions on this thread; use workers: 1');
-  if (workers > 1 && metrics.some((m) => !metricRegistry.has(m.name) || metricRegistry.get(m.name) !== m))
+  if (workers > 1 && !metrics.every(isRegisteredMetric))
     throw new Error('scoreFile: worker threads can only run registered metrics; use workers: 1');
   const onProgress = options.onProgress;
   const parts =

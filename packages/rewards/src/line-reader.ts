@@ -69,9 +69,11 @@ export async function* readLineBatches(
   }
 }
 
-// Logs are mostly ASCII, which decodes as latin1 about 3x faster than through the UTF-8 decoder
-// (the check itself runs at memory speed).
-function decode(buf: Buffer): string {
+/**
+ * Bytes of a log as text. Logs are mostly ASCII, which decodes as latin1 about 3x faster than
+ * through the UTF-8 decoder (the check itself runs at memory speed); the result is the same.
+ */
+export function decode(buf: Buffer): string {
   return isAscii(buf) ? buf.toString('latin1') : buf.toString('utf8');
 }
 

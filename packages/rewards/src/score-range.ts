@@ -4,7 +4,7 @@ import { GOAL_TYPES, type Session, safeParseSession } from '@gopo/dialogue';
 import { type ByteRange, readLineBatches } from './line-reader.js';
 import { ScoreTable } from './score-table.js';
 import {
-  metricRegistry,
+  isRegisteredMetric,
   type ScoringContext,
   type SessionMetric,
   scoreSessionInto,
@@ -131,10 +131,7 @@ export async function scoreRange(
   options: ScoreRangeOptions = {},
 ): Promise<RangeScore> {
   const sink = rangeSink(metrics, ctx, options);
-  const scanned =
-    options.reader !== 'json' &&
-    !options.onSession &&
-    metrics.every((m) => metricRegistry.has(m.name) && metricRegistry.get(m.name) === m);
+  const scanned = options.reader !== 'json' && !options.onSession && metrics.every(isRegisteredMetric);
   if (scanned)
     return sink.finish(await scanLines(file, range, sink, options.keepIds ?? false, options.onProgress));
   let lineCount = 0;

@@ -114,6 +114,11 @@ export function createMetricRegistry(): Registry<SessionMetric> {
 
 export const metricRegistry: Registry<SessionMetric> = createMetricRegistry();
 
+/** `m` is the registry's own metric of its name (what worker threads and the scanner can rebuild). */
+export function isRegisteredMetric(m: SessionMetric): boolean {
+  return metricRegistry.has(m.name) && metricRegistry.get(m.name) === m;
+}
+
 /** The view of a session that the metrics read. */
 export function sessionView(session: Session): SessionView {
   return sessionViewInto(session, null);

@@ -1,5 +1,5 @@
-import { isAscii } from 'node:buffer';
 import { EVENT_TYPES, GOAL_TYPES, OUTCOME_STATUSES, type Session } from '@gopo/dialogue';
+import { decode } from './line-reader.js';
 import { SESSION_SCAN_WASM_BASE64 } from './session-scan-wasm.js';
 
 /*
@@ -158,7 +158,7 @@ export class SessionScanner {
 
   /** The text of input bytes [start, end), decoded as the JSON path decodes a line. */
   text(start: number, end: number): string {
-    return this.input.toString(isAscii(this.input.subarray(start, end)) ? 'latin1' : 'utf8', start, end);
+    return decode(this.input.subarray(start, end));
   }
 
   /** A number written by the scanner at tape word `at` in state 1 (f64 bits) or 2 (span). */
