@@ -15,6 +15,12 @@ const i64 = (v: number[], dims: number[]): HostTensor => ({
 type CacheShape = { layers: number; kvHeads: number; headDim: number };
 const PAST = (l: number, k: string) => `past_key_values.${l}.${k}`;
 
+/** got[offset + v] is within 1e-4 of want[v] for every v. */
+function expectRowClose(got: Float32Array, offset: number, want: readonly number[]): void {
+  for (let v = 0; v < want.length; v++)
+    expect(Math.abs((got[offset + v] as number) - (want[v] as number))).toBeLessThan(1e-4);
+}
+
 /** An all-zero KV cache feed for every layer: [batch, kvHeads, capacity, headDim]. */
 function zeroCache(m: CacheShape, batch: number, capacity: number): Record<string, HostTensor> {
   const past: Record<string, HostTensor> = {};
@@ -76,8 +82,7 @@ describe('exported inference .onnx with KV cache', () => {
         const j = slot - (total - s.length);
         if (j < 0) return;
         const want = expected.sequences[b]?.logits[j] as number[];
-        for (let v = 0; v < want.length; v++)
-          expect(Math.abs((logits[b * want.length + v] as number) - (want[v] as number))).toBeLessThan(1e-4);
+        expectRowClose(logits, b * want.length, want);
       });
       past = cacheFrom(res, manifest.layers);
     }
@@ -109,8 +114,7 @@ describe('exported inference .onnx with KV cache', () => {
       slots.forEach((s, j) => {
         if (s >= seq.length) return;
         const want = expected.sequences[1]?.logits[s] as number[];
-        for (let v = 0; v < want.length; v++)
-          expect(Math.abs((logits[j * want.length + v] as number) - (want[v] as number))).toBeLessThan(1e-4);
+        expectRowClose(logits, j * want.length, want);
       });
       past = cacheFrom(res, m.layers);
     }

@@ -218,20 +218,23 @@ describe.each(['tiny-llama', 'tiny-llama-tied'])('%s packed rows (block-diagonal
   });
 });
 
+/** A two-layer Qwen2 with GQA, q/k/v biases and a tied head, small enough for float64 gradient checks. */
+const TINY_QWEN2 = {
+  model_type: 'qwen2',
+  vocab_size: 7,
+  hidden_size: 8,
+  intermediate_size: 12,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  num_key_value_heads: 1,
+  tie_word_embeddings: true,
+  rms_norm_eps: 1e-5,
+} as const;
+
 describe('training graph', () => {
   it('gradients of masked per-token log-probs match float64 central differences (GQA, biases, tied head, head_dim)', async () => {
-    const cfg = LlamaConfigSchema.parse({
-      model_type: 'qwen2',
-      vocab_size: 7,
-      hidden_size: 8,
-      intermediate_size: 12,
-      num_hidden_layers: 2,
-      num_attention_heads: 2,
-      num_key_value_heads: 1,
-      head_dim: 6, // not hidden / heads: q_proj is [12, 8], o_proj [8, 12]
-      tie_word_embeddings: true,
-      rms_norm_eps: 1e-5,
-    });
+    // head_dim 6, not hidden / heads: q_proj is [12, 8], o_proj [8, 12]
+    const cfg = LlamaConfigSchema.parse({ ...TINY_QWEN2, head_dim: 6 });
     const mask = [0, 1, 1, 1, 1, 1, 1, 0];
     const r = await checkGradient(
       (g, [ids, m]) => {
@@ -252,17 +255,7 @@ describe('training graph', () => {
 
 describe('training graph through the attend mask', () => {
   it('gradients of packed per-token log-probs match float64 central differences (GQA, biases, tied head)', async () => {
-    const cfg = LlamaConfigSchema.parse({
-      model_type: 'qwen2',
-      vocab_size: 7,
-      hidden_size: 8,
-      intermediate_size: 12,
-      num_hidden_layers: 2,
-      num_attention_heads: 2,
-      num_key_value_heads: 1,
-      tie_word_embeddings: true,
-      rms_norm_eps: 1e-5,
-    });
+    const cfg = LlamaConfigSchema.parse(TINY_QWEN2);
     // row 0: examples of 2 and 3 tokens then padding; row 1: one of 4 then one of 2
     const segments = [0, 0, 1, 1, 1, -1, 1, 1, 1, 1, 2, 2];
     const seg2 = segments.slice(0, 6).concat([0, 0, 0, 0, 1, 1]);
