@@ -49,7 +49,7 @@ function tensorProto(name: string, dtype: DType, dims: readonly number[], data: 
   return { name, dims: [...dims], dataType: ONNX_DATA_TYPE[dtype], rawData: rawBytes(data) };
 }
 
-function valueInfo(name: string, dtype: DType, shape: Shape): ValueInfoJson {
+export function valueInfo(name: string, dtype: DType, shape: Shape): ValueInfoJson {
   return {
     name,
     type: {

@@ -195,6 +195,7 @@ export {
   type GradCheckInput,
   type GradCheckResult,
 } from './testing.js';
+export { stepLoopModel } from './step-loop.js';
 export {
   type Batch,
   type BatchSpec,

@@ -9,7 +9,15 @@ import protobuf from 'protobufjs';
 export const ONNX_DATA_TYPE = { float32: 1, int64: 7, bool: 9, float64: 11 } as const;
 
 /** AttributeProto.AttributeType codes. */
-export const ONNX_ATTR_TYPE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
+export const ONNX_ATTR_TYPE = {
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  FLOATS: 6,
+  INTS: 7,
+} as const;
 
 const descriptor = {
   nested: {
@@ -38,6 +46,7 @@ const descriptor = {
             i: { type: 'int64', id: 3 },
             s: { type: 'bytes', id: 4 },
             t: { type: 'TensorProto', id: 5 },
+            g: { type: 'GraphProto', id: 6 },
             floats: { rule: 'repeated', type: 'float', id: 7 },
             ints: { rule: 'repeated', type: 'int64', id: 8 },
           },
@@ -122,6 +131,7 @@ export interface AttributeProtoJson {
   i?: number;
   s?: Uint8Array;
   t?: TensorProtoJson;
+  g?: GraphProtoJson;
   floats?: number[];
   ints?: number[];
 }
@@ -142,13 +152,14 @@ export interface ModelProtoJson {
   producerName: string;
   producerVersion: string;
   opsetImport: { domain: string; version: number }[];
-  graph: {
-    name: string;
-    node: NodeProtoJson[];
-    initializer: TensorProtoJson[];
-    input: ValueInfoJson[];
-    output: ValueInfoJson[];
-  };
+  graph: GraphProtoJson;
+}
+export interface GraphProtoJson {
+  name: string;
+  node: NodeProtoJson[];
+  initializer: TensorProtoJson[];
+  input: ValueInfoJson[];
+  output: ValueInfoJson[];
 }
 
 export function encodeModel(model: ModelProtoJson): Uint8Array {

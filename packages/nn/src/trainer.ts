@@ -9,12 +9,13 @@
  * adding its gradient into a running sum) and an apply graph (clip + update). Frozen parameters are
  * baked in as initializers. On CPU every output lands in a preallocated spare buffer which is then
  * swapped with the current one, so no tensor is copied between steps; on webgpu parameters and
- * optimizer state stay on the device as gpu-buffer tensors.
+ * optimizer state stay on the device as gpu-buffer tensors. `trainSteps` runs several steps in one
+ * session call (the step wrapped in an ONNX Loop, see step-loop.ts) with identical results.
  */
 import { Rng, type RngState } from '@gopo/core';
 import { z } from 'zod';
 import { gradients } from './autodiff.js';
-import { emitModel } from './emit.js';
+import { type EmittedModel, emitModel } from './emit.js';
 import { FeedError } from './errors.js';
 import { type ConstData, type DType, Graph, type ParamSpec, type Shape, Tensor } from './graph.js';
 import {
@@ -38,6 +39,7 @@ import {
   type RunValue,
   resolveProvider,
 } from './runtime.js';
+import { STACKED_PREFIX, stepLoopModel } from './step-loop.js';
 
 /** Graph inputs with this prefix are fed fresh U[0,1) values from the trainer's RNG each micro-batch. */
 export const RANDOM_INPUT_PREFIX = 'random.';
@@ -145,6 +147,8 @@ export class Trainer {
   private readonly spares = new Map<string, HostTensor>();
   private readonly accum = new Map<string, HostTensor>();
   private fused?: Built;
+  /** K-step loops of the fused step, by K (compiled on first use). */
+  private readonly loops = new Map<number, Promise<Built>>();
   private accumulate?: Built;
   private apply?: Built;
   private stepCount = 0;
@@ -254,8 +258,11 @@ export class Trainer {
     return norm;
   }
 
-  private async session(g: Graph): Promise<Built> {
-    const model = emitModel(g, { paramValues: this.frozenValues() });
+  private session(g: Graph): Promise<Built> {
+    return this.open(emitModel(g, { paramValues: this.frozenValues() }));
+  }
+
+  private async open(model: EmittedModel): Promise<Built> {
     const session = await getSession(model, {
       provider: this.provider,
       intraOpThreads: this.config.intraOpThreads,
@@ -377,10 +384,7 @@ export class Trainer {
     for (const b of list) this.checkBatch(b);
     const step = this.stepCount + 1;
     const lr = options.lr ?? this.lrAt(step);
-    const scalars = {
-      'optimizer.lr': { dtype: 'float32', dims: [], data: Float32Array.of(lr) },
-      'optimizer.step': { dtype: 'float32', dims: [], data: Float32Array.of(step) },
-    } as const;
+    const scalars = { 'optimizer.lr': scalarHost(lr), 'optimizer.step': scalarHost(step) };
     const values = Object.fromEntries(this.values);
     const metrics: Record<string, number> = {};
     let loss = 0;
@@ -421,6 +425,80 @@ export class Trainer {
     this.stepCount = step;
     this.lastLr = lr;
     return { loss, gradNorm, lr, step, metrics };
+  }
+
+  /**
+   * Runs one optimizer step per entry (a batch, or its micro-batches with gradient accumulation),
+   * in order, and returns each step's result: the same values, bit for bit, as calling trainStep
+   * once per entry. On CPU and CUDA with one micro-batch per step
+   * the steps run inside one session call (an ONNX Loop over the step graph), so the parameters and
+   * optimizer state cross into JavaScript once per call instead of once per step; with gradient
+   * accumulation or on webgpu (where state already stays on the device) it calls trainStep in turn.
+   * `lr` overrides the schedule for every step of the call.
+   */
+  async trainSteps(
+    steps: readonly (Batch | readonly Batch[])[],
+    options: { lr?: number } = {},
+  ): Promise<StepResult[]> {
+    const lists = steps.map((s) => (Array.isArray(s) ? (s as readonly Batch[]) : [s as Batch]));
+    lists.forEach((list, i) => {
+      try {
+        if (list.length !== this.config.accumulationSteps)
+          throw new FeedError(`needs ${this.config.accumulationSteps} micro-batch(es), got ${list.length}`);
+        for (const b of list) this.checkBatch(b);
+      } catch (e) {
+        throw new FeedError(`steps[${i}]: ${(e as Error).message}`);
+      }
+    });
+    if (lists.length === 0) return [];
+    if (!this.fused || this.provider === 'webgpu' || lists.length === 1) {
+      const out: StepResult[] = [];
+      for (const list of lists) out.push(await this.trainStep(list, options));
+      return out;
+    }
+    const batches = lists.map((l) => l[0] as Batch);
+    const fused = this.fused;
+    const k = batches.length;
+    let loop = this.loops.get(k);
+    if (!loop) {
+      loop = this.open(stepLoopModel(fused.session.model, k));
+      this.loops.set(k, loop);
+    }
+    const built = await loop;
+    const first = this.stepCount + 1;
+    const lrs = batches.map((_, i) => options.lr ?? this.lrAt(first + i));
+    // Per-step feeds in step order, so random draws come out of the generator as trainStep takes them.
+    const perStep: Record<string, HostTensor>[] = batches.map((b, i) => ({
+      ...b,
+      'optimizer.lr': scalarHost(lrs[i] as number),
+      'optimizer.step': scalarHost(first + i),
+      ...this.randomFeeds(fused.session),
+    }));
+    const feeds: Record<string, RunValue> = Object.fromEntries(this.values);
+    for (const name of Object.keys(perStep[0] as Record<string, HostTensor>))
+      feeds[`${STACKED_PREFIX}${name}`] = stackHost(perStep.map((f) => f[name] as HostTensor));
+    const res = await this.runAndSwap(built, feeds, this.values.keys());
+    const column = async (name: string): Promise<ConstData | null> => {
+      const v = res[`${STACKED_PREFIX}${name}`];
+      return v ? (await hostOf(v)).data : null;
+    };
+    const losses = await column('loss');
+    const norms = await column('grad_norm');
+    const metricCols: [string, ConstData][] = [];
+    for (const key of Object.keys(res)) {
+      if (!key.startsWith(`${STACKED_PREFIX}metric:`)) continue;
+      const col = await column(key.slice(STACKED_PREFIX.length));
+      if (col) metricCols.push([key.slice(STACKED_PREFIX.length + 'metric:'.length), col]);
+    }
+    this.stepCount += k;
+    this.lastLr = lrs[k - 1] as number;
+    return batches.map((_, i) => ({
+      loss: Number(losses?.[i] ?? Number.NaN),
+      gradNorm: Number(norms?.[i] ?? Number.NaN),
+      lr: lrs[i] as number,
+      step: first + i,
+      metrics: Object.fromEntries(metricCols.map(([m, col]) => [m, Number(col[i])])),
+    }));
   }
 
   /** Copies device-resident values back into the parameter store (webgpu); a no-op on CPU. */
@@ -489,6 +567,21 @@ export interface TrainerSnapshot {
   step: number;
   rng: RngState;
   lastLr: number;
+}
+
+function scalarHost(v: number): HostTensor {
+  return { dtype: 'float32', dims: [], data: Float32Array.of(v) };
+}
+
+/** Tensors of one dtype and shape stacked along a new leading axis. */
+function stackHost(parts: readonly HostTensor[]): HostTensor {
+  const head = parts[0] as HostTensor;
+  const n = head.data.length;
+  const data = allocHost(head.dtype, [parts.length * n]).data;
+  parts.forEach((p, i) => {
+    (data as Float32Array).set(p.data as Float32Array, i * n);
+  });
+  return { dtype: head.dtype, dims: [parts.length, ...head.dims], data };
 }
 
 async function hostOf(v: RunValue): Promise<HostTensor> {

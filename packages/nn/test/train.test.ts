@@ -138,6 +138,58 @@ describe('training', () => {
     expect(sc.lastLr).toBe(sa.lastLr);
   });
 
+  it('trainSteps runs K steps in one call with the same bits as K trainStep calls (dropout, schedule, metrics)', async () => {
+    const cfg = {
+      lr: 0.01,
+      intraOpThreads: 2,
+      seed: 5,
+      schedule: { peakLr: 0.01, warmupSteps: 2, totalSteps: 12 },
+    };
+    const batches = [0, 1, 2, 3, 4].map((k) => ({
+      ids: i64([2, 6], (i) => (i * 7 + 3 + k) % 11),
+      targets: i64([2, 6], (i) => (i * 5 + 1 + 2 * k) % 11),
+    }));
+    const one = await Trainer.create(lmModel(0.1), lmSpec, cfg);
+    const many = await Trainer.create(lmModel(0.1), lmSpec, cfg);
+    const expected = [];
+    for (const b of batches) expected.push(await one.trainStep(b));
+    await one.trainStep(lmBatch, { lr: 0.003 });
+    // Three steps fused, then two more (a second loop size), then one with an lr override.
+    const got = [
+      ...(await many.trainSteps(batches.slice(0, 3))),
+      ...(await many.trainSteps(batches.slice(3))),
+    ];
+    expect(got).toEqual(expected);
+    expect(await many.trainSteps([lmBatch], { lr: 0.003 })).toHaveLength(1);
+    expect(many.step).toBe(6);
+    const sa = await one.exportState();
+    const sb = await many.exportState();
+    const same = (x: HostTensor, y: HostTensor) =>
+      Buffer.from(x.data.buffer).equals(Buffer.from(y.data.buffer));
+    for (const [name, v] of sa.params) expect(same(sb.params.get(name) as HostTensor, v), name).toBe(true);
+    for (const [name, v] of sa.optimizerState)
+      expect(same(sb.optimizerState.get(name) as HostTensor, v), name).toBe(true);
+    expect(sb.rng).toEqual(sa.rng);
+    expect(sb.lastLr).toBe(sa.lastLr);
+    await expect(many.trainSteps([lmBatch, { ids: lmBatch.ids as HostTensor }])).rejects.toThrow(
+      /steps\[1\]: batch is missing "targets"/,
+    );
+    expect(many.step).toBe(6);
+  });
+
+  it('trainSteps with gradient accumulation takes one trainStep per entry', async () => {
+    const spec = { x: { dtype: 'float32', shape: [4, 3] }, y: { dtype: 'float32', shape: [4, 2] } } as const;
+    const half = (k: number): Batch => ({
+      x: f32([4, 3], (i) => Math.sin((i + 12 * k) * 1.3)),
+      y: f32([4, 2], (i) => Math.cos((i + 8 * k) * 0.7) * 0.8),
+    });
+    const cfg = { lr: 0.01, intraOpThreads: 1, accumulationSteps: 2 };
+    const a = await Trainer.create(mlpModel, spec, cfg);
+    const b = await Trainer.create(mlpModel, spec, cfg);
+    const expected = [await a.trainStep([half(0), half(1)])];
+    expect(await b.trainSteps([[half(0), half(1)]])).toEqual(expected);
+  });
+
   it('gradient accumulation over two half batches matches one full batch', async () => {
     const half = (lo: number): Batch => ({
       x: f32([4, 3], (i) => (mlpBatch.x as HostTensor).data[lo * 3 + i] as number),
