@@ -166,6 +166,50 @@ describe('SFT', () => {
   }
 });
 
+describe('sft stepsPerRun', () => {
+  it('several steps per session call give the same weights, losses and checkpoints as one per call', async () => {
+    await writeCorpus(path.join(dir, 'spr.jsonl'), 20);
+    const log = silentLogger();
+    const config = (name: string, stepsPerRun: number): SftConfigInput => ({
+      runsDir: dir,
+      runName: name,
+      data: { train: [path.join(dir, 'spr.jsonl')], evalFraction: 0.2 },
+      model: { config: tiny(2048) },
+      seqLen: 48,
+      microBatchSize: 2,
+      maxSteps: 7,
+      lr: 2e-3,
+      warmupSteps: 2,
+      lora: { r: 4, alpha: 8, dropout: 0.2, targetModules: ['q_proj', 'v_proj'] },
+      checkpointEvery: 5,
+      evalEvery: 0,
+      logEvery: 2,
+      threads: 2,
+      stepsPerRun,
+    });
+    const one = await runSft(config('spr-1', 1), { logger: log, progress: false });
+    // Runs of 3 are cut at the log steps (2, 4, 6), the checkpoint step (5) and the end (7).
+    const three = await runSft(config('spr-3', 3), { logger: log, progress: false });
+    for (const [n, t] of one.params.entries())
+      expect(
+        Buffer.from((three.params.get(n).data as Float32Array).buffer).equals(
+          Buffer.from((t.data as Float32Array).buffer),
+        ),
+        n,
+      ).toBe(true);
+    expect(three.evalLoss).toBe(one.evalLoss);
+    const losses = async (r: typeof one) =>
+      (await readJsonlAll(r.runDir.metricsFile))
+        .filter((m) => 'loss/sft' in (m as object))
+        .map((m) => [(m as { step: number }).step, (m as Record<string, number>)['loss/sft']]);
+    expect(await losses(three)).toEqual(await losses(one));
+    expect((await losses(one)).map(([step]) => step)).toEqual([2, 4, 6, 7]);
+    const cks = async (r: typeof one) =>
+      (await fs.readdir(r.runDir.checkpointsDir)).filter((f) => f.startsWith('step-')).sort();
+    expect(await cks(three)).toEqual(await cks(one));
+  });
+});
+
 describe('gopo lm sft', () => {
   let output: string[];
   let ctx: CliContext;

@@ -103,6 +103,14 @@ export const SftConfigSchema = z
       .describe('pack several examples into one row (attention masked block-diagonally, positions restart)'),
     microBatchSize: z.number().int().positive().default(8).describe('rows per forward/backward pass'),
     accumulationSteps: z.number().int().positive().default(1).describe('micro-batches per optimizer step'),
+    stepsPerRun: z
+      .number()
+      .int()
+      .positive()
+      .default(1)
+      .describe(
+        'optimizer steps per session call (Trainer.trainSteps; same results, parameters and optimizer state cross into JavaScript once per call, at the cost of one extra copy of them in memory; runs never span a log, eval or checkpoint step)',
+      ),
     epochs: z.number().int().positive().default(1).describe('passes over the training data'),
     maxSteps: z
       .number()
@@ -456,50 +464,62 @@ export async function runSft(config: SftConfigInput, options: SftRunOptions): Pr
   let lastLoss = Number.NaN;
   let evalResult: { loss: number; ppl: number } | null = null;
   const stopAt = Math.min(totalSteps, options.stopAfterStep ?? totalSteps);
-  for (let s = trainer.step; s < stopAt; s++) {
-    const { batches, tokens, epoch } = plan.batches(s);
+  // Steps up to the next log, eval or checkpoint step (inclusive), so those land on a run's last step.
+  const untilEvent = (s: number) =>
+    Math.min(
+      ...[c.logEvery, c.evalEvery, c.checkpointEvery].filter((e) => e > 0).map((e) => e - (s % e)),
+      stopAt - s,
+    );
+  for (let s = trainer.step; s < stopAt; ) {
+    const n = Math.max(1, Math.min(c.stepsPerRun, untilEvent(s)));
+    const planned = Array.from({ length: n }, (_, i) => plan.batches(s + i));
     const t0 = performance.now();
-    const r = await trainer.trainStep(batches);
-    const dt = (performance.now() - t0) / 1000;
-    if (!Number.isFinite(r.loss)) throw new UsageError(`loss became ${r.loss} at step ${r.step}; lower lr?`);
-    trainTokens += tokens;
-    trainSeconds += dt;
-    windowLoss += r.loss;
-    windowSteps++;
-    windowTokens += tokens;
-    windowSeconds += dt;
-    const step = r.step;
-    const last = step === totalSteps;
-    progress.tick(1, `loss ${r.loss.toFixed(3)}`);
-    if (step % c.logEvery === 0 || last || step === stopAt) {
-      lastLoss = windowLoss / windowSteps;
-      await runDir.logMetrics(step, {
-        'loss/sft': lastLoss,
-        'lr/sft': r.lr,
-        'grad_norm/sft': r.gradNorm,
-        'tokens/s': windowTokens / windowSeconds,
-        'time/step': windowSeconds / windowSteps,
-        epoch,
-      });
-      windowLoss = 0;
-      windowSteps = 0;
-      windowTokens = 0;
-      windowSeconds = 0;
-    }
-    if ((c.evalEvery > 0 && step % c.evalEvery === 0) || last) {
-      const t1 = performance.now();
-      evalResult = await evaluate();
-      if (evalResult)
+    const results = await trainer.trainSteps(planned.map((p) => p.batches));
+    const dt = (performance.now() - t0) / 1000 / n;
+    s += n;
+    for (const [i, r] of results.entries()) {
+      const { tokens, epoch } = planned[i] as (typeof planned)[number];
+      if (!Number.isFinite(r.loss))
+        throw new UsageError(`loss became ${r.loss} at step ${r.step}; lower lr?`);
+      trainTokens += tokens;
+      trainSeconds += dt;
+      windowLoss += r.loss;
+      windowSteps++;
+      windowTokens += tokens;
+      windowSeconds += dt;
+      const step = r.step;
+      const last = step === totalSteps;
+      progress.tick(1, `loss ${r.loss.toFixed(3)}`);
+      if (step % c.logEvery === 0 || last || step === stopAt) {
+        lastLoss = windowLoss / windowSteps;
         await runDir.logMetrics(step, {
-          'loss/eval': evalResult.loss,
-          'ppl/eval': evalResult.ppl,
-          'time/eval': (performance.now() - t1) / 1000,
+          'loss/sft': lastLoss,
+          'lr/sft': r.lr,
+          'grad_norm/sft': r.gradNorm,
+          'tokens/s': windowTokens / windowSeconds,
+          'time/step': windowSeconds / windowSteps,
+          epoch,
         });
-    }
-    if ((c.checkpointEvery > 0 && step % c.checkpointEvery === 0) || last || step === stopAt) {
-      const t1 = performance.now();
-      await checkpoint({ 'loss/sft': r.loss, 'loss/eval': evalResult?.loss ?? null });
-      await runDir.logMetrics(step, { 'time/checkpoint': (performance.now() - t1) / 1000 });
+        windowLoss = 0;
+        windowSteps = 0;
+        windowTokens = 0;
+        windowSeconds = 0;
+      }
+      if ((c.evalEvery > 0 && step % c.evalEvery === 0) || last) {
+        const t1 = performance.now();
+        evalResult = await evaluate();
+        if (evalResult)
+          await runDir.logMetrics(step, {
+            'loss/eval': evalResult.loss,
+            'ppl/eval': evalResult.ppl,
+            'time/eval': (performance.now() - t1) / 1000,
+          });
+      }
+      if ((c.checkpointEvery > 0 && step % c.checkpointEvery === 0) || last || step === stopAt) {
+        const t1 = performance.now();
+        await checkpoint({ 'loss/sft': r.loss, 'loss/eval': evalResult?.loss ?? null });
+        await runDir.logMetrics(step, { 'time/checkpoint': (performance.now() - t1) / 1000 });
+      }
     }
   }
   progress.done();
