@@ -5,7 +5,7 @@
  *   (b) achieved FLOP/s of the step over the FLOP/s of a pure MatMul graph of similar size;
  *   (c) train-step time over forward time (same graph builder, loss output only);
  *   (d) our train-step speed over PyTorch's (CPU, python3-torch), skipped when torch is absent.
- * The step is timed two ways: `trainSteps` with BENCH_STEPS_PER_RUN (default 4) batches per call,
+ * The step is timed two ways: `trainSteps` with BENCH_STEPS_PER_RUN (default 8) batches per call,
  * which (a)-(d) use since that is how a training loop over ready batches runs, and `trainStep`, one
  * step per call, reported beside it.
  * Writes bench-results/train-step.json and bench-results/train-step.md.
@@ -23,7 +23,7 @@ import { B, batchSpec, cfg, lossModel, quick, T, threads, tokenIds } from './ben
 
 const here = dirname(fileURLToPath(import.meta.url));
 const steps = Number(process.env.BENCH_STEPS ?? (quick ? 5 : 10));
-const stepsPerRun = Number(process.env.BENCH_STEPS_PER_RUN ?? 4);
+const stepsPerRun = Number(process.env.BENCH_STEPS_PER_RUN ?? 8);
 const d = cfg.dModel;
 const V = cfg.vocabSize;
 const L = cfg.numLayers;
