@@ -186,6 +186,7 @@ export {
   type WriteSafetensorsOptions,
   writeSafetensors,
 } from './safetensors.js';
+export { stepLoopModel } from './step-loop.js';
 // Test helpers (also used by packages built on nn)
 export {
   type AllCloseResult,
@@ -195,7 +196,6 @@ export {
   type GradCheckInput,
   type GradCheckResult,
 } from './testing.js';
-export { stepLoopModel } from './step-loop.js';
 export {
   type Batch,
   type BatchSpec,
