@@ -16,6 +16,7 @@ import {
   loadLoraAdapter,
   runSft,
   type SftConfigInput,
+  type SftResult,
   sftCommand,
   syntheticDialogues,
 } from '../src/index.js';
@@ -43,6 +44,17 @@ async function writeCorpus(file: string, n = 32) {
       .map((d) => JSON.stringify({ messages: d.messages }))
       .join('\n')}\n`,
   );
+}
+
+/** Two runs ended with the same bits in every parameter. */
+function expectSameParams(got: SftResult, want: SftResult): void {
+  for (const [n, t] of want.params.entries())
+    expect(
+      Buffer.from((got.params.get(n).data as Float32Array).buffer).equals(
+        Buffer.from((t.data as Float32Array).buffer),
+      ),
+      n,
+    ).toBe(true);
 }
 
 describe('SFT', () => {
@@ -129,13 +141,7 @@ describe('SFT', () => {
       const second = await runSft(resumeConfig('split', extra), { logger: log, progress: false });
       expect(second.resumedFrom).toBe(3);
       expect(second.step).toBe(6);
-      for (const [n, t] of straight.params.entries())
-        expect(
-          Buffer.from((second.params.get(n).data as Float32Array).buffer).equals(
-            Buffer.from((t.data as Float32Array).buffer),
-          ),
-          n,
-        ).toBe(true);
+      expectSameParams(second, straight);
       expect(second.evalLoss).toBe(straight.evalLoss);
       // resuming with settings that change the batches is refused
       await expect(
@@ -190,21 +196,15 @@ describe('sft stepsPerRun', () => {
     const one = await runSft(config('spr-1', 1), { logger: log, progress: false });
     // Runs of 3 are cut at the log steps (2, 4, 6), the checkpoint step (5) and the end (7).
     const three = await runSft(config('spr-3', 3), { logger: log, progress: false });
-    for (const [n, t] of one.params.entries())
-      expect(
-        Buffer.from((three.params.get(n).data as Float32Array).buffer).equals(
-          Buffer.from((t.data as Float32Array).buffer),
-        ),
-        n,
-      ).toBe(true);
+    expectSameParams(three, one);
     expect(three.evalLoss).toBe(one.evalLoss);
-    const losses = async (r: typeof one) =>
+    const losses = async (r: SftResult) =>
       (await readJsonlAll(r.runDir.metricsFile))
         .filter((m) => 'loss/sft' in (m as object))
         .map((m) => [(m as { step: number }).step, (m as Record<string, number>)['loss/sft']]);
     expect(await losses(three)).toEqual(await losses(one));
     expect((await losses(one)).map(([step]) => step)).toEqual([2, 4, 6, 7]);
-    const cks = async (r: typeof one) =>
+    const cks = async (r: SftResult) =>
       (await fs.readdir(r.runDir.checkpointsDir)).filter((f) => f.startsWith('step-')).sort();
     expect(await cks(three)).toEqual(await cks(one));
   });

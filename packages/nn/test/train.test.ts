@@ -10,7 +10,7 @@ import { warmupCosine } from '../src/optim.js';
 import { ParamStore } from '../src/params.js';
 import { type HostTensor, runOnnxFile, sessionCacheSize } from '../src/runtime.js';
 import { assertAllClose } from '../src/testing.js';
-import { type Batch, Forward, randomInput, Trainer } from '../src/trainer.js';
+import { type Batch, Forward, randomInput, Trainer, type TrainerSnapshot } from '../src/trainer.js';
 
 const f32 = (dims: number[], fn: (i: number) => number): HostTensor => ({
   dtype: 'float32',
@@ -49,6 +49,25 @@ const lmBatch: Batch = {
   ids: i64([2, 6], (i) => (i * 7 + 3) % 11),
   targets: i64([2, 6], (i) => (i * 5 + 1) % 11),
 };
+
+/** AdamW on a warmup + cosine schedule: the config of the bit-identity tests. */
+const scheduledCfg = (seed: number, totalSteps: number) => ({
+  lr: 0.01,
+  intraOpThreads: 2,
+  seed,
+  schedule: { peakLr: 0.01, warmupSteps: 2, totalSteps },
+});
+
+/** Two trainer snapshots hold the same bits: parameters, optimizer state, RNG and last lr. */
+function expectSameState(got: TrainerSnapshot, want: TrainerSnapshot): void {
+  const same = (x: HostTensor, y: HostTensor) =>
+    Buffer.from(x.data.buffer).equals(Buffer.from(y.data.buffer));
+  for (const [name, v] of want.params) expect(same(got.params.get(name) as HostTensor, v), name).toBe(true);
+  for (const [name, v] of want.optimizerState)
+    expect(same(got.optimizerState.get(name) as HostTensor, v), name).toBe(true);
+  expect(got.rng).toEqual(want.rng);
+  expect(got.lastLr).toBe(want.lastLr);
+}
 
 describe('training', () => {
   it('a tiny MLP trains to near-zero loss on a fixed batch (AdamW), reusing two buffers per parameter', async () => {
@@ -107,12 +126,7 @@ describe('training', () => {
   });
 
   it('resumes bit-identically from exported state (AdamW, schedule, dropout RNG)', async () => {
-    const cfg = {
-      lr: 0.01,
-      intraOpThreads: 2,
-      seed: 3,
-      schedule: { peakLr: 0.01, warmupSteps: 2, totalSteps: 10 },
-    };
+    const cfg = scheduledCfg(3, 10);
     const a = await Trainer.create(lmModel(0.1), lmSpec, cfg);
     const lossesA: number[] = [];
     for (let i = 0; i < 5; i++) lossesA.push((await a.trainStep(lmBatch)).loss);
@@ -129,22 +143,11 @@ describe('training', () => {
     expect(lossesC).toEqual(lossesA.slice(3));
     const sa = await a.exportState();
     const sc = await c.exportState();
-    const same = (x: HostTensor, y: HostTensor) =>
-      Buffer.from(x.data.buffer).equals(Buffer.from(y.data.buffer));
-    for (const [name, v] of sa.params) expect(same(sc.params.get(name) as HostTensor, v), name).toBe(true);
-    for (const [name, v] of sa.optimizerState)
-      expect(same(sc.optimizerState.get(name) as HostTensor, v), name).toBe(true);
-    expect(sc.rng).toEqual(sa.rng);
-    expect(sc.lastLr).toBe(sa.lastLr);
+    expectSameState(sc, sa);
   });
 
   it('trainSteps runs K steps in one call with the same bits as K trainStep calls (dropout, schedule, metrics)', async () => {
-    const cfg = {
-      lr: 0.01,
-      intraOpThreads: 2,
-      seed: 5,
-      schedule: { peakLr: 0.01, warmupSteps: 2, totalSteps: 12 },
-    };
+    const cfg = scheduledCfg(5, 12);
     const batches = [0, 1, 2, 3, 4].map((k) => ({
       ids: i64([2, 6], (i) => (i * 7 + 3 + k) % 11),
       targets: i64([2, 6], (i) => (i * 5 + 1 + 2 * k) % 11),
@@ -164,13 +167,7 @@ describe('training', () => {
     expect(many.step).toBe(6);
     const sa = await one.exportState();
     const sb = await many.exportState();
-    const same = (x: HostTensor, y: HostTensor) =>
-      Buffer.from(x.data.buffer).equals(Buffer.from(y.data.buffer));
-    for (const [name, v] of sa.params) expect(same(sb.params.get(name) as HostTensor, v), name).toBe(true);
-    for (const [name, v] of sa.optimizerState)
-      expect(same(sb.optimizerState.get(name) as HostTensor, v), name).toBe(true);
-    expect(sb.rng).toEqual(sa.rng);
-    expect(sb.lastLr).toBe(sa.lastLr);
+    expectSameState(sb, sa);
     await expect(many.trainSteps([lmBatch, { ids: lmBatch.ids as HostTensor }])).rejects.toThrow(
       /steps\[1\]: batch is missing "targets"/,
     );
