@@ -54,6 +54,11 @@ export interface UpdateOutputs {
 
 export interface Optimizer {
   readonly config: OptimizerConfig;
+  /**
+   * The update treats every element alike (no reductions or matrix structure within a tensor), so
+   * several small parameters may be updated as one concatenated vector with the same bits.
+   */
+  readonly elementwise: boolean;
   /** Names of the state slots (initialised to zeros, shaped like the parameter). */
   init(spec: ParamSpec): readonly string[];
   update(g: Graph, inputs: UpdateInputs): UpdateOutputs;
@@ -63,6 +68,7 @@ export function adamw(config: z.input<typeof adamwConfigSchema> = { kind: 'adamw
   const c = adamwConfigSchema.parse(config);
   return {
     config: c,
+    elementwise: true,
     init: () => ['exp_avg', 'exp_avg_sq'],
     update(g, { param, grad, state, spec, lr, step, gradScale }) {
       // With a clip factor s: m uses (1 - b1) s g and v uses (1 - b2) s^2 g^2, scalars computed once.
@@ -90,6 +96,7 @@ export function sgd(config: z.input<typeof sgdConfigSchema> = { kind: 'sgd' }): 
   const c = sgdConfigSchema.parse(config);
   return {
     config: c,
+    elementwise: true,
     init: () => (c.momentum > 0 ? ['momentum_buffer'] : []),
     update(g, { param, grad, state, spec, lr, gradScale }) {
       let d = gradScale ? g.mul(grad, g.cast(gradScale, grad.dtype)) : grad;

@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { gradients } from './autodiff.js';
 import { type EmittedModel, emitModel } from './emit.js';
 import { FeedError } from './errors.js';
-import { type ConstData, type DType, Graph, type ParamSpec, type Shape, Tensor } from './graph.js';
+import { type ConstData, type DType, Graph, numel, type ParamSpec, type Shape, Tensor } from './graph.js';
 import {
   globalNormScale,
   makeOptimizer,
@@ -94,6 +94,14 @@ export const trainerConfigSchema = z
       .array(z.string())
       .default([])
       .describe('parameter names (or prefixes ending in ".") kept fixed as graph initializers'),
+    groupedUpdateMaxElements: z
+      .number()
+      .int()
+      .min(0)
+      .default(4096)
+      .describe(
+        'parameters with at most this many elements (norm scales, biases, small adapters) are updated as one concatenated vector per dtype and decay flag, one node per op instead of one per parameter; same results (0: every parameter alone)',
+      ),
   })
   .describe('training-step settings');
 export type TrainerConfig = z.infer<typeof trainerConfigSchema>;
@@ -237,23 +245,77 @@ export class Trainer {
     const lr = g.input('optimizer.lr', 'float32', []);
     const step = g.input('optimizer.step', 'float32', []);
     const { norm, scale } = globalNormScale(g, grads, this.config.clipNorm);
-    for (const [i, spec] of this.trainable.entries()) {
+    const stateIn = (spec: ParamSpec) => {
       const state: Record<string, Tensor> = {};
       for (const slot of this.slots.get(spec.name) ?? [])
         state[slot] = g.input(stateName(slot, spec.name), spec.dtype, spec.shape);
-      const out = g.scope(`optimizer.${spec.name}`, () =>
+      return state;
+    };
+    const emitOut = (spec: ParamSpec, param: Tensor, state: Record<string, Tensor>) => {
+      g.output(`${NEW}${spec.name}`, param);
+      for (const [slot, t] of Object.entries(state)) g.output(`${NEW}${stateName(slot, spec.name)}`, t);
+    };
+    for (const members of updateGroups(
+      this.trainable,
+      this.optimizer.elementwise,
+      this.config.groupedUpdateMaxElements,
+    )) {
+      if (members.length === 1) {
+        const i = members[0] as number;
+        const spec = this.trainable[i] as ParamSpec;
+        const out = g.scope(`optimizer.${spec.name}`, () =>
+          this.optimizer.update(g, {
+            param: paramTensors[i] as Tensor,
+            grad: grads[i] as Tensor,
+            gradScale: scale,
+            state: stateIn(spec),
+            spec,
+            lr,
+            step,
+          }),
+        );
+        emitOut(spec, out.param, out.state);
+        continue;
+      }
+      // Small parameters of one dtype and decay flag: one update over their concatenation (each
+      // full-size op is one node instead of one per parameter; the elementwise math is unchanged).
+      const specs = members.map((i) => this.trainable[i] as ParamSpec);
+      const first = specs[0] as ParamSpec;
+      const sizes = specs.map((sp) => numel(sp.shape));
+      const total = sizes.reduce((a, b) => a + b, 0);
+      const flat = (t: Tensor) => (t.rank === 1 ? t : g.reshape(t, [t.size]));
+      const join = (ts: Tensor[]) => g.concat(ts.map(flat), 0);
+      const parts = (t: Tensor) =>
+        g.split(t, sizes, 0).map((p, k) => g.reshape(p, (specs[k] as ParamSpec).shape));
+      const states = specs.map(stateIn);
+      const name = `optimizer.group.${first.dtype}.${first.decay ? 'decay' : 'no_decay'}`;
+      const out = g.scope(name, () =>
         this.optimizer.update(g, {
-          param: paramTensors[i] as Tensor,
-          grad: grads[i] as Tensor,
+          param: join(members.map((i) => paramTensors[i] as Tensor)),
+          grad: join(members.map((i) => grads[i] as Tensor)),
           gradScale: scale,
-          state,
-          spec,
+          state: Object.fromEntries(
+            Object.keys(states[0] as Record<string, Tensor>).map((slot) => [
+              slot,
+              join(states.map((st) => st[slot] as Tensor)),
+            ]),
+          ),
+          spec: { ...first, name, shape: [total] },
           lr,
           step,
         }),
       );
-      g.output(`${NEW}${spec.name}`, out.param);
-      for (const [slot, t] of Object.entries(out.state)) g.output(`${NEW}${stateName(slot, spec.name)}`, t);
+      g.scope(name, () => {
+        const newParams = parts(out.param);
+        const newStates = Object.entries(out.state).map(([slot, t]) => [slot, parts(t)] as const);
+        specs.forEach((spec, k) => {
+          emitOut(
+            spec,
+            newParams[k] as Tensor,
+            Object.fromEntries(newStates.map(([slot, ts]) => [slot, ts[k] as Tensor])),
+          );
+        });
+      });
     }
     return norm;
   }
@@ -567,6 +629,34 @@ export interface TrainerSnapshot {
   step: number;
   rng: RngState;
   lastLr: number;
+}
+
+/**
+ * Indices of `specs` in update groups: every large parameter alone, small ones (when the optimizer
+ * is elementwise) grouped by dtype and decay flag, in first-appearance order.
+ */
+export function updateGroups(
+  specs: readonly ParamSpec[],
+  elementwise: boolean,
+  maxElements: number,
+): number[][] {
+  const groups: number[][] = [];
+  const byKey = new Map<string, number[]>();
+  specs.forEach((s, i) => {
+    if (!elementwise || numel(s.shape) > maxElements) {
+      groups.push([i]);
+      return;
+    }
+    const key = `${s.dtype}|${s.decay}`;
+    let g = byKey.get(key);
+    if (!g) {
+      g = [];
+      byKey.set(key, g);
+      groups.push(g);
+    }
+    g.push(i);
+  });
+  return groups;
 }
 
 function scalarHost(v: number): HostTensor {

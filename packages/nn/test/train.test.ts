@@ -3,14 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exportOnnx } from '../src/export.js';
-import type { Graph, Tensor } from '../src/graph.js';
+import type { Graph, ParamSpec, Tensor } from '../src/graph.js';
 import { crossEntropy, mse } from '../src/losses.js';
 import { dropout, linear, transformerLM } from '../src/modules.js';
 import { warmupCosine } from '../src/optim.js';
 import { ParamStore } from '../src/params.js';
 import { type HostTensor, runOnnxFile, sessionCacheSize } from '../src/runtime.js';
 import { assertAllClose } from '../src/testing.js';
-import { type Batch, Forward, randomInput, Trainer, type TrainerSnapshot } from '../src/trainer.js';
+import {
+  type Batch,
+  Forward,
+  randomInput,
+  type StepResult,
+  Trainer,
+  type TrainerSnapshot,
+  updateGroups,
+} from '../src/trainer.js';
 
 const f32 = (dims: number[], fn: (i: number) => number): HostTensor => ({
   dtype: 'float32',
@@ -185,6 +193,40 @@ describe('training', () => {
     const b = await Trainer.create(mlpModel, spec, cfg);
     const expected = [await a.trainStep([half(0), half(1)])];
     expect(await b.trainSteps([[half(0), half(1)]])).toEqual(expected);
+  });
+
+  it('small parameters updated as one concatenated vector give the same bits as one update each', async () => {
+    for (const optimizer of [
+      { kind: 'adamw', weightDecay: 0.1 },
+      { kind: 'sgd', momentum: 0.9, weightDecay: 0.01 },
+    ] as const) {
+      const cfg = { ...scheduledCfg(7, 10), optimizer, clipNorm: 0.5 };
+      const alone = await Trainer.create(lmModel(0.1), lmSpec, { ...cfg, groupedUpdateMaxElements: 0 });
+      const grouped = await Trainer.create(lmModel(0.1), lmSpec, { ...cfg, groupedUpdateMaxElements: 1024 });
+      const results = [[], []] as StepResult[][];
+      for (let i = 0; i < 4; i++) {
+        results[0]?.push(await alone.trainStep(lmBatch));
+        results[1]?.push(await grouped.trainStep(lmBatch));
+      }
+      expect(results[1]).toEqual(results[0]);
+      expectSameState(await grouped.exportState(), await alone.exportState());
+    }
+  });
+
+  it('update groups: small parameters by dtype and decay flag, large ones and non-elementwise optimizers alone', () => {
+    const spec = (name: string, n: number, decay: boolean, dtype: 'float32' | 'float64' = 'float32') =>
+      ({ name, shape: [n], dtype, init: { kind: 'zeros' }, decay }) as ParamSpec;
+    const specs = [
+      spec('w1', 5000, true),
+      spec('b1', 10, false),
+      spec('w2', 64, true),
+      spec('b2', 10, false),
+      spec('d', 10, false, 'float64'),
+      spec('w3', 100, true),
+    ];
+    expect(updateGroups(specs, true, 4096)).toEqual([[0], [1, 3], [2, 5], [4]]);
+    expect(updateGroups(specs, true, 0)).toEqual([[0], [1], [2], [3], [4], [5]]);
+    expect(updateGroups(specs, false, 4096)).toEqual([[0], [1], [2], [3], [4], [5]]);
   });
 
   it('gradient accumulation over two half batches matches one full batch', async () => {
