@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { type CliContext, FileFormatError, readJsonlAll, silentLogger } from '@gopo/core';
 import { testCliContext } from '@gopo/core/testing';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { Trainer } from '@gopo/nn';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   ChatTemplate,
   generate,
@@ -187,15 +188,20 @@ describe('sft stepsPerRun', () => {
       lr: 2e-3,
       warmupSteps: 2,
       lora: { r: 4, alpha: 8, dropout: 0.2, targetModules: ['q_proj', 'v_proj'] },
-      checkpointEvery: 5,
+      checkpointEvery: 6,
       evalEvery: 0,
-      logEvery: 2,
+      logEvery: 3,
       threads: 2,
       stepsPerRun,
     });
+    const single = vi.spyOn(Trainer.prototype, 'trainStep');
     const one = await runSft(config('spr-1', 1), { logger: log, progress: false });
-    // Runs of 3 are cut at the log steps (2, 4, 6), the checkpoint step (5) and the end (7).
+    expect(single).toHaveBeenCalledTimes(7);
+    single.mockClear();
+    // Steps 1-3 and 4-6 run as loops of 3 (log steps 3 and 6, checkpoint 6); step 7 alone.
     const three = await runSft(config('spr-3', 3), { logger: log, progress: false });
+    expect(single).toHaveBeenCalledTimes(1);
+    single.mockRestore();
     expectSameParams(three, one);
     expect(three.evalLoss).toBe(one.evalLoss);
     const losses = async (r: SftResult) =>
@@ -203,7 +209,7 @@ describe('sft stepsPerRun', () => {
         .filter((m) => 'loss/sft' in (m as object))
         .map((m) => [(m as { step: number }).step, (m as Record<string, number>)['loss/sft']]);
     expect(await losses(three)).toEqual(await losses(one));
-    expect((await losses(one)).map(([step]) => step)).toEqual([2, 4, 6, 7]);
+    expect((await losses(one)).map(([step]) => step)).toEqual([3, 6, 7]);
     const cks = async (r: SftResult) =>
       (await fs.readdir(r.runDir.checkpointsDir)).filter((f) => f.startsWith('step-')).sort();
     expect(await cks(three)).toEqual(await cks(one));

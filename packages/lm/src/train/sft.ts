@@ -109,7 +109,7 @@ export const SftConfigSchema = z
       .positive()
       .default(1)
       .describe(
-        'optimizer steps per session call (Trainer.trainSteps; same results, parameters and optimizer state cross into JavaScript once per call, at the cost of one extra copy of them in memory; runs never span a log, eval or checkpoint step)',
+        'optimizer steps per session call (Trainer.trainSteps; same results, parameters and optimizer state cross into JavaScript once per call, at the cost of a second compiled session and one extra copy of them in memory; a run never spans a log, eval or checkpoint step: single steps lead up to one when fewer than stepsPerRun remain)',
       ),
     epochs: z.number().int().positive().default(1).describe('passes over the training data'),
     maxSteps: z
@@ -471,7 +471,8 @@ export async function runSft(config: SftConfigInput, options: SftRunOptions): Pr
       stopAt - s,
     );
   for (let s = trainer.step; s < stopAt; ) {
-    const n = Math.max(1, Math.min(c.stepsPerRun, untilEvent(s)));
+    // Exactly stepsPerRun steps or one: every other run length would compile (and keep) a session.
+    const n = c.stepsPerRun <= untilEvent(s) ? c.stepsPerRun : 1;
     const planned = Array.from({ length: n }, (_, i) => plan.batches(s + i));
     const t0 = performance.now();
     const results = await trainer.trainSteps(planned.map((p) => p.batches));
