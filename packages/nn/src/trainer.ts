@@ -492,10 +492,10 @@ export class Trainer {
   /**
    * Runs one optimizer step per entry (a batch, or its micro-batches with gradient accumulation),
    * in order, and returns each step's result: the same values, bit for bit, as calling trainStep
-   * once per entry. On CPU and CUDA with one micro-batch per step
-   * the steps run inside one session call (an ONNX Loop over the step graph), so the parameters and
-   * optimizer state cross into JavaScript once per call instead of once per step; with gradient
-   * accumulation or on webgpu (where state already stays on the device) it calls trainStep in turn.
+   * once per entry. On CPU with one micro-batch per step the steps run inside one session call
+   * (an ONNX Loop over the step graph), so the parameters and optimizer state cross into JavaScript
+   * once per call instead of once per step; with gradient accumulation, on webgpu (state already
+   * stays on the device) and on cuda (its Loop untested) it calls trainStep in turn.
    * `lr` overrides the schedule for every step of the call.
    */
   async trainSteps(
@@ -513,7 +513,9 @@ export class Trainer {
       }
     });
     if (lists.length === 0) return [];
-    if (!this.fused || this.provider === 'webgpu' || lists.length === 1) {
+    // The Loop path is CPU only: webgpu already keeps state on the device, and ORT's CUDA Loop has not
+    // been run here (no GPU), so those providers take one session call per step.
+    if (!this.fused || this.provider !== 'cpu' || lists.length === 1) {
       const out: StepResult[] = [];
       for (const list of lists) out.push(await this.trainStep(list, options));
       return out;
