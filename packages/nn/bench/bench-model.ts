@@ -3,7 +3,11 @@
  * measure the same graph: GPT (d_model 256, 4 layers, 4 heads, context 128, vocab 4096, batch 16),
  * tanh-GELU and a tied head like the PyTorch peer. BENCH_QUICK=1 shrinks it; BENCH_THREADS sets threads.
  */
+import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeJsonAtomic } from '@gopo/core';
 import {
   crossEntropy,
   type Graph,
@@ -46,4 +50,12 @@ export function tokenIds(seed: number): HostTensor {
       BigInt((i * 2654435761 + seed * 97) % cfg.vocabSize),
     ),
   };
+}
+
+/** Prints a bench's table and writes bench-results/<name>.json (atomically) and <name>.md. */
+export async function writeBenchResults(name: string, result: unknown, table: string): Promise<void> {
+  console.log(table);
+  const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench-results');
+  await writeJsonAtomic(join(out, `${name}.json`), result);
+  writeFileSync(join(out, `${name}.md`), `${table}\n`);
 }

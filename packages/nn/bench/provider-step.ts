@@ -8,14 +8,19 @@
  *
  *   pnpm bench:providers        (BENCH_STEPS timed steps, BENCH_QUICK=1 for the small model)
  */
-import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { writeJsonAtomic } from '@gopo/core';
 import { detectProviders, type ProviderName, type StepResult, Trainer } from '../src/index.js';
-import { B, batchSpec, cfg, lossModel, quick, T, threads, tokenIds } from './bench-model.js';
+import {
+  B,
+  batchSpec,
+  cfg,
+  lossModel,
+  quick,
+  T,
+  threads,
+  tokenIds,
+  writeBenchResults,
+} from './bench-model.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const steps = Number(process.env.BENCH_STEPS ?? (quick ? 5 : 20));
 const checkedSteps = 3;
 
@@ -91,10 +96,7 @@ async function main(): Promise<void> {
     ),
     ...statuses.filter((s) => !s.available).map((s) => `| ${s.provider} | unavailable: ${s.reason} | | | |`),
   ].join('\n');
-  console.log(table);
-  const out = join(here, '..', 'bench-results');
-  await writeJsonAtomic(join(out, 'provider-step.json'), result);
-  writeFileSync(join(out, 'provider-step.md'), `${table}\n`);
+  await writeBenchResults('provider-step', result, table);
 }
 
 await main();

@@ -13,13 +13,21 @@
  *   pnpm bench            (BENCH_THREADS, BENCH_STEPS, BENCH_STEPS_PER_RUN, BENCH_QUICK=1 for a smaller model)
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeJsonAtomic } from '@gopo/core';
 import { emitModel, Forward, Graph, getSession, type HostTensor, ParamStore, Trainer } from '../src/index.js';
 
-import { B, batchSpec, cfg, lossModel, quick, T, threads, tokenIds } from './bench-model.js';
+import {
+  B,
+  batchSpec,
+  cfg,
+  lossModel,
+  quick,
+  T,
+  threads,
+  tokenIds,
+  writeBenchResults,
+} from './bench-model.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const steps = Number(process.env.BENCH_STEPS ?? (quick ? 5 : 10));
@@ -260,10 +268,7 @@ async function main(): Promise<void> {
     `| (c) train step / forward | ${fmt(stepSeconds * 1000, 1)} / ${fmt(forwardSeconds * 1000, 1)} ms = ${fmt(result.ratios.stepOverForward)} | <= 3.3 |`,
     `| (d) ours / PyTorch (train step) | ${torch.available ? `${fmt(tokens / torch.stepSeconds, 0)} tokens/s torch ${torch.torchVersion} (${fmt(torch.stepSeconds * 1000, 0)} ms) -> ${fmt(result.ratios.oursOverTorch)}` : `skipped: ${torch.reason}`} | >= 1.8 |`,
   ].join('\n');
-  console.log(table);
-  const out = join(here, '..', 'bench-results');
-  await writeJsonAtomic(join(out, 'train-step.json'), result);
-  writeFileSync(join(out, 'train-step.md'), `${table}\n`);
+  await writeBenchResults('train-step', result, table);
 }
 
 await main();
