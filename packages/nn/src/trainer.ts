@@ -495,7 +495,8 @@ export class Trainer {
    * once per entry. On CPU with one micro-batch per step the steps run inside one session call
    * (an ONNX Loop over the step graph), so the parameters and optimizer state cross into JavaScript
    * once per call instead of once per step; with gradient accumulation, on webgpu (state already
-   * stays on the device) and on cuda (its Loop untested) it calls trainStep in turn.
+   * stays on the device) and on cuda (its Loop untested) it calls trainStep in turn. Each distinct
+   * number of steps compiles, and keeps, its own session: call it with one K (plus single steps).
    * `lr` overrides the schedule for every step of the call.
    */
   async trainSteps(
