@@ -109,7 +109,7 @@ export const SftConfigSchema = z
       .positive()
       .default(1)
       .describe(
-        'optimizer steps per session call (Trainer.trainSteps; same results, parameters and optimizer state cross into JavaScript once per call, at the cost of a second compiled session and one extra copy of them in memory; a run never spans a log, eval or checkpoint step: single steps lead up to one when fewer than stepsPerRun remain)',
+        'optimizer steps per session call (Trainer.trainSteps; same results, parameters and optimizer state cross into JavaScript once per call, at the cost of a second compiled session (holding its own copy of frozen weights) and one extra copy of the state in memory; a run never spans a log, eval or checkpoint step: single steps lead up to one when fewer than stepsPerRun remain)',
       ),
     epochs: z.number().int().positive().default(1).describe('passes over the training data'),
     maxSteps: z
