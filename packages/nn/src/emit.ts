@@ -11,7 +11,17 @@
  * emit exactly what they did before symbolic dims existed.
  */
 import { type Dim, dimTerms, isStaticDim, isStaticShape } from './dims.js';
-import type { ConstData, DType, Graph, Node, OpAttrs, OpType, Shape, Tensor } from './graph.js';
+import {
+  type ConstData,
+  type DType,
+  type Graph,
+  type Node,
+  type OpAttrs,
+  type OpType,
+  type Shape,
+  sameShape,
+  type Tensor,
+} from './graph.js';
 import {
   type AttributeProtoJson,
   encodeModel,
@@ -444,8 +454,6 @@ class Lowering {
   }
 }
 
-const sameDims = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
-
 function sameBytes(a: ConstData, b: ConstData): boolean {
   return Buffer.from(rawBytes(a)).equals(Buffer.from(rawBytes(b)));
 }
@@ -499,7 +507,7 @@ export function emitModel(graph: Graph, options: EmitOptions = {}): EmittedModel
     let name = t.name;
     let k = 0;
     for (let prev = constByName.get(name); prev; prev = constByName.get(name)) {
-      if (prev.t.dtype === t.dtype && sameBytes(prev.data, data) && sameDims(prev.t.shape, t.shape)) break;
+      if (prev.t.dtype === t.dtype && sameBytes(prev.data, data) && sameShape(prev.t.shape, t.shape)) break;
       name = `${t.name}_${++k}`;
     }
     if (name !== t.name) names.set(t, name);

@@ -247,7 +247,8 @@ function unitAxisMove(from: Shape, to: Shape): number[] | null {
   return q;
 }
 
-const sameShape = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
+/** Same rank and the same dim (number or symbol) on every axis. */
+export const sameShape = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 export interface GraphOptions {
   /** Name used in the ONNX model and in error messages. */

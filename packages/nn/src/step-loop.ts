@@ -13,6 +13,7 @@
  * under `body/` so that no name in the body shadows one of the outer graph.
  */
 import { type EmittedModel, valueInfo } from './emit.js';
+import { sameShape } from './graph.js';
 import {
   type AttributeProtoJson,
   decodeModel,
@@ -26,9 +27,6 @@ import {
 export const CARRY_PREFIX = 'new:';
 export const STACKED_PREFIX = 'steps:';
 const BODY = 'body/';
-
-const sameShape = (a: readonly unknown[], b: readonly unknown[]) =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** The inputs a step reads back from its own `new:` outputs, with their specs checked. */
 function carriedNames(step: EmittedModel): string[] {

@@ -381,6 +381,17 @@ export class Trainer {
     return out;
   }
 
+  /** One step's micro-batches (an entry of trainStep or trainSteps), checked against the batch spec. */
+  private microBatches(entry: Batch | readonly Batch[], caller: string): readonly Batch[] {
+    const list = Array.isArray(entry) ? (entry as readonly Batch[]) : [entry as Batch];
+    if (list.length !== this.config.accumulationSteps)
+      throw new FeedError(
+        `${caller} needs ${this.config.accumulationSteps} micro-batch(es), got ${list.length}`,
+      );
+    for (const b of list) this.checkBatch(b);
+    return list;
+  }
+
   private checkBatch(batch: Batch): void {
     for (const [k, s] of Object.entries(this.batchSpec)) {
       const v = batch[k];
@@ -437,13 +448,7 @@ export class Trainer {
    * when there is no accumulation). `lr` overrides the schedule for this step.
    */
   async trainStep(batches: Batch | readonly Batch[], options: { lr?: number } = {}): Promise<StepResult> {
-    const list = Array.isArray(batches) ? (batches as readonly Batch[]) : [batches as Batch];
-    if (list.length !== this.config.accumulationSteps) {
-      throw new FeedError(
-        `trainStep needs ${this.config.accumulationSteps} micro-batch(es), got ${list.length}`,
-      );
-    }
-    for (const b of list) this.checkBatch(b);
+    const list = this.microBatches(batches, 'trainStep');
     const step = this.stepCount + 1;
     const lr = options.lr ?? this.lrAt(step);
     const scalars = { 'optimizer.lr': scalarHost(lr), 'optimizer.step': scalarHost(step) };
@@ -503,12 +508,10 @@ export class Trainer {
     steps: readonly (Batch | readonly Batch[])[],
     options: { lr?: number } = {},
   ): Promise<StepResult[]> {
-    const lists = steps.map((s) => (Array.isArray(s) ? (s as readonly Batch[]) : [s as Batch]));
-    lists.forEach((list, i) => {
+    // Every entry is checked before any step runs, so a bad one leaves the trainer untouched.
+    const lists = steps.map((s, i) => {
       try {
-        if (list.length !== this.config.accumulationSteps)
-          throw new FeedError(`needs ${this.config.accumulationSteps} micro-batch(es), got ${list.length}`);
-        for (const b of list) this.checkBatch(b);
+        return this.microBatches(s, 'trainSteps');
       } catch (e) {
         throw new FeedError(`steps[${i}]: ${(e as Error).message}`);
       }
