@@ -33,9 +33,16 @@ export class DeviceTensor {
   get dims(): readonly number[] {
     return this.handle.dims;
   }
+  /**
+   * Copies the tensor to the host. onnxruntime-node 1.30 does not implement the download of a
+   * gpu-buffer tensor (its callback throws a C string, which aborts the process), so the copy is an
+   * Identity session on the device whose output ORT places in CPU memory.
+   */
   async download(): Promise<HostTensor> {
-    const data = (await this.handle.getData()) as ConstData;
-    return { dtype: fromOrtType(this.handle.type), dims: this.handle.dims, data };
+    const dtype = fromOrtType(this.handle.type);
+    const session = await readbackSession(dtype, this.handle.dims.length);
+    const out = (await session.run({ x: this.handle })).y as ort.Tensor;
+    return { dtype, dims: out.dims, data: out.data as ConstData };
   }
   dispose(): void {
     this.handle.dispose();
@@ -43,6 +50,26 @@ export class DeviceTensor {
 }
 
 export type RunValue = HostTensor | DeviceTensor;
+
+/** Identity sessions on webgpu with a host output, one per dtype and rank (DeviceTensor.download). */
+const readbacks = new Map<string, Promise<ort.InferenceSession>>();
+
+function readbackSession(dtype: DType, rank: number): Promise<ort.InferenceSession> {
+  const key = `${dtype}|${rank}`;
+  let hit = readbacks.get(key);
+  if (!hit) {
+    const g = new Graph({ name: 'readback' });
+    const shape = Array.from({ length: rank }, (_, i) => `d${i}`);
+    g.output('y', g.identity(g.input('x', dtype, shape)));
+    hit = ort.InferenceSession.create(emitModel(g).bytes, {
+      executionProviders: ['webgpu'],
+      logSeverityLevel: 3,
+    });
+    hit.catch(() => readbacks.delete(key));
+    readbacks.set(key, hit);
+  }
+  return hit;
+}
 
 export function isHostTensor(v: RunValue): v is HostTensor {
   return !(v instanceof DeviceTensor);
@@ -133,7 +160,7 @@ export const defaultProbe: ProviderProbe = async (provider) => {
   } catch (e) {
     const msg = String((e as Error).message ?? e);
     if (provider === 'webgpu' && /adapter/i.test(msg))
-      return 'no WebGPU adapter (needs a GPU with a Vulkan driver, libvulkan.so.1)';
+      return "no WebGPU adapter (needs a Vulkan driver and libvulkan.so.1: a GPU, or Mesa's lavapipe for a CPU-emulated one: 25.0 works, 22.3 does not)";
     return msg.split('\n')[0]?.slice(0, 300) ?? msg;
   }
 };
@@ -196,8 +223,11 @@ export interface SessionOptions {
   provider?: ProviderName;
   /** Threads ORT uses inside one op; 0 lets ORT decide. */
   intraOpThreads?: number;
-  /** Keep outputs on the device (webgpu only): run returns DeviceTensors that can be fed back. */
-  deviceOutputs?: boolean;
+  /**
+   * Outputs kept on the device (webgpu only): run returns them as DeviceTensors that can be fed
+   * back; every other output comes back to the host.
+   */
+  deviceOutputs?: readonly string[];
 }
 
 /** A compiled graph: one ORT session, built once and cached by model bytes and options. */
@@ -206,14 +236,14 @@ export class GraphSession {
     private readonly session: ort.InferenceSession,
     readonly model: EmittedModel,
     readonly provider: ProviderName,
-    private readonly deviceOutputs: boolean,
+    private readonly deviceOutputs: ReadonlySet<string>,
     private readonly profiling: boolean,
   ) {}
 
   /** @internal */
   static async create(model: EmittedModel, options: SessionOptions): Promise<GraphSession> {
     const provider = options.provider ?? 'cpu';
-    const deviceOutputs = (options.deviceOutputs ?? false) && provider === 'webgpu';
+    const deviceOutputs = new Set(provider === 'webgpu' ? (options.deviceOutputs ?? []) : []);
     const session = await ort.InferenceSession.create(model.bytes, {
       executionProviders: [provider],
       intraOpNumThreads: options.intraOpThreads ?? 0,
@@ -225,7 +255,13 @@ export class GraphSession {
       ...(process.env.GOPO_NN_PROFILE
         ? { enableProfiling: true, profileFilePrefix: process.env.GOPO_NN_PROFILE }
         : {}),
-      ...(deviceOutputs ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
+      ...(deviceOutputs.size
+        ? {
+            preferredOutputLocation: Object.fromEntries(
+              [...deviceOutputs].map((n) => [n, 'gpu-buffer' as const]),
+            ),
+          }
+        : {}),
     });
     return new GraphSession(session, model, provider, deviceOutputs, Boolean(process.env.GOPO_NN_PROFILE));
   }
@@ -258,7 +294,7 @@ export class GraphSession {
       }
       const t = res[o.name] as ort.Tensor;
       out[o.name] =
-        this.deviceOutputs && t.location === 'gpu-buffer'
+        this.deviceOutputs.has(o.name) && t.location === 'gpu-buffer'
           ? new DeviceTensor(t)
           : { dtype: fromOrtType(t.type), dims: t.dims, data: t.data as ConstData };
     }
@@ -321,7 +357,9 @@ const sessionCache = new Map<string, Promise<GraphSession>>();
 export function getSession(model: EmittedModel, options: SessionOptions = {}): Promise<GraphSession> {
   const key = createHash('sha256')
     .update(model.bytes)
-    .update(`|${options.provider ?? 'cpu'}|${options.intraOpThreads ?? 0}|${options.deviceOutputs ?? false}`)
+    .update(
+      `|${options.provider ?? 'cpu'}|${options.intraOpThreads ?? 0}|${(options.deviceOutputs ?? []).join(',')}`,
+    )
     .digest('hex');
   let hit = sessionCache.get(key);
   if (!hit) {
@@ -338,8 +376,9 @@ export function sessionCacheSize(): number {
 
 /** Drops cached sessions (releasing their native memory). */
 export async function clearSessionCache(): Promise<void> {
-  const all = [...sessionCache.values()];
+  const all = [...sessionCache.values(), ...readbacks.values()];
   sessionCache.clear();
+  readbacks.clear();
   await Promise.allSettled(all.map(async (p) => (await p).release()));
 }
 

@@ -153,7 +153,8 @@ export class Trainer {
   private readonly values = new Map<string, RunValue>();
   private readonly valueSpecs = new Map<string, ParamSpec>();
   private readonly spares = new Map<string, HostTensor>();
-  private readonly accum = new Map<string, HostTensor>();
+  private readonly accum = new Map<string, RunValue>();
+  private readonly deviceAccumZeros = new Map<string, HostTensor>();
   private fused?: Built;
   /** K-step loops of the fused step, by K (compiled on first use). */
   private readonly loops = new Map<number, Promise<Built>>();
@@ -259,6 +260,7 @@ export class Trainer {
       this.trainable,
       this.optimizer.elementwise,
       this.config.groupedUpdateMaxElements,
+      this.provider === 'webgpu' ? WEBGPU_MAX_GROUP : Number.POSITIVE_INFINITY,
     )) {
       if (members.length === 1) {
         const i = members[0] as number;
@@ -328,7 +330,8 @@ export class Trainer {
     const session = await getSession(model, {
       provider: this.provider,
       intraOpThreads: this.config.intraOpThreads,
-      deviceOutputs: this.provider === 'webgpu',
+      // Parameters and optimizer state stay on the device; loss, norm and metrics come to the host.
+      deviceOutputs: model.outputs.filter((o) => o.name.startsWith(NEW)).map((o) => o.name),
     });
     return { session, outputs: model.outputs.map((o) => o.name) };
   }
@@ -431,7 +434,7 @@ export class Trainer {
       if (!wanted.has(name)) continue;
       const fresh = res[o] as RunValue;
       const old = name.startsWith('accum.') ? this.accum.get(name.slice(6)) : this.values.get(name);
-      if (name.startsWith('accum.')) this.accum.set(name.slice(6), fresh as HostTensor);
+      if (name.startsWith('accum.')) this.accum.set(name.slice(6), fresh);
       else this.values.set(name, fresh);
       if (isHostTensor(fresh)) {
         if (this.params.has(name) && !name.startsWith('optimizer.')) this.params.swap(name, fresh);
@@ -468,7 +471,20 @@ export class Trainer {
         if (k.startsWith('metric:')) metrics[k.slice(7)] = await scalarOf(res[k]);
     } else {
       const acc = this.accumulate as Built;
-      for (const t of this.accum.values()) t.data.fill(0 as never);
+      for (const [n, t] of this.accum) {
+        if (isHostTensor(t)) t.data.fill(0 as never);
+        else {
+          // Last step's sums on the device: start again from host zeros (ORT only reads them).
+          t.dispose();
+          let zeros = this.deviceAccumZeros.get(n);
+          if (!zeros) {
+            const spec = this.valueSpecs.get(n) as ParamSpec;
+            zeros = allocHost(spec.dtype, spec.shape);
+            this.deviceAccumZeros.set(n, zeros);
+          }
+          this.accum.set(n, zeros);
+        }
+      }
       for (const b of list) {
         const accFeeds = Object.fromEntries([...this.accum].map(([n, t]) => [accumName(n), t]));
         const res = await this.runAndSwap(
@@ -628,6 +644,13 @@ export class Trainer {
   }
 }
 
+/**
+ * Members of one grouped update on webgpu. Each WebGPU shader binds every input and output of its
+ * node as a storage buffer, and the group's Split writes one output per member: WebGPU's default
+ * limit is 8 storage buffers per shader stage (lavapipe reports 16; a 17-way Split failed there).
+ */
+const WEBGPU_MAX_GROUP = 7;
+
 /** The trainer's resumable state (see Trainer.exportState). */
 export interface TrainerSnapshot {
   params: Map<string, HostTensor>;
@@ -639,12 +662,14 @@ export interface TrainerSnapshot {
 
 /**
  * Indices of `specs` in update groups: every large parameter alone, small ones (when the optimizer
- * is elementwise) grouped by dtype and decay flag, in first-appearance order.
+ * is elementwise) grouped by dtype and decay flag, in first-appearance order, at most `maxMembers`
+ * to a group.
  */
 export function updateGroups(
   specs: readonly ParamSpec[],
   elementwise: boolean,
   maxElements: number,
+  maxMembers = Number.POSITIVE_INFINITY,
 ): number[][] {
   const groups: number[][] = [];
   const byKey = new Map<string, number[]>();
@@ -655,7 +680,7 @@ export function updateGroups(
     }
     const key = `${s.dtype}|${s.decay}`;
     let g = byKey.get(key);
-    if (!g) {
+    if (!g || g.length >= maxMembers) {
       g = [];
       byKey.set(key, g);
       groups.push(g);

@@ -213,7 +213,7 @@ describe('training', () => {
     }
   });
 
-  it('update groups: small parameters by dtype and decay flag, large ones and non-elementwise optimizers alone', () => {
+  it('update groups: small parameters by dtype and decay flag up to a member cap, large ones and non-elementwise optimizers alone', () => {
     const spec = (name: string, n: number, decay: boolean, dtype: 'float32' | 'float64' = 'float32') =>
       ({ name, shape: [n], dtype, init: { kind: 'zeros' }, decay }) as ParamSpec;
     const specs = [
@@ -227,6 +227,14 @@ describe('training', () => {
     expect(updateGroups(specs, true, 4096)).toEqual([[0], [1, 3], [2, 5], [4]]);
     expect(updateGroups(specs, true, 0)).toEqual([[0], [1], [2], [3], [4], [5]]);
     expect(updateGroups(specs, false, 4096)).toEqual([[0], [1], [2], [3], [4], [5]]);
+    // A member cap (webgpu binds each Split output as a storage buffer) opens a new group when full.
+    expect(updateGroups([...specs, spec('b3', 10, false)], true, 4096, 2)).toEqual([
+      [0],
+      [1, 3],
+      [2, 5],
+      [4],
+      [6],
+    ]);
   });
 
   it('gradient accumulation over two half batches matches one full batch', async () => {
