@@ -8,7 +8,7 @@ import { crossEntropy } from '../src/losses.js';
 import { dropout, transformerLM } from '../src/modules.js';
 import { DeviceTensor, detectProviders, type HostTensor, type ProviderName } from '../src/runtime.js';
 import { assertAllClose } from '../src/testing.js';
-import { type Batch, randomInput, Trainer, type TrainerSnapshot } from '../src/trainer.js';
+import { type Batch, Forward, randomInput, Trainer, type TrainerSnapshot } from '../src/trainer.js';
 
 const webgpu = (await detectProviders(undefined, ['webgpu']))[0]?.available ?? false;
 
@@ -123,6 +123,25 @@ describe.skipIf(!webgpu)('webgpu', () => {
       assertAllClose([a.loss, a.gradNorm], [b.loss, b.gradNorm], { rtol: 1e-5 });
     }
     expectCloseState(await gpu.exportState(), await cpu.exportState());
+  });
+
+  it('runs trainSteps as single steps and a Forward from the synced store like the cpu', async () => {
+    const cpu = await Trainer.create(lmModel(), lmSpec, config('cpu'));
+    const gpu = await Trainer.create(lmModel(), lmSpec, config('webgpu'));
+    const batches = [0, 1, 2].map(batch);
+    const [a, b] = [await gpu.trainSteps(batches), await cpu.trainSteps(batches)];
+    assertAllClose(
+      a.map((r) => r.loss),
+      b.map((r) => r.loss),
+      { rtol: 1e-5 },
+    );
+    expect(a.map((r) => r.step)).toEqual([1, 2, 3]);
+    await gpu.syncToHost();
+    const outputs = (g: Graph, i: Readonly<Record<string, Tensor>>) => ({ loss: lmModel()(g, i) });
+    const fg = await Forward.create(outputs, lmSpec, gpu.params, { provider: 'webgpu' });
+    const fc = await Forward.create(outputs, lmSpec, cpu.params, { provider: 'cpu' });
+    const [lg, lc] = [(await fg.run(batch(5))).loss, (await fc.run(batch(5))).loss];
+    assertAllClose(lg?.data as Float32Array, lc?.data as Float32Array, { rtol: 1e-4 });
   });
 
   it('downloads device tensors of any rank', async () => {
