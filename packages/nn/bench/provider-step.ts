@@ -2,7 +2,8 @@
  * The benchmark model's train step on every execution provider that works here, against the CPU
  * step in the same run: ms per step, tokens/s, speed-up over CPU, and the first steps' losses next
  * to the CPU ones (same seed and batch, so they should agree to float32 rounding). Providers that do
- * not work are listed with the reason. On webgpu, parameters and optimizer state stay on the device
+ * not work are listed with the reason; a software WebGPU adapter (no GPU device, e.g. Mesa's lavapipe)
+ * is labelled emulated. On webgpu, parameters and optimizer state stay on the device
  * between steps; each step still reads its loss back, so the timing includes one sync per step.
  * Writes bench-results/provider-step.json and .md.
  *
@@ -67,8 +68,10 @@ async function runOn(provider: ProviderName): Promise<ProviderRun> {
 
 async function main(): Promise<void> {
   const statuses = await detectProviders();
+  const label = (p: ProviderName) =>
+    statuses.find((s) => s.provider === p)?.emulated ? `${p} (emulated adapter: no GPU device)` : p;
   for (const s of statuses)
-    console.log(`${s.provider}: ${s.available ? 'available' : `unavailable (${s.reason})`}`);
+    console.log(`${label(s.provider)}: ${s.available ? 'available' : `unavailable (${s.reason})`}`);
   const runs: ProviderRun[] = [];
   for (const s of statuses) if (s.available) runs.push(await runOn(s.provider));
   const cpu = runs.find((r) => r.provider === 'cpu') as ProviderRun;
@@ -92,7 +95,7 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.provider} | ${(r.secondsPerStep * 1000).toFixed(1)} | ${r.tokensPerSecond.toFixed(0)} | ${r.speedupOverCpu.toFixed(2)} | ${r.losses.map((l) => l.toFixed(5)).join(', ')} (${r.maxLossRelDiffFromCpu.toExponential(1)}) |`,
+        `| ${label(r.provider)} | ${(r.secondsPerStep * 1000).toFixed(1)} | ${r.tokensPerSecond.toFixed(0)} | ${r.speedupOverCpu.toFixed(2)} | ${r.losses.map((l) => l.toFixed(5)).join(', ')} (${r.maxLossRelDiffFromCpu.toExponential(1)}) |`,
     ),
     ...statuses.filter((s) => !s.available).map((s) => `| ${s.provider} | unavailable: ${s.reason} | | | |`),
   ].join('\n');

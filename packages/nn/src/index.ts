@@ -142,6 +142,7 @@ export {
   GraphSession,
   getSession,
   type HostTensor,
+  hasGpuDevice,
   isHostTensor,
   PROVIDERS,
   type ProviderName,

@@ -17,6 +17,12 @@ describe('execution providers', () => {
     expect(chooseProvider('auto', statuses(null, null))).toBe('cuda');
     expect(chooseProvider('auto', statuses(null, 'no libs'))).toBe('webgpu');
     expect(chooseProvider('auto', statuses('no adapter', 'no libs'))).toBe('cpu');
+    // A software adapter (no GPU device) is used when asked for, never picked by auto.
+    const emulated = statuses(null, 'no libs').map((s) =>
+      s.provider === 'webgpu' ? { ...s, emulated: true } : s,
+    );
+    expect(chooseProvider('auto', emulated)).toBe('cpu');
+    expect(chooseProvider('webgpu', emulated)).toBe('webgpu');
   });
 
   it('an unavailable provider is a typed error naming what is missing and the alternatives', () => {
@@ -35,12 +41,26 @@ describe('execution providers', () => {
 
   it('detection uses the probe for non-CPU providers and turns its answer into statuses', async () => {
     const asked: string[] = [];
-    const s = await detectProviders(async (p) => {
-      asked.push(p);
-      return p === 'cuda' ? 'libonnxruntime_providers_cuda.so missing' : null;
-    });
+    const s = await detectProviders(
+      async (p) => {
+        asked.push(p);
+        return p === 'cuda' ? 'libonnxruntime_providers_cuda.so missing' : null;
+      },
+      undefined,
+      () => true,
+    );
     expect(asked.sort()).toEqual(['cuda', 'webgpu']);
     expect(s).toEqual(statuses(null, 'libonnxruntime_providers_cuda.so missing'));
+    const noGpu = await detectProviders(
+      async () => null,
+      ['cpu', 'webgpu', 'cuda'],
+      () => false,
+    );
+    expect(noGpu.map((x) => [x.provider, x.emulated ?? false])).toEqual([
+      ['cpu', false],
+      ['webgpu', true],
+      ['cuda', false],
+    ]);
   });
 
   it('probes this machine without crashing: cpu works, and a failing provider reports why', async () => {

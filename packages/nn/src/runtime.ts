@@ -5,7 +5,7 @@
  * `run` accepts preallocated outputs so callers can reuse buffers between steps.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -115,6 +115,11 @@ export interface ProviderStatus {
   available: boolean;
   /** Why it is not available (missing library, no adapter), when it is not. */
   reason?: string;
+  /**
+   * A webgpu adapter on a machine without a GPU device: a software one such as Mesa's lavapipe.
+   * It works (tests use it) but runs slower than the CPU provider, so `auto` passes it over.
+   */
+  emulated?: boolean;
 }
 
 export type ProviderProbe = (provider: ProviderName) => Promise<string | null>;
@@ -167,32 +172,56 @@ export const defaultProbe: ProviderProbe = async (provider) => {
 
 const statusCache = new Map<ProviderName, Promise<ProviderStatus>>();
 
-/** Which providers work here. The CPU provider is always available. Results are cached per process. */
+/**
+ * Whether the machine has a GPU device node: a DRM render node (/dev/dri/renderD*, Mesa's hardware
+ * drivers) or NVIDIA's control device. Elsewhere than Linux, assumed yes.
+ */
+export function hasGpuDevice(): boolean {
+  if (process.platform !== 'linux') return true;
+  if (existsSync('/dev/nvidiactl')) return true;
+  try {
+    return readdirSync('/dev/dri').some((f) => f.startsWith('renderD'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Which providers work here. The CPU provider is always available. Results are cached per process.
+ * A working webgpu adapter on a machine without a GPU device (`gpuPresent`) is marked emulated.
+ */
 export async function detectProviders(
   probe: ProviderProbe = defaultProbe,
   which: readonly ProviderName[] = PROVIDERS,
+  gpuPresent: () => boolean = hasGpuDevice,
 ): Promise<ProviderStatus[]> {
-  const useCache = probe === defaultProbe;
+  const useCache = probe === defaultProbe && gpuPresent === hasGpuDevice;
   return Promise.all(
     which.map((provider) => {
       if (provider === 'cpu') return Promise.resolve({ provider, available: true } as ProviderStatus);
       const hit = useCache ? statusCache.get(provider) : undefined;
       if (hit) return hit;
-      const p = probe(provider).then(
-        (reason): ProviderStatus =>
-          reason === null ? { provider, available: true } : { provider, available: false, reason },
-      );
+      const p = probe(provider).then((reason): ProviderStatus => {
+        if (reason !== null) return { provider, available: false, reason };
+        return provider === 'webgpu' && !gpuPresent()
+          ? { provider, available: true, emulated: true }
+          : { provider, available: true };
+      });
       if (useCache) statusCache.set(provider, p);
       return p;
     }),
   );
 }
 
-/** Picks the provider for `request`: 'auto' prefers cuda, then webgpu, then cpu. */
+/**
+ * Picks the provider for `request`: 'auto' prefers cuda, then webgpu (not an emulated adapter),
+ * then cpu.
+ */
 export function chooseProvider(request: ProviderRequest, statuses: readonly ProviderStatus[]): ProviderName {
   const available = statuses.filter((s) => s.available).map((s) => s.provider);
   if (request === 'auto') {
-    for (const p of ['cuda', 'webgpu', 'cpu'] as const) if (available.includes(p)) return p;
+    const preferred = statuses.filter((s) => s.available && !s.emulated).map((s) => s.provider);
+    for (const p of ['cuda', 'webgpu', 'cpu'] as const) if (preferred.includes(p)) return p;
     throw new ProviderUnavailableError('auto', 'no execution provider works', available);
   }
   const status = statuses.find((s) => s.provider === request);
