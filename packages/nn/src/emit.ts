@@ -32,6 +32,7 @@ import {
   type TensorProtoJson,
   type ValueInfoJson,
 } from './onnx-proto.js';
+import type { ProviderName } from './runtime.js';
 
 export const OPSET = 23;
 export const IR_VERSION = 10;
@@ -39,9 +40,25 @@ export const IR_VERSION = 10;
 export interface EmitOptions {
   /** Parameters baked into the model as initializers instead of graph inputs (frozen or exported weights). */
   paramValues?: ReadonlyMap<string, ConstData>;
-  /** Extra tensors to keep as graph outputs beyond `graph.outputs` (by name). */
+  /** The model's doc string (export). */
   docString?: string;
+  /**
+   * The execution provider that will run the model: ops it has no kernel for are spelled out in
+   * standard ops it has (see MISSING_KERNELS), so ORT does not move their tensors to the CPU.
+   */
+  provider?: ProviderName;
 }
+
+/**
+ * Ops each provider lacks a kernel for, which the emitter spells out instead. ORT's webgpu EP
+ * (1.30) has Softmax but no LogSoftmax: left as is, the [tokens, vocab] log-softmax of the loss ran
+ * on the CPU, its input and output copied across the bus every step.
+ */
+const MISSING_KERNELS: Readonly<Record<ProviderName, ReadonlySet<OpType>>> = {
+  cpu: new Set(),
+  webgpu: new Set(['LogSoftmax']),
+  cuda: new Set(),
+};
 
 export interface EmittedModel {
   bytes: Uint8Array;
@@ -107,7 +124,18 @@ class Lowering {
   private readonly dimCache = new Map<string, string>();
   private counter = 0;
 
-  constructor(private readonly sources: SymbolSources = new Map()) {}
+  constructor(
+    private readonly sources: SymbolSources = new Map(),
+    private readonly missing: ReadonlySet<OpType> = new Set(),
+  ) {}
+
+  /** x - logsumexp(x) along `axis` (max-shifted) from Reduce/Exp/Log ops; returns [z, lse] names. */
+  logSoftmaxParts(base: string, x: string, axis: number): [string, string] {
+    const axes = this.constI64([axis]);
+    const z = this.tmp('Sub', base, [x, this.tmp('ReduceMax', base, [x, axes], [int('keepdims', 1)])]);
+    const sum = this.tmp('ReduceSum', base, [this.tmp('Exp', base, [z]), axes], [int('keepdims', 1)]);
+    return [z, this.tmp('Log', base, [sum])];
+  }
 
   /** An int64 [1] tensor holding the run-time value of `d`. */
   dimTensor(d: Dim): string {
@@ -345,8 +373,14 @@ class Lowering {
         ]);
       }
       case 'Softmax':
-      case 'LogSoftmax':
-        return this.node(op, n.name, inp, out, [int('axis', (a as OpAttrs['Softmax']).axis)]);
+      case 'LogSoftmax': {
+        const axis = (a as OpAttrs['Softmax']).axis;
+        if (op === 'LogSoftmax' && this.missing.has('LogSoftmax')) {
+          const [z, lse] = this.logSoftmaxParts(n.name, inp[0] as string, axis);
+          return this.node('Sub', n.name, [z, lse], out);
+        }
+        return this.node(op, n.name, inp, out, [int('axis', axis)]);
+      }
       case 'ReduceSum':
       case 'ReduceMean':
       case 'ReduceMax':
@@ -442,10 +476,18 @@ class Lowering {
       }
       case 'TargetLogProb': {
         // LogSoftmax, then GatherElements at the target along the last axis.
-        const logp = `${n.name}/logp`;
-        this.node('LogSoftmax', `${n.name}/LogSoftmax`, [inp[0] as string], [logp], [int('axis', -1)]);
-        const idx = this.tmp('Unsqueeze', n.name, [inp[1] as string, this.constI64([-1])]);
-        const picked = this.tmp('GatherElements', n.name, [logp, idx], [int('axis', -1)]);
+        const target = () => this.tmp('Unsqueeze', n.name, [inp[1] as string, this.constI64([-1])]);
+        let picked: string;
+        if (this.missing.has('LogSoftmax')) {
+          // Only the target's entry is needed: gather from x - max, then subtract log-sum-exp.
+          const [z, lse] = this.logSoftmaxParts(n.name, inp[0] as string, -1);
+          const zt = this.tmp('GatherElements', n.name, [z, target()], [int('axis', -1)]);
+          picked = this.tmp('Sub', n.name, [zt, lse]);
+        } else {
+          const logp = `${n.name}/logp`;
+          this.node('LogSoftmax', `${n.name}/LogSoftmax`, [inp[0] as string], [logp], [int('axis', -1)]);
+          picked = this.tmp('GatherElements', n.name, [logp, target()], [int('axis', -1)]);
+        }
         return this.node('Squeeze', n.name, [picked, this.constI64([-1])], [out[0] as string]);
       }
       case 'ScatterNDAdd':
@@ -492,7 +534,7 @@ export function emitModel(graph: Graph, options: EmitOptions = {}): EmittedModel
       if (!isStaticDim(d) && !sources.has(d)) sources.set(d, { input: t.name, axis });
     });
   }
-  const low = new Lowering(sources);
+  const low = new Lowering(sources, MISSING_KERNELS[options.provider ?? 'cpu']);
   for (const [name, { tensor }] of graph.params) {
     if (!used.has(tensor)) continue;
     const value = options.paramValues?.get(name);

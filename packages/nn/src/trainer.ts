@@ -323,7 +323,7 @@ export class Trainer {
   }
 
   private session(g: Graph): Promise<Built> {
-    return this.open(emitModel(g, { paramValues: this.frozenValues() }));
+    return this.open(emitModel(g, { paramValues: this.frozenValues(), provider: this.provider }));
   }
 
   private async open(model: EmittedModel): Promise<Built> {
@@ -741,8 +741,8 @@ export class Forward {
       [...g.params.values()].map((p) => p.spec),
       Rng.fromSeed(options.seed ?? 0, 'init'),
     );
-    const emitted = emitModel(g);
     const provider = await resolveProvider(options.provider ?? 'cpu');
+    const emitted = emitModel(g, { provider });
     const session = await getSession(emitted, { provider, intraOpThreads: options.intraOpThreads ?? 0 });
     return new Forward({ session, outputs: emitted.outputs.map((o) => o.name) }, store, [...g.params.keys()]);
   }

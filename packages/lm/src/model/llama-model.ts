@@ -146,8 +146,8 @@ export class LlamaModel {
         for (const [name, t] of Object.entries(build(g))) g.output(name, t);
         const paramNames = [...g.params.keys()];
         const values = new Map(paramNames.map((n) => [n, this.weightTensor(n).data]));
-        const emitted = weightsAs === 'initializers' ? emitModel(g, { paramValues: values }) : emitModel(g);
         const provider = await resolveProvider(this.options.provider ?? 'cpu');
+        const emitted = emitModel(g, { provider, ...(weightsAs === 'initializers' ? { paramValues: values } : {}) });
         const session = await getSession(emitted, {
           provider,
           intraOpThreads: this.options.intraOpThreads ?? 0,

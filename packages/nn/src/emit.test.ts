@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { gradients } from './autodiff.js';
+import { emitModel } from './emit.js';
+import { Graph, type Tensor } from './graph.js';
+import { crossEntropy } from './losses.js';
+import { decodeModel } from './onnx-proto.js';
+import { getSession, type HostTensor } from './runtime.js';
+import { assertAllClose } from './testing.js';
+
+describe('provider-aware emission', () => {
+  // Logits far apart (|x| up to 1e4) so that an unshifted exp would overflow.
+  const shape = [3, 4, 7];
+  const n = shape.reduce((p, d) => p * d, 1);
+  const x: HostTensor = {
+    dtype: 'float32',
+    dims: shape,
+    data: Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 1e4 : Math.sin(i * 1.3) * 30)),
+  };
+  const t: HostTensor = {
+    dtype: 'int64',
+    dims: [3, 4],
+    data: BigInt64Array.from({ length: 12 }, (_, i) => BigInt((i * 3) % 7)),
+  };
+  const build = () => {
+    const g = new Graph();
+    const logits = g.input('x', 'float32', shape);
+    const targets = g.input('t', 'int64', [3, 4]);
+    const loss = crossEntropy(g, logits, targets, { labelSmoothing: 0.1 });
+    g.output('loss', loss);
+    g.output('logp', g.logSoftmax(logits, -1));
+    g.output('picked', g.targetLogProb(logits, targets));
+    g.output('dx', gradients(loss, [logits])[0] as Tensor);
+    return g;
+  };
+
+  it('spells LogSoftmax out for webgpu (no kernel there) with the same values', async () => {
+    const cpu = emitModel(build());
+    const webgpu = emitModel(build(), { provider: 'webgpu' });
+    const ops = (m: typeof cpu) => decodeModel(m.bytes).graph.node.map((nd) => nd.opType);
+    expect(ops(cpu)).toContain('LogSoftmax');
+    expect(ops(webgpu)).not.toContain('LogSoftmax');
+    // Both run on the CPU EP here: the spelled-out graph must compute what LogSoftmax computes.
+    const [a, b] = await Promise.all(
+      [cpu, webgpu].map(
+        async (m) => (await getSession(m)).run({ x, t }) as Promise<Record<string, HostTensor>>,
+      ),
+    );
+    for (const k of ['loss', 'logp', 'picked', 'dx']) {
+      const [u, v] = [a?.[k]?.data as Float32Array, b?.[k]?.data as Float32Array];
+      expect(u.every(Number.isFinite), k).toBe(true);
+      assertAllClose(v, u, { rtol: 1e-6, atol: 1e-5, what: k });
+    }
+  });
+});
