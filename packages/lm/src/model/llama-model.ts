@@ -147,7 +147,10 @@ export class LlamaModel {
         const paramNames = [...g.params.keys()];
         const values = new Map(paramNames.map((n) => [n, this.weightTensor(n).data]));
         const provider = await resolveProvider(this.options.provider ?? 'cpu');
-        const emitted = emitModel(g, { provider, ...(weightsAs === 'initializers' ? { paramValues: values } : {}) });
+        const emitted = emitModel(g, {
+          provider,
+          ...(weightsAs === 'initializers' ? { paramValues: values } : {}),
+        });
         const session = await getSession(emitted, {
           provider,
           intraOpThreads: this.options.intraOpThreads ?? 0,
