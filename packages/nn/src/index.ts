@@ -78,6 +78,7 @@ export {
   Tensor,
   type TensorKind,
 } from './graph.js';
+export { paddedWidth } from './layout.js';
 // Losses and modules
 export {
   type CrossEntropyOptions,

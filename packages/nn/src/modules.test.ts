@@ -108,6 +108,43 @@ describe('attention', () => {
   });
 });
 
+describe('padded hidden widths', () => {
+  it('a float32 MLP with 1024 hidden units computes through a 1040-wide activation what the plain one does', async () => {
+    const build = (padded: boolean) => {
+      const g = new Graph();
+      const x = g.input('x', 'float32', [3, 8]);
+      const y = padded
+        ? mlp(g, 'mlp', x, 1024, { activation: 'gelu_tanh', bias: true })
+        : g.scope('mlp', () =>
+            linear(g, 'down_proj', g.gelu(linear(g, 'up_proj', x, 1024, { bias: true }), 'tanh'), 8, {
+              bias: true,
+            }),
+          );
+      g.output('y', y);
+      return g;
+    };
+    const padded = build(true);
+    expect(padded.nodes.some((n) => n.op === 'Gemm' && n.outputs[0]?.shape[1] === 1040)).toBe(true);
+    const feeds: Record<string, HostTensor> = {
+      x: { dtype: 'float32', dims: [3, 8], data: Float32Array.from({ length: 24 }, (_, i) => Math.sin(i)) },
+    };
+    for (const [name, { spec }] of padded.params) {
+      const n = spec.shape.reduce((p: number, d) => p * (d as number), 1);
+      feeds[name] = {
+        dtype: 'float32',
+        dims: spec.shape as number[],
+        data: Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.37 + name.length) * 0.3),
+      };
+    }
+    const run = async (g: Graph) =>
+      ((await (await getSession(emitModel(g))).run(feeds)).y as HostTensor).data;
+    assertAllClose((await run(padded)) as Float32Array, (await run(build(false))) as Float32Array, {
+      rtol: 1e-5,
+      atol: 1e-6,
+    });
+  });
+});
+
 describe('module gradients (float64 central differences)', () => {
   const cases: Record<string, Parameters<typeof checkGradient>> = {
     linear: [(g, x) => linear(g, 'proj', x0(x), 3, { bias: true }), [f('x', 2, 2, 4)]],
@@ -132,6 +169,17 @@ describe('module gradients (float64 central differences)', () => {
     rmsNorm: [(g, x) => rmsNorm(g, 'norm', x0(x)), [f('x', 3, 5)]],
     mlp: [(g, x) => mlp(g, 'mlp', x0(x), 6, { activation: 'gelu_tanh', bias: true }), [f('x', 2, 4)]],
     swiglu: [(g, x) => swiglu(g, 'mlp', x0(x), 6), [f('x', 2, 4)]],
+    // float64 rows of 512 are 4 KiB: the hidden activation is stored 520 wide (paddedWidth).
+    'mlp with its hidden width padded to a cache line': [
+      (g, x) => mlp(g, 'mlp', x0(x), 512, { activation: 'gelu_tanh', bias: true }),
+      [f('x', 2, 2)],
+    ],
+    'swiglu with its hidden width padded': [(g, x) => swiglu(g, 'mlp', x0(x), 512), [f('x', 2, 2)]],
+    'linear on padded input columns, with padded output and LoRA': [
+      (g, x) =>
+        linear(g, 'proj', x0(x), 3, { bias: true, inFeatures: 4, padOut: 2, adapter: { r: 2, alpha: 3 } }),
+      [f('x', 2, 6)],
+    ],
     dropout: [
       (g, x) => dropout(g, x0(x), 0.5, x[1] as Tensor),
       [

@@ -5,6 +5,7 @@
  */
 import { type Dim, isStaticDim } from './dims.js';
 import { type FloatDType, type Graph, Tensor } from './graph.js';
+import { paddedWidth } from './layout.js';
 import { randomInput } from './trainer.js';
 
 /**
@@ -27,6 +28,22 @@ export interface LinearOptions {
   dtype?: FloatDType;
   /** Adds a LoRA adapter to this layer (overrides any rule set with `withLinearAdapters`). */
   adapter?: LinearAdapter | null;
+  /**
+   * The layer's input width when x carries trailing padding columns (x wider than this): the
+   * weight is widened with zero columns to match, so the padding contributes nothing.
+   */
+  inFeatures?: number;
+  /** Zero columns appended to the output (the weight and bias get zero rows; see paddedWidth). */
+  padOut?: number;
+}
+
+/** w with `rows` zero rows below and `cols` zero columns to the right (a copy; gradients slice back). */
+function zeroPadded(g: Graph, w: Tensor, rows: number, cols: number): Tensor {
+  let out = w;
+  const [r, c] = w.shape as [number, number];
+  if (cols > 0) out = g.concat([out, g.zeros([r, cols], w.dtype as FloatDType)], 1);
+  if (rows > 0) out = g.concat([out, g.zeros([rows, c + cols], w.dtype as FloatDType)], 0);
+  return out;
 }
 
 type AdapterRule = (modulePath: string) => LinearAdapter | null | undefined;
@@ -48,7 +65,11 @@ export function withLinearAdapters<T>(g: Graph, rule: AdapterRule, fn: () => T):
   }
 }
 
-/** y = x W^T + b with W [out, in]; leading dims of x are flattened into one Gemm. */
+/**
+ * y = x W^T + b with W [out, in]; leading dims of x are flattened into one Gemm. With `inFeatures`
+ * below x's width and `padOut`, x and y carry zero padding columns (see paddedWidth); W and b keep
+ * their plain shapes and are padded inside the graph.
+ */
 export function linear(
   g: Graph,
   name: string,
@@ -57,7 +78,12 @@ export function linear(
   options: LinearOptions = {},
 ): Tensor {
   return g.scope(name, () => {
-    const inFeatures = x.shape[x.rank - 1] as number;
+    const width = x.shape[x.rank - 1] as number;
+    const inFeatures = options.inFeatures ?? width;
+    const padIn = width - inFeatures;
+    const padOut = options.padOut ?? 0;
+    if (padIn < 0 || padOut < 0 || !Number.isInteger(padOut))
+      g.fail('linear', [x], `inFeatures ${inFeatures} must not exceed x's width, padOut must be >= 0`);
     const dtype = options.dtype ?? (x.dtype as FloatDType);
     const w = g.param('weight', [outFeatures, inFeatures], {
       init: { kind: 'normal', scale: options.initScale ?? 0.02 },
@@ -67,18 +93,30 @@ export function linear(
     const b = options.bias
       ? g.param('bias', [outFeatures], { init: { kind: 'zeros' }, decay: false, dtype })
       : null;
-    const x2 = x.rank === 2 ? x : g.reshape(x, [-1, inFeatures]);
-    let y = g.gemm(x2, w, b, { transB: true });
+    const x2 = x.rank === 2 ? x : g.reshape(x, [-1, width]);
+    const bp = b && padOut > 0 ? g.concat([b, g.zeros([padOut], dtype)], 0) : b;
+    let y = g.gemm(x2, zeroPadded(g, w, padOut, padIn), bp, { transB: true });
     const adapter = options.adapter !== undefined ? options.adapter : adapterRules.get(g)?.(g.modulePath);
-    if (adapter) y = g.add(y, loraDelta(g, x2, outFeatures, adapter, dtype));
-    return x.rank === 2 ? y : g.reshape(y, [...x.shape.slice(0, -1), outFeatures]);
+    if (adapter) y = g.add(y, loraDelta(g, x2, inFeatures, outFeatures, padOut, adapter, dtype));
+    const outWidth = outFeatures + padOut;
+    return x.rank === 2 ? y : g.reshape(y, [...x.shape.slice(0, -1), outWidth]);
   });
 }
 
-/** (alpha / r) dropout(x) A^T B^T for x [N, in]; the scale is applied on the narrow [N, r] product. */
-function loraDelta(g: Graph, x: Tensor, outFeatures: number, a: LinearAdapter, dtype: FloatDType): Tensor {
+/**
+ * (alpha / r) dropout(x) A^T B^T for x [N, in (+ padding)]; the scale is applied on the narrow
+ * [N, r] product. A and B are padded like the layer's weight.
+ */
+function loraDelta(
+  g: Graph,
+  x: Tensor,
+  inFeatures: number,
+  outFeatures: number,
+  padOut: number,
+  a: LinearAdapter,
+  dtype: FloatDType,
+): Tensor {
   if (!Number.isInteger(a.r) || a.r < 1) g.fail('lora', [x], `rank r must be a positive integer, got ${a.r}`);
-  const inFeatures = x.shape[1] as number;
   const loraA = g.param('lora_A.weight', [a.r, inFeatures], {
     init: { kind: 'uniform', scale: 1 / Math.sqrt(inFeatures) },
     decay: true,
@@ -87,8 +125,9 @@ function loraDelta(g: Graph, x: Tensor, outFeatures: number, a: LinearAdapter, d
   const loraB = g.param('lora_B.weight', [outFeatures, a.r], { init: { kind: 'zeros' }, decay: true, dtype });
   const p = a.dropout ?? 0;
   const xin = p > 0 ? dropout(g, x, p, randomInput(g, x.shape)) : x;
-  const xa = g.mul(g.gemm(xin, loraA, null, { transB: true }), a.alpha / a.r);
-  return g.gemm(xa, loraB, null, { transB: true });
+  const padIn = (x.shape[1] as number) - inFeatures;
+  const xa = g.mul(g.gemm(xin, zeroPadded(g, loraA, 0, padIn), null, { transB: true }), a.alpha / a.r);
+  return g.gemm(xa, zeroPadded(g, loraB, padOut, 0), null, { transB: true });
 }
 
 /** Rows of an embedding table [vocab, dim] for int64 ids. No weight decay. */
@@ -150,7 +189,10 @@ function activate(g: Graph, x: Tensor, act: Activation): Tensor {
   }
 }
 
-/** Two-layer MLP (up_proj -> act -> down_proj), GPT-style when `bias` is on. */
+/**
+ * Two-layer MLP (up_proj -> act -> down_proj), GPT-style when `bias` is on. The hidden activation
+ * is stored `paddedWidth(hidden)` wide: the padding columns meet zero weight columns in down_proj.
+ */
 export function mlp(
   g: Graph,
   name: string,
@@ -160,21 +202,22 @@ export function mlp(
 ): Tensor {
   return g.scope(name, () => {
     const d = x.shape[x.rank - 1] as number;
-    const h = activate(
-      g,
-      linear(g, 'up_proj', x, hidden, { bias: options.bias ?? false }),
-      options.activation ?? 'gelu',
-    );
-    return linear(g, 'down_proj', h, d, { bias: options.bias ?? false });
+    const bias = options.bias ?? false;
+    const padOut = paddedWidth(hidden, x.dtype as FloatDType) - hidden;
+    const h = activate(g, linear(g, 'up_proj', x, hidden, { bias, padOut }), options.activation ?? 'gelu');
+    return linear(g, 'down_proj', h, d, { bias, inFeatures: hidden });
   });
 }
 
-/** SwiGLU MLP (Llama): down_proj(silu(gate_proj x) * up_proj x). */
+/** SwiGLU MLP (Llama): down_proj(silu(gate_proj x) * up_proj x), hidden padded as in `mlp`. */
 export function swiglu(g: Graph, name: string, x: Tensor, hidden: number): Tensor {
   return g.scope(name, () => {
     const d = x.shape[x.rank - 1] as number;
-    const gate = g.silu(linear(g, 'gate_proj', x, hidden));
-    return linear(g, 'down_proj', g.mul(gate, linear(g, 'up_proj', x, hidden)), d);
+    const padOut = paddedWidth(hidden, x.dtype as FloatDType) - hidden;
+    const gate = g.silu(linear(g, 'gate_proj', x, hidden, { padOut }));
+    return linear(g, 'down_proj', g.mul(gate, linear(g, 'up_proj', x, hidden, { padOut })), d, {
+      inFeatures: hidden,
+    });
   });
 }
 
