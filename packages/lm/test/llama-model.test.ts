@@ -251,6 +251,22 @@ describe('training graph', () => {
     expect(r.maxRelError).toBeLessThan(1e-4);
     expect(Object.keys(r.errors)).toContain('model.layers.1.self_attn.k_proj.bias');
   });
+
+  it('gradients match float64 central differences with the MLP hidden width padded (512 float64 = 4 KiB rows)', async () => {
+    const cfg = LlamaConfigSchema.parse({
+      ...TINY_QWEN2,
+      hidden_size: 4,
+      intermediate_size: 512,
+      num_hidden_layers: 1,
+    });
+    const r = await checkGradient(
+      (g, [ids]) => g.reduceSum(llamaTokenLogProbs(g, ids as Tensor, cfg, { dtype: 'float64' })),
+      [{ name: 'ids', shape: [1, 4], dtype: 'int64', values: [0, 3, 5, 2] }],
+      { paramScale: 0.4 },
+    );
+    expect(r.maxRelError).toBeLessThan(1e-4);
+    expect(Object.keys(r.errors)).toContain('model.layers.0.mlp.down_proj.weight');
+  });
 });
 
 describe('training graph through the attend mask', () => {
