@@ -5,7 +5,6 @@
  */
 import { GraphBuildError } from './errors.js';
 import {
-  type FloatDType,
   type Graph,
   isFloat,
   type Node,
@@ -14,7 +13,6 @@ import {
   type Shape,
   type Tensor,
 } from './graph.js';
-import { paddedWidth } from './layout.js';
 
 export interface GradContext<K extends OpType> {
   readonly g: Graph;
@@ -158,18 +156,7 @@ function headBackward(
   const u2 = g.reshape(u, [n, 1]);
   const t1 = g.reshape(targets, [n, 1]);
   if (ctx.requires(a)) {
-    // P W contracts over the vocabulary: with a vocabulary row of a multiple of 4 KiB, pad P and W
-    // (one copy of P) so MLAS's kernel does not read P's rows through one L1 set (see paddedWidth).
-    const pad = paddedWidth(v, logits.dtype as FloatDType) - v;
-    const pw =
-      pad > 0
-        ? g.gemm(
-            g.concat([p2, g.zeros([n, pad], logits.dtype as FloatDType)], 1),
-            g.concat([w, g.zeros([pad, w.shape[1] as number], w.dtype as FloatDType)], 0),
-            null,
-          )
-        : g.gemm(p2, w, null);
-    const dense = g.mul(pw, g.neg(u2));
+    const dense = g.mul(g.gemm(p2, w, null), g.neg(u2));
     ctx.contribute(a, g.add(dense, g.mul(g.gather(w, g.reshape(targets, [n]), 0), u2)));
   }
   if (ctx.requires(w)) {

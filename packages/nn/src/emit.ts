@@ -22,6 +22,7 @@ import {
   sameShape,
   type Tensor,
 } from './graph.js';
+import { paddedWidth } from './layout.js';
 import {
   type AttributeProtoJson,
   encodeModel,
@@ -44,7 +45,8 @@ export interface EmitOptions {
   docString?: string;
   /**
    * The execution provider that will run the model: ops it has no kernel for are spelled out in
-   * standard ops it has (see MISSING_KERNELS), so ORT does not move their tensors to the CPU.
+   * standard ops it has (see MISSING_KERNELS), so ORT does not move their tensors to the CPU, and
+   * on 'cpu' Gemm operands are padded off 4 KiB row strides. Unset: a portable model (export).
    */
   provider?: ProviderName;
 }
@@ -124,10 +126,39 @@ class Lowering {
   private readonly dimCache = new Map<string, string>();
   private counter = 0;
 
+  private readonly padCache = new Map<string, string>();
+
   constructor(
     private readonly sources: SymbolSources = new Map(),
     private readonly missing: ReadonlySet<OpType> = new Set(),
+    private readonly padStrides = false,
   ) {}
+
+  /**
+   * On the CPU, a Gemm whose A is read row by row (no transA) over a contraction whose rows are a
+   * multiple of 4 KiB gets A and B zero-padded along the contraction (see paddedWidth): a copy of A
+   * costs far less than the L1 set conflicts it removes. One padded copy serves every Gemm that
+   * reads the same A (q/k/v projections).
+   */
+  strideSafeGemmInputs(n: Node, inp: readonly string[], attrs: OpAttrs['Gemm']): string[] {
+    const [a, b] = n.inputs as [Tensor, Tensor];
+    const k = a.shape[1] as Dim;
+    if (!this.padStrides || attrs.transA || !isStaticDim(k) || a.dtype === 'int64' || a.dtype === 'bool')
+      return [...inp];
+    const pad = paddedWidth(k, a.dtype) - k;
+    if (pad === 0) return [...inp];
+    const padLast = (name: string, axis: 0 | 1) => {
+      const key = `${name}|${axis}`;
+      let hit = this.padCache.get(key);
+      if (!hit) {
+        const pads = axis === 1 ? [0, 0, 0, pad] : [0, 0, pad, 0];
+        hit = this.tmp('Pad', n.name, [name, this.constI64(pads), this.constScalar(0, a.dtype as 'float32')]);
+        this.padCache.set(key, hit);
+      }
+      return hit;
+    };
+    return [padLast(inp[0] as string, 1), padLast(inp[1] as string, attrs.transB ? 1 : 0), ...inp.slice(2)];
+  }
 
   /** x - logsumexp(x) along `axis` (max-shifted) from Reduce/Exp/Log ops; returns [z, lse] names. */
   logSoftmaxParts(base: string, x: string, axis: number): [string, string] {
@@ -367,7 +398,7 @@ class Lowering {
       }
       case 'Gemm': {
         const g = a as OpAttrs['Gemm'];
-        return this.node('Gemm', n.name, inp, out, [
+        return this.node('Gemm', n.name, this.strideSafeGemmInputs(n, inp, g), out, [
           int('transA', g.transA ? 1 : 0),
           int('transB', g.transB ? 1 : 0),
         ]);
@@ -534,7 +565,7 @@ export function emitModel(graph: Graph, options: EmitOptions = {}): EmittedModel
       if (!isStaticDim(d) && !sources.has(d)) sources.set(d, { input: t.name, axis });
     });
   }
-  const low = new Lowering(sources, MISSING_KERNELS[options.provider ?? 'cpu']);
+  const low = new Lowering(sources, MISSING_KERNELS[options.provider ?? 'cpu'], options.provider === 'cpu');
   for (const [name, { tensor }] of graph.params) {
     if (!used.has(tensor)) continue;
     const value = options.paramValues?.get(name);

@@ -153,9 +153,9 @@ export async function checkGradient(
     checked.map((i) => ts[i] as Tensor),
   );
   g.output('loss', loss);
-  const lossOnly = emitModel(g);
+  const lossOnly = emitModel(g, { provider: 'cpu' });
   for (const [k, i] of checked.entries()) g.output(`grad_${all[i]?.name}`, grads[k] as Tensor);
-  const full = emitModel(g);
+  const full = emitModel(g, { provider: 'cpu' });
 
   const feeds = () => Object.fromEntries(all.map((s, i) => [s.name, values[i] as HostTensor]));
   const analytic = await (await getSession(full, { intraOpThreads: 1 })).run(feeds());
