@@ -52,15 +52,18 @@ describe('provider-aware emission', () => {
     }
   });
 
-  it('on cpu pads Gemm operands whose contraction rows are 4 KiB apart, one copy of A per reader group', async () => {
+  it('on cpu pads Gemm operands whose contraction rows are 4 KiB apart (512+ rows), one copy of A per reader group', async () => {
     const g = new Graph();
-    const x = g.input('x', 'float32', [5, 1024]);
+    const x = g.input('x', 'float32', [512, 1024]);
+    const few = g.input('few', 'float32', [8, 1024]);
     const w = g.input('w', 'float32', [1024, 3]);
     const ws = [0, 1, 2].map((i) => g.input(`w${i}`, 'float32', [2, 1024]));
     // Three projections of one input (transB), one plain and one transposed-A Gemm.
     ws.forEach((wi, i) => g.output(`p${i}`, g.gemm(x, wi, null, { transB: true })));
     g.output('plain', g.gemm(x, w, null));
-    g.output('tA', g.gemm(x, g.input('y', 'float32', [5, 7]), null, { transA: true }));
+    g.output('tA', g.gemm(x, g.input('y', 'float32', [512, 7]), null, { transA: true }));
+    // Eight rows: memory-bound on B, left alone.
+    g.output('fewOut', g.gemm(few, w, null));
     const portable = emitModel(g);
     const cpu = emitModel(g, { provider: 'cpu' });
     const pads = decodeModel(cpu.bytes).graph.node.filter((nd) => nd.opType === 'Pad');
@@ -73,19 +76,20 @@ describe('provider-aware emission', () => {
       data: Float32Array.from({ length: dims[0]! * dims[1]! }, (_, i) => Math.sin(i * k)),
     });
     const feeds = {
-      x: feed([5, 1024], 0.3),
+      x: feed([512, 1024], 0.3),
+      few: feed([8, 1024], 0.9),
       w: feed([1024, 3], 0.7),
       w0: feed([2, 1024], 1.1),
       w1: feed([2, 1024], 1.3),
       w2: feed([2, 1024], 1.7),
-      y: feed([5, 7], 0.5),
+      y: feed([512, 7], 0.5),
     };
     const [a, b] = await Promise.all(
       [portable, cpu].map(
         async (m) => (await getSession(m)).run(feeds) as Promise<Record<string, HostTensor>>,
       ),
     );
-    for (const k of ['p0', 'p1', 'p2', 'plain', 'tA'])
+    for (const k of ['p0', 'p1', 'p2', 'plain', 'tA', 'fewOut'])
       assertAllClose(b?.[k]?.data as Float32Array, a?.[k]?.data as Float32Array, {
         rtol: 1e-5,
         atol: 1e-5,

@@ -15,6 +15,7 @@ import {
   type ConstData,
   type DType,
   type Graph,
+  isFloat,
   type Node,
   type OpAttrs,
   type OpType,
@@ -22,7 +23,7 @@ import {
   sameShape,
   type Tensor,
 } from './graph.js';
-import { paddedWidth } from './layout.js';
+import { MIN_PADDED_ROWS, paddedWidth } from './layout.js';
 import {
   type AttributeProtoJson,
   encodeModel,
@@ -141,9 +142,12 @@ class Lowering {
    * reads the same A (q/k/v projections).
    */
   strideSafeGemmInputs(n: Node, inp: readonly string[], attrs: OpAttrs['Gemm']): string[] {
-    const [a, b] = n.inputs as [Tensor, Tensor];
-    const k = a.shape[1] as Dim;
-    if (!this.padStrides || attrs.transA || !isStaticDim(k) || a.dtype === 'int64' || a.dtype === 'bool')
+    const [a] = n.inputs as [Tensor];
+    const [m, k] = a.shape as [Dim, Dim];
+    // Few rows (a decode step, a small batch) make the Gemm memory-bound on B, and copying B would
+    // cost more than the conflicts do: only row counts known to be large are padded.
+    const manyRows = isStaticDim(m) && m >= MIN_PADDED_ROWS;
+    if (!this.padStrides || attrs.transA || !manyRows || !isStaticDim(k) || !isFloat(a.dtype))
       return [...inp];
     const pad = paddedWidth(k, a.dtype) - k;
     if (pad === 0) return [...inp];

@@ -78,7 +78,7 @@ export {
   Tensor,
   type TensorKind,
 } from './graph.js';
-export { paddedWidth } from './layout.js';
+export { hiddenPadding, MIN_PADDED_ROWS, paddedWidth } from './layout.js';
 // Losses and modules
 export {
   type CrossEntropyOptions,

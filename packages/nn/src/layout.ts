@@ -1,7 +1,8 @@
 /**
  * Memory-layout choices that the CPU kernels care about (they are harmless elsewhere).
  */
-import type { FloatDType } from './graph.js';
+import { isStaticDim } from './dims.js';
+import type { FloatDType, Tensor } from './graph.js';
 
 /**
  * A row width for activations that keeps MLAS's Gemm off a 4 KiB row stride. A 32 KiB 8-way L1 has
@@ -13,4 +14,22 @@ import type { FloatDType } from './graph.js';
 export function paddedWidth(width: number, dtype: FloatDType = 'float32'): number {
   const bytes = dtype === 'float64' ? 8 : 4;
   return (width * bytes) % 4096 === 0 ? width + 64 / bytes : width;
+}
+
+/**
+ * Rows (tokens) from which padding pays: below them a Gemm is memory-bound on its weight, and a
+ * padded copy of the weight (made every run when weights are fed as inputs) would cost more than
+ * the set conflicts do. Symbolic row counts (a decode step's batch) are not padded.
+ */
+export const MIN_PADDED_ROWS = 512;
+
+/**
+ * Zero columns to append to a [..., hidden] activation computed from `x` (its leading dims are the
+ * rows): paddedWidth's padding when x has at least MIN_PADDED_ROWS static rows, else 0.
+ */
+export function hiddenPadding(x: Tensor, hidden: number): number {
+  const lead = x.shape.slice(0, -1);
+  if (!lead.every(isStaticDim)) return 0;
+  const rows = (lead as number[]).reduce((p, d) => p * d, 1);
+  return rows >= MIN_PADDED_ROWS ? paddedWidth(hidden, x.dtype as FloatDType) - hidden : 0;
 }

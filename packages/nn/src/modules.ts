@@ -5,7 +5,7 @@
  */
 import { type Dim, isStaticDim } from './dims.js';
 import { type FloatDType, type Graph, Tensor } from './graph.js';
-import { paddedWidth } from './layout.js';
+import { hiddenPadding } from './layout.js';
 import { randomInput } from './trainer.js';
 
 /**
@@ -190,8 +190,9 @@ function activate(g: Graph, x: Tensor, act: Activation): Tensor {
 }
 
 /**
- * Two-layer MLP (up_proj -> act -> down_proj), GPT-style when `bias` is on. The hidden activation
- * is stored `paddedWidth(hidden)` wide: the padding columns meet zero weight columns in down_proj.
+ * Two-layer MLP (up_proj -> act -> down_proj), GPT-style when `bias` is on. Over many rows the
+ * hidden activation is stored `paddedWidth(hidden)` wide (hiddenPadding): the padding columns meet
+ * zero weight columns in down_proj.
  */
 export function mlp(
   g: Graph,
@@ -203,7 +204,7 @@ export function mlp(
   return g.scope(name, () => {
     const d = x.shape[x.rank - 1] as number;
     const bias = options.bias ?? false;
-    const padOut = paddedWidth(hidden, x.dtype as FloatDType) - hidden;
+    const padOut = hiddenPadding(x, hidden);
     const h = activate(g, linear(g, 'up_proj', x, hidden, { bias, padOut }), options.activation ?? 'gelu');
     return linear(g, 'down_proj', h, d, { bias, inFeatures: hidden });
   });
@@ -213,7 +214,7 @@ export function mlp(
 export function swiglu(g: Graph, name: string, x: Tensor, hidden: number): Tensor {
   return g.scope(name, () => {
     const d = x.shape[x.rank - 1] as number;
-    const padOut = paddedWidth(hidden, x.dtype as FloatDType) - hidden;
+    const padOut = hiddenPadding(x, hidden);
     const gate = g.silu(linear(g, 'gate_proj', x, hidden, { padOut }));
     return linear(g, 'down_proj', g.mul(gate, linear(g, 'up_proj', x, hidden, { padOut })), d, {
       inFeatures: hidden,

@@ -19,9 +19,9 @@ import {
   embedding,
   type FloatDType,
   type Graph,
+  hiddenPadding,
   isStaticDim,
   linear,
-  paddedWidth,
   rmsNorm,
   SLICE_END,
   type Tensor,
@@ -225,9 +225,9 @@ function attend(c: Ctx, q: Tensor, kT: Tensor, v: Tensor, x: Tensor): Tensor {
 function mlpBlock(c: Ctx, x: Tensor): Tensor {
   const { g, d, cfg } = c;
   const init = { initScale: (cfg as { initializer_range?: number }).initializer_range ?? 0.02 };
-  // The hidden activation is stored paddedWidth wide (zero columns meet zero weight columns), which
-  // keeps down_proj's and up_proj's input-gradient Gemms off a 4 KiB row stride (see @gopo/nn).
-  const padOut = paddedWidth(d.mlp, x.dtype as FloatDType) - d.mlp;
+  // Over many tokens the hidden activation is stored paddedWidth wide (zero columns meet zero weight
+  // columns), keeping down_proj's and up_proj's input-gradient Gemms off a 4 KiB row stride (@gopo/nn).
+  const padOut = hiddenPadding(x, d.mlp);
   return g.scope('mlp', () => {
     const gate = g.silu(linear(g, 'gate_proj', x, d.mlp, { bias: cfg.mlp_bias, padOut, ...init }));
     const up = linear(g, 'up_proj', x, d.mlp, { bias: cfg.mlp_bias, padOut, ...init });
