@@ -59,7 +59,7 @@ describe('provider-aware emission', () => {
     const w = g.input('w', 'float32', [1024, 3]);
     const ws = [0, 1, 2].map((i) => g.input(`w${i}`, 'float32', [2, 1024]));
     // Three projections of one input (transB), one plain and one transposed-A Gemm.
-    ws.forEach((wi, i) => g.output(`p${i}`, g.gemm(x, wi, null, { transB: true })));
+    for (const [i, wi] of ws.entries()) g.output(`p${i}`, g.gemm(x, wi, null, { transB: true }));
     g.output('plain', g.gemm(x, w, null));
     g.output('tA', g.gemm(x, g.input('y', 'float32', [512, 7]), null, { transA: true }));
     // Eight rows: memory-bound on B, left alone.
