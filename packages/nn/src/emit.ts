@@ -14,8 +14,8 @@ import { type Dim, dimTerms, isStaticDim, isStaticShape } from './dims.js';
 import {
   type ConstData,
   type DType,
+  type FloatDType,
   type Graph,
-  isFloat,
   type Node,
   type OpAttrs,
   type OpType,
@@ -147,21 +147,22 @@ class Lowering {
     // Few rows (a decode step, a small batch) make the Gemm memory-bound on B, and copying B would
     // cost more than the conflicts do: only row counts known to be large are padded.
     const manyRows = isStaticDim(m) && m >= MIN_PADDED_ROWS;
-    if (!this.padStrides || attrs.transA || !manyRows || !isStaticDim(k) || !isFloat(a.dtype))
-      return [...inp];
-    const pad = paddedWidth(k, a.dtype) - k;
+    if (!this.padStrides || attrs.transA || !manyRows || !isStaticDim(k)) return [...inp];
+    // Gemm operands are float (the builder checks).
+    const dtype = a.dtype as FloatDType;
+    const pad = paddedWidth(k, dtype) - k;
     if (pad === 0) return [...inp];
-    const padLast = (name: string, axis: 0 | 1) => {
+    const padAlong = (name: string, axis: 0 | 1) => {
       const key = `${name}|${axis}`;
       let hit = this.padCache.get(key);
       if (!hit) {
         const pads = axis === 1 ? [0, 0, 0, pad] : [0, 0, pad, 0];
-        hit = this.tmp('Pad', n.name, [name, this.constI64(pads), this.constScalar(0, a.dtype as 'float32')]);
+        hit = this.tmp('Pad', n.name, [name, this.constI64(pads), this.constScalar(0, dtype)]);
         this.padCache.set(key, hit);
       }
       return hit;
     };
-    return [padLast(inp[0] as string, 1), padLast(inp[1] as string, attrs.transB ? 1 : 0), ...inp.slice(2)];
+    return [padAlong(inp[0] as string, 1), padAlong(inp[1] as string, attrs.transB ? 1 : 0), ...inp.slice(2)];
   }
 
   /** x - logsumexp(x) along `axis` (max-shifted) from Reduce/Exp/Log ops; returns [z, lse] names. */

@@ -330,8 +330,12 @@ export class Trainer {
     const session = await getSession(model, {
       provider: this.provider,
       intraOpThreads: this.config.intraOpThreads,
-      // Parameters and optimizer state stay on the device; loss, norm and metrics come to the host.
-      deviceOutputs: model.outputs.filter((o) => o.name.startsWith(NEW)).map((o) => o.name),
+      // On webgpu parameters and optimizer state stay on the device; loss, norm and metrics come
+      // to the host.
+      deviceOutputs:
+        this.provider === 'webgpu'
+          ? model.outputs.filter((o) => o.name.startsWith(NEW)).map((o) => o.name)
+          : [],
     });
     return { session, outputs: model.outputs.map((o) => o.name) };
   }
