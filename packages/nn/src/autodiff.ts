@@ -129,11 +129,11 @@ const leadAxes = (x: Tensor, axis: number) => x.shape.map((_, i) => i).filter((i
 
 /**
  * Backward of TargetLogProb fused with the output head that produced its logits, logits =
- * A W^T (a Gemm with transB and no bias, optionally reshaped): with P = softmax(logits),
- *   dA = -u * (P W) + u * W[target],   dW = P^T (-u * A) + scatter_add(target, u * A).
- * The row scaling by u moves onto the small [N, d] operands and the one-hot part becomes a gather
- * and a scatter of d-wide rows, so P is the only [N, V] tensor the backward writes. Returns false
- * (nothing contributed) when the pattern does not apply.
+ * A W^T (a Gemm with transB and no bias, optionally reshaped): with P = softmax(logits) and
+ * Q = P - onehot(target) (the one-hot subtracted in place, see scatterElementsAdd),
+ *   dA = (Q W) * -u,   dW = Q^T (A * -u).
+ * The row scaling by u moves onto the small [N, d] operands, so Q is the only [N, V] tensor the
+ * backward writes. Returns false (nothing contributed) when the pattern does not apply.
  */
 function headBackward(
   ctx: GradContext<'TargetLogProb'>,
@@ -152,17 +152,15 @@ function headBackward(
   const n = targets.size;
   const v = logits.shape[logits.rank - 1] as number;
   if (gemmOut.rank !== 2 || gemmOut.shape[0] !== n || gemmOut.shape[1] !== v) return false;
-  const p2 = g.reshape(probs, [n, v]);
-  const u2 = g.reshape(u, [n, 1]);
-  const t1 = g.reshape(targets, [n, 1]);
-  if (ctx.requires(a)) {
-    const dense = g.mul(g.gemm(p2, w, null), g.neg(u2));
-    ctx.contribute(a, g.add(dense, g.mul(g.gather(w, g.reshape(targets, [n]), 0), u2)));
-  }
-  if (ctx.requires(w)) {
-    const dense = g.gemm(p2, g.mul(a, g.neg(u2)), null, { transA: true });
-    ctx.contribute(w, g.scatterNDAdd(dense, t1, g.mul(a, u2)));
-  }
+  const q = g.scatterElementsAdd(
+    g.reshape(probs, [n, v]),
+    g.reshape(targets, [n, 1]),
+    g.expand(g.scalar(-1, probs.dtype), [n, 1]),
+    1,
+  );
+  const negU = g.neg(g.reshape(u, [n, 1]));
+  if (ctx.requires(a)) ctx.contribute(a, g.mul(g.gemm(q, w, null), negU));
+  if (ctx.requires(w)) ctx.contribute(w, g.gemm(q, g.mul(a, negU), null, { transA: true }));
   return true;
 }
 
@@ -257,17 +255,20 @@ export const GRAD_RULES: GradTable = {
     const v = first(x);
     return [g.mul(first(gy) as Tensor, g.mul(g.exp(g.neg(g.mul(v, v))), 2 / Math.sqrt(Math.PI)))];
   },
-  Gelu: ({ g, x, gy, attrs }) => {
+  Gelu: ({ g, x, y, gy, attrs }) => {
     const v = first(x);
     const d = first(gy) as Tensor;
     if (attrs.approximate === 'tanh') {
-      // tanh-GELU = x * sigmoid(2u), u = c (x + k x^3): d/dx = s + x s (1 - s) 2c (1 + 3k x^2).
+      // tanh-GELU h = x s, s = sigmoid(2u), u = c (x + k x^3): dh/dx = s + x s (1 - s) 2c (1 + 3k x^2),
+      // and x s (1 - s) = h - h s with the forward's h (kept anyway for the next layer's weight
+      // gradient): one full-size op fewer than recomputing it.
       const c2 = 2 * Math.sqrt(2 / Math.PI);
       const k = 0.044715;
       const v2 = g.mul(v, v);
       const s = g.sigmoid(g.mul(v, g.add(g.mul(v2, c2 * k), c2)));
       const du = g.add(g.mul(v2, 3 * c2 * k), c2);
-      return [g.mul(d, g.add(s, g.mul(g.mul(v, du), g.sub(s, g.mul(s, s)))))];
+      const h = first(y);
+      return [g.mul(d, g.add(s, g.mul(du, g.sub(h, g.mul(h, s)))))];
     }
     const cdf = g.mul(g.add(g.erf(g.mul(v, Math.SQRT1_2)), 1), 0.5);
     const pdf = g.mul(g.exp(g.mul(g.mul(v, v), -0.5)), 1 / Math.sqrt(2 * Math.PI));
@@ -300,16 +301,10 @@ export const GRAD_RULES: GradTable = {
     const probs = g.softmax(logits, -1);
     const fused = headBackward(ctx, logits, targets, probs, u);
     if (fused) return [null, null];
-    // Generic form: scale rows by -u, then scatter-add u at the targets.
-    const d = g.mul(probs, g.neg(g.reshape(u, [...targets.shape, 1])));
-    const offsets = g.constant(
-      BigInt64Array.from({ length: n }, (_, i) => BigInt(i * v)),
-      'int64',
-      [n, 1],
-    );
-    const flatIdx = g.add(g.reshape(targets, [n, 1]), offsets);
-    const scattered = g.scatterNDAdd(g.reshape(d, [n * v]), flatIdx, g.reshape(u, [n]));
-    return [g.reshape(scattered, logits.shape), null];
+    // Generic form: scale rows by -u, then add u at the targets (in place).
+    const u1 = g.reshape(u, [...targets.shape, 1]);
+    const d = g.mul(probs, g.neg(u1));
+    return [g.scatterElementsAdd(d, g.unsqueeze(targets, [-1]), u1, -1), null];
   },
   ReduceSum: ({ g, x, gy, attrs }) => {
     const v = first(x);
@@ -490,6 +485,7 @@ export const GRAD_RULES: GradTable = {
   Identity: ({ gy }) => [first(gy)],
   StopGradient: () => [null],
   ScatterNDAdd: NO_GRADIENT,
+  ScatterElementsAdd: NO_GRADIENT,
   Equal: NO_GRADIENT,
   Less: NO_GRADIENT,
   Greater: NO_GRADIENT,

@@ -528,6 +528,11 @@ class Lowering {
       }
       case 'ScatterNDAdd':
         return this.node('ScatterND', n.name, inp, out, [str('reduction', 'add')]);
+      case 'ScatterElementsAdd':
+        return this.node('ScatterElements', n.name, inp, out, [
+          int('axis', (a as OpAttrs['ScatterElementsAdd']).axis),
+          str('reduction', 'add'),
+        ]);
     }
   }
 }

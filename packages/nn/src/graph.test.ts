@@ -101,6 +101,32 @@ describe('graph builder', () => {
     expect(Array.from((r.swapped as HostTensor).data as Float32Array)).toEqual(wantSwapped);
   });
 
+  it('scatterElementsAdd adds updates along an axis, duplicates accumulating, and names bad shapes', async () => {
+    const g = new Graph();
+    const data = g.input('data', 'float32', [3, 4]);
+    const idx = g.input('idx', 'int64', [3, 2]);
+    const upd = g.input('upd', 'float32', [3, 2]);
+    g.output('y', g.scatterElementsAdd(data, idx, upd, -1));
+    const session = await getSession(emitModel(g));
+    const d = Float32Array.from({ length: 12 }, (_, i) => i / 4);
+    const ix = [0, 3, 2, 2, 1, 0];
+    const u = [1, 2, 3, 4, 5, 6];
+    const out = await session.run({
+      data: { dtype: 'float32', dims: [3, 4], data: d },
+      idx: { dtype: 'int64', dims: [3, 2], data: BigInt64Array.from(ix.map(BigInt)) },
+      upd: { dtype: 'float32', dims: [3, 2], data: Float32Array.from(u) },
+    });
+    const expected = Array.from(d);
+    for (let r = 0; r < 3; r++)
+      for (let j = 0; j < 2; j++) expected[r * 4 + (ix[r * 2 + j] as number)] += u[r * 2 + j] as number;
+    expect(Array.from((out.y as HostTensor).data as Float32Array)).toEqual(expected.map(Math.fround));
+    const h = new Graph();
+    const a = h.input('a', 'float32', [3, 4]);
+    expect(() =>
+      h.scatterElementsAdd(a, h.input('i', 'int64', [2, 1]), h.input('u', 'float32', [2, 1]), 1),
+    ).toThrow(/ScatterElementsAdd \[3,4\] x \[2,1\] x \[2,1\]: .*matches data off axis 1/);
+  });
+
   it('emits constants built twice under one name once, and keeps same-named different ones apart', async () => {
     const g = new Graph();
     const x = g.input('x', 'float32', [2]);

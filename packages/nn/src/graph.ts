@@ -77,6 +77,7 @@ export interface OpAttrs {
   Identity: Record<string, never>;
   StopGradient: Record<string, never>;
   ScatterNDAdd: Record<string, never>;
+  ScatterElementsAdd: { axis: number };
   Equal: Record<string, never>;
   Less: Record<string, never>;
   Greater: Record<string, never>;
@@ -939,6 +940,31 @@ export class Graph {
       );
     }
     return this.one('ScatterNDAdd', [data, indices, updates], {}, data.dtype, data.shape);
+  }
+
+  /**
+   * Adds `updates` into a copy of `data` along `axis`: out[..., indices[..., j, ...], ...] +=
+   * updates[..., j, ...] (indices and updates share a shape that matches data off the axis). ORT
+   * runs it in place when `data` has no other use, so subtracting a one-hot from a [N, V] tensor
+   * costs N writes instead of a copy.
+   */
+  scatterElementsAdd(data: Tensor, indices: Tensor, updates: Tensor, axis: number): Tensor {
+    const a = this.axisOf('ScatterElementsAdd', data, axis);
+    const offAxis = (t: Tensor) => t.shape.filter((_, i) => i !== a);
+    if (
+      indices.dtype !== 'int64' ||
+      indices.rank !== data.rank ||
+      !sameShape(updates.shape, indices.shape) ||
+      updates.dtype !== data.dtype ||
+      !sameShape(offAxis(indices), offAxis(data))
+    ) {
+      this.fail(
+        'ScatterElementsAdd',
+        [data, indices, updates],
+        `indices (int64) and updates must share a shape that matches data off axis ${a}`,
+      );
+    }
+    return this.one('ScatterElementsAdd', [data, indices, updates], { axis: a }, data.dtype, data.shape);
   }
 
   zeros(shape: Shape, dtype: FloatDType = 'float32'): Tensor {
