@@ -118,6 +118,20 @@ const CASES: { [K in OpType]: Case | 'no-gradient' } = {
   Sign: 'no-gradient',
 };
 
+/** Variants beyond one case per op, where a rule or its emission takes another path. */
+const EXTRA_CASES: Record<string, Case> = {
+  // Over 256+ rows the CPU emitter sums the scale and bias gradients with a ones-row MatMul.
+  'LayerNorm over 300 rows of a 3-D input': {
+    build: (g, x) => g.layerNorm(x0(x), x1(x), x[2] as Tensor, 1e-5, -1),
+    inputs: [f('x', 3, 100, 4), f('s', 4), f('b', 4)],
+  },
+  // Two normalised axes: mean(gxhat * xhat) is a ReduceMean, not a matrix-vector product.
+  'LayerNorm over two normalised axes': {
+    build: (g, x) => g.layerNorm(x0(x), x1(x), x[2] as Tensor, 1e-5, 1),
+    inputs: [f('x', 2, 3, 4), f('s', 3, 4), f('b', 3, 4)],
+  },
+};
+
 describe('gradient rules', () => {
   for (const [op, c] of Object.entries(CASES)) {
     if (c === 'no-gradient') {
@@ -125,6 +139,12 @@ describe('gradient rules', () => {
       continue;
     }
     it(`${op} matches float64 central differences`, async () => {
+      const r = await checkGradient(c.build, c.inputs, c.h ? { h: c.h } : {});
+      expect(r.maxRelError).toBeLessThan(1e-4);
+    });
+  }
+  for (const [name, c] of Object.entries(EXTRA_CASES)) {
+    it(`${name} matches float64 central differences`, async () => {
       const r = await checkGradient(c.build, c.inputs, c.h ? { h: c.h } : {});
       expect(r.maxRelError).toBeLessThan(1e-4);
     });

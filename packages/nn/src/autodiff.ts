@@ -451,21 +451,25 @@ export const GRAD_RULES: GradTable = {
     const d = first(gy) as Tensor;
     const axes = normAxesFrom(v, attrs.axis);
     const lead = leadAxes(v, attrs.axis);
-    // The forward's mean and 1/std (its second and third outputs) instead of recomputing them.
-    const [, mu, rstd] = y as [Tensor, Tensor, Tensor];
-    const xhat = g.mul(g.sub(v, mu), rstd);
-    const gxhat = g.mul(d, scale);
-    const dx = needs[0]
-      ? g.mul(
-          rstd,
-          g.sub(
-            g.sub(gxhat, g.reduceMean(gxhat, axes, true)),
-            g.mul(xhat, g.reduceMean(g.mul(gxhat, xhat), axes, true)),
-          ),
-        )
-      : null;
-    const dscale = needs[1] ? (lead.length ? g.reduceSum(g.mul(d, xhat), lead) : g.mul(d, xhat)) : null;
+    const rstd = (y as [Tensor, Tensor, Tensor])[2];
+    // x-hat from a LayerNormalization without scale or bias: one fused pass over x instead of
+    // (x - mean) * rstd, with the forward's own statistics (same kernel, same input).
+    const xhat = g.layerNorm(v, g.expand(g.scalar(1, v.dtype), scale.shape), null, attrs.epsilon, attrs.axis);
+    const dxhat = g.mul(d, xhat);
+    const dscale = needs[1] ? (lead.length ? g.reduceSum(dxhat, lead) : dxhat) : null;
     const dbias = bias && needs[2] ? (lead.length ? g.reduceSum(d, lead) : d) : null;
+    let dx: Tensor | null = null;
+    if (needs[0]) {
+      const gxhat = g.mul(d, scale);
+      // mean(gxhat * xhat) over one normalised axis is (d * xhat) @ (scale / n): a matrix-vector
+      // product on the tensor dscale needs anyway rather than one more full-size Mul.
+      const n = axes.reduce((p, a) => p * (v.shape[a] as number), 1);
+      const b =
+        axes.length === 1
+          ? g.matmul(dxhat, g.reshape(g.div(scale, n), [n, 1]))
+          : g.reduceMean(g.mul(gxhat, xhat), axes, true);
+      dx = g.mul(rstd, g.sub(g.sub(gxhat, g.reduceMean(gxhat, axes, true)), g.mul(xhat, b)));
+    }
     return bias ? [dx, dscale, dbias] : [dx, dscale];
   },
   RMSNorm: ({ g, x, gy, attrs, needs }) => {

@@ -96,4 +96,42 @@ describe('provider-aware emission', () => {
         what: k,
       });
   });
+
+  it('on cpu sums over 256+ leading rows as a ones-row MatMul, with ReduceSum values (float32 and float64)', async () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const g = new Graph();
+      const x = g.input('x', dtype, [4, 80, 6]);
+      const y = g.input('y', dtype, [300, 2, 3]);
+      const small = g.input('small', dtype, [2, 3, 4]);
+      g.output('lead2', g.reduceSum(x, [0, 1]));
+      g.output('lead1Keep', g.reduceSum(y, [0], true));
+      g.output('inner', g.reduceSum(x, [1]));
+      g.output('few', g.reduceSum(small, [0, 1]));
+      const portable = emitModel(g);
+      const cpu = emitModel(g, { provider: 'cpu' });
+      const ops = (m: typeof cpu) => decodeModel(m.bytes).graph.node.map((nd) => nd.opType);
+      // lead2 and lead1Keep become MatMuls; the inner-axis and 6-row sums stay ReduceSum.
+      expect(ops(cpu).filter((o) => o === 'MatMul').length).toBe(2);
+      expect(ops(cpu).filter((o) => o === 'ReduceSum').length).toBe(2);
+      expect(ops(portable).filter((o) => o === 'ReduceSum').length).toBe(4);
+      const feed = (dims: number[], k: number): HostTensor => {
+        const v = Array.from({ length: dims.reduce((p, d) => p * d, 1) }, (_, i) => Math.sin(i * k) * 3);
+        return { dtype, dims, data: dtype === 'float32' ? Float32Array.from(v) : Float64Array.from(v) };
+      };
+      const feeds = { x: feed([4, 80, 6], 0.3), y: feed([300, 2, 3], 0.7), small: feed([2, 3, 4], 1.1) };
+      const [a, b] = await Promise.all(
+        [portable, cpu].map(
+          async (m) => (await getSession(m)).run(feeds) as Promise<Record<string, HostTensor>>,
+        ),
+      );
+      for (const k of ['lead2', 'lead1Keep', 'inner', 'few']) {
+        expect(b?.[k]?.dims, k).toEqual(a?.[k]?.dims);
+        assertAllClose(b?.[k]?.data as Float32Array, a?.[k]?.data as Float32Array, {
+          rtol: dtype === 'float32' ? 1e-5 : 1e-12,
+          atol: dtype === 'float32' ? 1e-4 : 1e-12,
+          what: `${dtype} ${k}`,
+        });
+      }
+    }
+  });
 });

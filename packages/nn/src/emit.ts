@@ -16,6 +16,7 @@ import {
   type DType,
   type FloatDType,
   type Graph,
+  isFloat,
   type Node,
   type OpAttrs,
   type OpType,
@@ -23,7 +24,7 @@ import {
   sameShape,
   type Tensor,
 } from './graph.js';
-import { MIN_PADDED_ROWS, paddedWidth } from './layout.js';
+import { MIN_MATVEC_SUM_ROWS, MIN_PADDED_ROWS, paddedWidth } from './layout.js';
 import {
   type AttributeProtoJson,
   encodeModel,
@@ -132,7 +133,8 @@ class Lowering {
   constructor(
     private readonly sources: SymbolSources = new Map(),
     private readonly missing: ReadonlySet<OpType> = new Set(),
-    private readonly padStrides = false,
+    /** Emitting for ORT's CPU kernels: Gemm operands off 4 KiB strides, leading sums as MatMul. */
+    private readonly forCpu = false,
   ) {}
 
   /**
@@ -147,7 +149,7 @@ class Lowering {
     // Few rows (a decode step, a small batch) make the Gemm memory-bound on B, and copying B would
     // cost more than the conflicts do: only row counts known to be large are padded.
     const manyRows = isStaticDim(m) && m >= MIN_PADDED_ROWS;
-    if (!this.padStrides || attrs.transA || !manyRows || !isStaticDim(k)) return [...inp];
+    if (!this.forCpu || attrs.transA || !manyRows || !isStaticDim(k)) return [...inp];
     // Gemm operands are float (the builder checks).
     const dtype = a.dtype as FloatDType;
     const pad = paddedWidth(k, dtype) - k;
@@ -163,6 +165,26 @@ class Lowering {
       return hit;
     };
     return [padAlong(inp[0] as string, 1), padAlong(inp[1] as string, attrs.transB ? 1 : 0), ...inp.slice(2)];
+  }
+
+  /**
+   * On the CPU, a sum over the leading axes of a large static float tensor (bias and norm-scale
+   * gradients) as ones[1, rows] @ x[rows, cols]; false (nothing emitted) when it does not apply.
+   */
+  leadingSumAsMatmul(n: Node, x: string, out: string): boolean {
+    const [t] = n.inputs as [Tensor];
+    const { axes } = n.attrs as OpAttrs['ReduceSum'];
+    if (!this.forCpu || !isStaticShape(t.shape) || !isFloat(t.dtype)) return false;
+    if (axes.length === 0 || axes.length >= t.rank || axes.some((ax, i) => ax !== i)) return false;
+    const rows = t.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
+    if (rows < MIN_MATVEC_SUM_ROWS) return false;
+    const cols = t.shape.slice(axes.length).reduce((p, d) => p * d, 1);
+    const dtype = t.dtype as FloatDType;
+    const ones = this.tmp('Expand', n.name, [this.constScalar(1, dtype), this.constI64([1, rows])]);
+    const x2 = this.tmp('Reshape', n.name, [x, this.constI64([rows, cols])]);
+    const sum = this.tmp('MatMul', n.name, [ones, x2]);
+    this.node('Reshape', n.name, [sum, this.constI64(n.outputs[0]?.shape as number[])], [out]);
+    return true;
   }
 
   /** x - logsumexp(x) along `axis` (max-shifted) from Reduce/Exp/Log ops; returns [z, lse] names. */
@@ -418,6 +440,10 @@ class Lowering {
         return this.node(op, n.name, inp, out, [int('axis', axis)]);
       }
       case 'ReduceSum':
+        if (this.leadingSumAsMatmul(n, inp[0] as string, out[0] as string)) return;
+        return this.node(op, n.name, [...inp, this.constI64((a as OpAttrs['ReduceSum']).axes)], out, [
+          int('keepdims', (a as OpAttrs['ReduceSum']).keepdims ? 1 : 0),
+        ]);
       case 'ReduceMean':
       case 'ReduceMax':
       case 'ReduceSumSquare': {

@@ -116,10 +116,14 @@ describe('graph builder', () => {
       idx: { dtype: 'int64', dims: [3, 2], data: BigInt64Array.from(ix.map(BigInt)) },
       upd: { dtype: 'float32', dims: [3, 2], data: Float32Array.from(u) },
     });
-    const expected = Array.from(d);
-    for (let r = 0; r < 3; r++)
-      for (let j = 0; j < 2; j++) expected[r * 4 + (ix[r * 2 + j] as number)] += u[r * 2 + j] as number;
-    expect(Array.from((out.y as HostTensor).data as Float32Array)).toEqual(expected.map(Math.fround));
+    // Row r of the 3x4 data gets u at columns ix (row 1 has column 2 twice: 3 + 4).
+    const expected = Array.from(d, (x, i) => {
+      const [r, c] = [Math.floor(i / 4), i % 4];
+      return Math.fround(
+        x + [0, 1].reduce((s, j) => s + (ix[r * 2 + j] === c ? (u[r * 2 + j] as number) : 0), 0),
+      );
+    });
+    expect(Array.from((out.y as HostTensor).data as Float32Array)).toEqual(expected);
     const h = new Graph();
     const a = h.input('a', 'float32', [3, 4]);
     expect(() =>

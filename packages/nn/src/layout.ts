@@ -33,3 +33,10 @@ export function hiddenPadding(x: Tensor, hidden: number): number {
   const rows = (lead as number[]).reduce((p, d) => p * d, 1);
   return rows >= MIN_PADDED_ROWS ? paddedWidth(hidden, x.dtype as FloatDType) - hidden : 0;
 }
+
+/**
+ * Rows from which a sum over a tensor's leading axes runs as ones[1, rows] x [rows, cols] on the
+ * CPU: MLAS's one-row Gemm streams the tensor once, where ORT's ReduceSum over leading axes took
+ * 2-3x as long inside the train step (nn README, Benchmark).
+ */
+export const MIN_MATVEC_SUM_ROWS = 256;
