@@ -37,6 +37,6 @@ export function hiddenPadding(x: Tensor, hidden: number): number {
 /**
  * Rows from which a sum over a tensor's leading axes runs as ones[1, rows] x [rows, cols] on the
  * CPU: MLAS's one-row Gemm streams the tensor once, where ORT's ReduceSum over leading axes took
- * 2-3x as long inside the train step (nn README, Benchmark).
+ * 2-3x as long inside the train step (nn README, "What the backward reuses and fuses").
  */
 export const MIN_MATVEC_SUM_ROWS = 256;
