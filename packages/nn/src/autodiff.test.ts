@@ -125,6 +125,10 @@ const EXTRA_CASES: Record<string, Case> = {
     build: (g, x) => g.layerNorm(x0(x), x1(x), x[2] as Tensor, 1e-5, -1),
     inputs: [f('x', 3, 100, 4), f('s', 4), f('b', 4)],
   },
+  'RMSNorm over 300 rows of a 3-D input': {
+    build: (g, x) => g.rmsNorm(x0(x), x1(x), 1e-6, -1),
+    inputs: [f('x', 3, 100, 4), f('s', 4)],
+  },
   // Two normalised axes: mean(gxhat * xhat) is a ReduceMean, not a matrix-vector product.
   'LayerNorm over two normalised axes': {
     build: (g, x) => g.layerNorm(x0(x), x1(x), x[2] as Tensor, 1e-5, 1),

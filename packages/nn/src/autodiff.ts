@@ -125,6 +125,24 @@ function normAxesFrom(x: Tensor, axis: number): number[] {
   return out;
 }
 
+/**
+ * mean(gxhat * xhat) over the normalised axes (keepdims), for a norm's backward with gxhat = d *
+ * scale. Over one axis it is (d * xhat) @ (scale / n): a matrix-vector product on the tensor the
+ * scale gradient needs anyway, rather than one more full-size Mul.
+ */
+function meanOfScaledProduct(
+  g: Graph,
+  dxhat: Tensor,
+  gxhat: Tensor,
+  xhat: Tensor,
+  scale: Tensor,
+  axes: readonly number[],
+): Tensor {
+  if (axes.length !== 1) return g.reduceMean(g.mul(gxhat, xhat), axes, true);
+  const n = xhat.shape[axes[0] as number] as number;
+  return g.matmul(dxhat, g.reshape(g.div(scale, n), [n, 1]));
+}
+
 const leadAxes = (x: Tensor, axis: number) => x.shape.map((_, i) => i).filter((i) => i < axis);
 
 /**
@@ -461,13 +479,7 @@ export const GRAD_RULES: GradTable = {
     let dx: Tensor | null = null;
     if (needs[0]) {
       const gxhat = g.mul(d, scale);
-      // mean(gxhat * xhat) over one normalised axis is (d * xhat) @ (scale / n): a matrix-vector
-      // product on the tensor dscale needs anyway rather than one more full-size Mul.
-      const n = axes.reduce((p, a) => p * (v.shape[a] as number), 1);
-      const b =
-        axes.length === 1
-          ? g.matmul(dxhat, g.reshape(g.div(scale, n), [n, 1]))
-          : g.reduceMean(g.mul(gxhat, xhat), axes, true);
+      const b = meanOfScaledProduct(g, dxhat, gxhat, xhat, scale, axes);
       dx = g.mul(rstd, g.sub(g.sub(gxhat, g.reduceMean(gxhat, axes, true)), g.mul(xhat, b)));
     }
     return bias ? [dx, dscale, dbias] : [dx, dscale];
@@ -477,14 +489,16 @@ export const GRAD_RULES: GradTable = {
     const d = first(gy) as Tensor;
     const axes = normAxesFrom(v, attrs.axis);
     const lead = leadAxes(v, attrs.axis);
+    // Mul + ReduceMean rather than ReduceSumSquare: ORT's ReduceSumSquare over the last axis took
+    // 204 us on [2048, 256] against 71 for the pair.
     const r = g.div(1, g.sqrt(g.add(g.reduceMean(g.mul(v, v), axes, true), attrs.epsilon)));
     const xhat = g.mul(v, r);
+    const dxhat = g.mul(d, xhat);
+    const dscale = needs[1] ? (lead.length ? g.reduceSum(dxhat, lead) : dxhat) : null;
+    if (!needs[0]) return [null, dscale];
     const gxhat = g.mul(d, scale);
-    const dx = needs[0]
-      ? g.mul(r, g.sub(gxhat, g.mul(xhat, g.reduceMean(g.mul(gxhat, xhat), axes, true))))
-      : null;
-    const dscale = needs[1] ? (lead.length ? g.reduceSum(g.mul(d, xhat), lead) : g.mul(d, xhat)) : null;
-    return [dx, dscale];
+    const b = meanOfScaledProduct(g, dxhat, gxhat, xhat, scale, axes);
+    return [g.mul(r, g.sub(gxhat, g.mul(xhat, b))), dscale];
   },
   Identity: ({ gy }) => [first(gy)],
   StopGradient: () => [null],
