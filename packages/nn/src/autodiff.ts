@@ -312,8 +312,6 @@ export const GRAD_RULES: GradTable = {
     const { g, x, gy } = ctx;
     const [logits, targets] = x as [Tensor, Tensor];
     const u = first(gy) as Tensor;
-    const v = logits.shape[logits.rank - 1] as number;
-    const n = targets.size;
     // Softmax of the logits rather than Exp of the stored log-softmax: ORT's Softmax kernel uses a
     // vectorised exp and is several times faster than its elementwise Exp on [N, V].
     const probs = g.softmax(logits, -1);
