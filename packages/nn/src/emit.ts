@@ -18,6 +18,7 @@ import {
   type Graph,
   isFloat,
   type Node,
+  numel,
   type OpAttrs,
   type OpType,
   type Shape,
@@ -176,9 +177,9 @@ class Lowering {
     const { axes } = n.attrs as OpAttrs['ReduceSum'];
     if (!this.forCpu || !isStaticShape(t.shape) || !isFloat(t.dtype)) return false;
     if (axes.length === 0 || axes.length >= t.rank || axes.some((ax, i) => ax !== i)) return false;
-    const rows = t.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
+    const rows = numel(t.shape.slice(0, axes.length));
     if (rows < MIN_MATVEC_SUM_ROWS) return false;
-    const cols = t.shape.slice(axes.length).reduce((p, d) => p * d, 1);
+    const cols = numel(t.shape.slice(axes.length));
     const dtype = t.dtype as FloatDType;
     const ones = this.tmp('Expand', n.name, [this.constScalar(1, dtype), this.constI64([1, rows])]);
     const x2 = this.tmp('Reshape', n.name, [x, this.constI64([rows, cols])]);
@@ -440,13 +441,10 @@ class Lowering {
         return this.node(op, n.name, inp, out, [int('axis', axis)]);
       }
       case 'ReduceSum':
-        if (this.leadingSumAsMatmul(n, inp[0] as string, out[0] as string)) return;
-        return this.node(op, n.name, [...inp, this.constI64((a as OpAttrs['ReduceSum']).axes)], out, [
-          int('keepdims', (a as OpAttrs['ReduceSum']).keepdims ? 1 : 0),
-        ]);
       case 'ReduceMean':
       case 'ReduceMax':
       case 'ReduceSumSquare': {
+        if (op === 'ReduceSum' && this.leadingSumAsMatmul(n, inp[0] as string, out[0] as string)) return;
         const r = a as OpAttrs['ReduceSum'];
         return this.node(op, n.name, [...inp, this.constI64(r.axes)], out, [
           int('keepdims', r.keepdims ? 1 : 0),

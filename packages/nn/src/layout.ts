@@ -2,7 +2,7 @@
  * Memory-layout choices that the CPU kernels care about (they are harmless elsewhere).
  */
 import { isStaticDim } from './dims.js';
-import type { FloatDType, Tensor } from './graph.js';
+import { type FloatDType, numel, type Tensor } from './graph.js';
 
 /**
  * A row width for activations that keeps MLAS's Gemm off a 4 KiB row stride. A 32 KiB 8-way L1 has
@@ -30,7 +30,7 @@ export const MIN_PADDED_ROWS = 512;
 export function hiddenPadding(x: Tensor, hidden: number): number {
   const lead = x.shape.slice(0, -1);
   if (!lead.every(isStaticDim)) return 0;
-  const rows = (lead as number[]).reduce((p, d) => p * d, 1);
+  const rows = numel(lead);
   return rows >= MIN_PADDED_ROWS ? paddedWidth(hidden, x.dtype as FloatDType) - hidden : 0;
 }
 

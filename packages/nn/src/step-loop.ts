@@ -24,6 +24,7 @@ import {
   ONNX_DATA_TYPE,
 } from './onnx-proto.js';
 
+/** A step output `new:X` is the next value of input X (Trainer names new parameters and state so). */
 export const CARRY_PREFIX = 'new:';
 export const STACKED_PREFIX = 'steps:';
 const BODY = 'body/';

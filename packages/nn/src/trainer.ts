@@ -39,7 +39,7 @@ import {
   type RunValue,
   resolveProvider,
 } from './runtime.js';
-import { STACKED_PREFIX, stepLoopModel } from './step-loop.js';
+import { CARRY_PREFIX, STACKED_PREFIX, stepLoopModel } from './step-loop.js';
 
 /** Graph inputs with this prefix are fed fresh U[0,1) values from the trainer's RNG each micro-batch. */
 export const RANDOM_INPUT_PREFIX = 'random.';
@@ -122,7 +122,6 @@ function isFrozen(name: string, frozen: readonly string[]): boolean {
 const OPT = 'optimizer.';
 const stateName = (slot: string, param: string) => `${OPT}${slot}.${param}`;
 const accumName = (param: string) => `accum.${param}`;
-const NEW = 'new:';
 
 interface Built {
   session: GraphSession;
@@ -253,8 +252,9 @@ export class Trainer {
       return state;
     };
     const emitOut = (spec: ParamSpec, param: Tensor, state: Record<string, Tensor>) => {
-      g.output(`${NEW}${spec.name}`, param);
-      for (const [slot, t] of Object.entries(state)) g.output(`${NEW}${stateName(slot, spec.name)}`, t);
+      g.output(`${CARRY_PREFIX}${spec.name}`, param);
+      for (const [slot, t] of Object.entries(state))
+        g.output(`${CARRY_PREFIX}${stateName(slot, spec.name)}`, t);
     };
     for (const members of updateGroups(
       this.trainable,
@@ -334,7 +334,7 @@ export class Trainer {
       // to the host.
       deviceOutputs:
         this.provider === 'webgpu'
-          ? model.outputs.filter((o) => o.name.startsWith(NEW)).map((o) => o.name)
+          ? model.outputs.filter((o) => o.name.startsWith(CARRY_PREFIX)).map((o) => o.name)
           : [],
     });
     return { session, outputs: model.outputs.map((o) => o.name) };
@@ -355,7 +355,7 @@ export class Trainer {
       for (const [k, t] of Object.entries(metrics)) ga.output(`metric:${k}`, t);
       for (const [i, s] of this.trainable.entries()) {
         ga.output(
-          `${NEW}${accumName(s.name)}`,
+          `${CARRY_PREFIX}${accumName(s.name)}`,
           ga.add(ga.input(accumName(s.name), s.dtype, s.shape), grads[i] as Tensor),
         );
         this.accum.set(s.name, allocHost(s.dtype, s.shape));
@@ -426,15 +426,15 @@ export class Trainer {
     const wanted = new Set(names);
     if (!device) {
       for (const o of built.outputs) {
-        if (!o.startsWith(NEW)) continue;
-        const spare = this.spares.get(o.slice(NEW.length));
+        if (!o.startsWith(CARRY_PREFIX)) continue;
+        const spare = this.spares.get(o.slice(CARRY_PREFIX.length));
         if (spare) into[o] = spare;
       }
     }
     const res = await built.session.run(feeds, into);
     for (const o of built.outputs) {
-      if (!o.startsWith(NEW)) continue;
-      const name = o.slice(NEW.length);
+      if (!o.startsWith(CARRY_PREFIX)) continue;
+      const name = o.slice(CARRY_PREFIX.length);
       if (!wanted.has(name)) continue;
       const fresh = res[o] as RunValue;
       const old = name.startsWith('accum.') ? this.accum.get(name.slice(6)) : this.values.get(name);
