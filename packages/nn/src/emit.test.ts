@@ -134,4 +134,47 @@ describe('provider-aware emission', () => {
       }
     }
   });
+
+  it('on cpu puts a Reshape between a transposed tensor and a last-axes swap that only MatMuls read', async () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [2, 5, 3, 4]);
+    const p = g.input('p', 'float32', [2, 3, 6, 5]);
+    const dO = g.input('dO', 'float32', [2, 3, 6, 4]);
+    const v = g.transpose(x, [0, 2, 1, 3]); // [2, 3, 5, 4], also read by the first MatMul
+    g.output('y', g.matmul(p, v));
+    g.output('dp', g.matmul(dO, g.transpose(v, [0, 1, 3, 2])));
+    // A swap that something other than a MatMul reads stays next to its producer (ORT merges the
+    // two into one copy, which is then the cheaper form).
+    g.output('vt', g.add(g.transpose(v, [0, 1, 3, 2]), 1));
+    const portable = emitModel(g);
+    const cpu = emitModel(g, { provider: 'cpu' });
+    const producerOps = (m: typeof cpu) => {
+      const nodes = decodeModel(m.bytes).graph.node;
+      const by = new Map(nodes.flatMap((nd) => nd.output.map((o) => [o, nd.opType] as const)));
+      return nodes
+        .filter((nd) => nd.opType === 'Transpose')
+        .map((nd) => by.get(nd.input[0] as string) ?? 'input');
+    };
+    expect(producerOps(portable).sort()).toEqual(['Transpose', 'Transpose', 'input']);
+    expect(producerOps(cpu).sort()).toEqual(['Reshape', 'Transpose', 'input']);
+    const feed = (dims: number[], k: number): HostTensor => ({
+      dtype: 'float32',
+      dims,
+      data: Float32Array.from({ length: dims.reduce((q, d) => q * d, 1) }, (_, i) => Math.sin(i * k)),
+    });
+    const feeds = { x: feed([2, 5, 3, 4], 0.3), p: feed([2, 3, 6, 5], 0.7), dO: feed([2, 3, 6, 4], 1.1) };
+    const [a, b] = await Promise.all(
+      [portable, cpu].map(
+        async (m) => (await getSession(m)).run(feeds) as Promise<Record<string, HostTensor>>,
+      ),
+    );
+    for (const k of ['y', 'dp', 'vt']) {
+      expect(b?.[k]?.dims, k).toEqual(a?.[k]?.dims);
+      assertAllClose(b?.[k]?.data as Float32Array, a?.[k]?.data as Float32Array, {
+        rtol: 1e-6,
+        atol: 1e-6,
+        what: k,
+      });
+    }
+  });
 });

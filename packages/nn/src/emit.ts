@@ -136,7 +136,26 @@ class Lowering {
     private readonly missing: ReadonlySet<OpType> = new Set(),
     /** Emitting for ORT's CPU kernels: Gemm operands off 4 KiB strides, leading sums as MatMul. */
     private readonly forCpu = false,
+    /** Tensors read only by MatMul nodes (a last-axes swap of one can fold into the MatMul). */
+    private readonly readByMatmulOnly: ReadonlySet<Tensor> = new Set(),
   ) {}
+
+  /**
+   * The input to emit for a Transpose. ORT folds a bare swap of the last two axes into the MatMul
+   * that reads it (FusedMatMul with transB), but its transpose optimizer first merges a Transpose of
+   * a Transpose into one node, whose composed permutation no longer folds: the backward's V^T and
+   * K (from the forward's K^T) were copied in full. A same-shape Reshape between the two keeps them
+   * apart (ORT leaves it in place and it moves no data), so the swap folds.
+   */
+  transposeInput(n: Node, inp: string): string {
+    const [x] = n.inputs as [Tensor];
+    const { perm } = n.attrs as OpAttrs['Transpose'];
+    const swapOnly = perm.every((a, i) => (i < perm.length - 2 ? a === i : a === 2 * perm.length - 3 - i));
+    const out = n.outputs[0] as Tensor;
+    if (!this.forCpu || !swapOnly || x.producer?.op !== 'Transpose' || !this.readByMatmulOnly.has(out))
+      return inp;
+    return this.tmp('Reshape', n.name, [inp, this.reshapeTarget(x.shape, x.shape)]);
+  }
 
   /**
    * On the CPU, a Gemm whose A is read row by row (no transA) over a contraction whose rows are a
@@ -467,7 +486,9 @@ class Lowering {
         return this.node('Expand', n.name, [...inp, this.shapeTensor(dims)], out);
       }
       case 'Transpose':
-        return this.node('Transpose', n.name, inp, out, [ints('perm', (a as OpAttrs['Transpose']).perm)]);
+        return this.node('Transpose', n.name, [this.transposeInput(n, inp[0] as string)], out, [
+          ints('perm', (a as OpAttrs['Transpose']).perm),
+        ]);
       case 'Unsqueeze':
       case 'Squeeze':
         return this.node(op, n.name, [...inp, this.constI64((a as OpAttrs['Squeeze']).axes)], out);
@@ -599,7 +620,17 @@ export function emitModel(graph: Graph, options: EmitOptions = {}): EmittedModel
       if (!isStaticDim(d) && !sources.has(d)) sources.set(d, { input: t.name, axis });
     });
   }
-  const low = new Lowering(sources, MISSING_KERNELS[options.provider ?? 'cpu'], options.provider === 'cpu');
+  const readByMatmulOnly = new Set<Tensor>();
+  const readByOther = new Set<Tensor>(outs.map((o) => o.tensor));
+  for (const n of nodes)
+    for (const t of n.inputs) (n.op === 'MatMul' ? readByMatmulOnly : readByOther).add(t);
+  for (const t of readByOther) readByMatmulOnly.delete(t);
+  const low = new Lowering(
+    sources,
+    MISSING_KERNELS[options.provider ?? 'cpu'],
+    options.provider === 'cpu',
+    readByMatmulOnly,
+  );
   for (const [name, { tensor }] of graph.params) {
     if (!used.has(tensor)) continue;
     const value = options.paramValues?.get(name);
