@@ -17,6 +17,7 @@ import {
   type FloatDType,
   type Graph,
   isFloat,
+  isLastAxesSwap,
   type Node,
   numel,
   type OpAttrs,
@@ -150,9 +151,13 @@ class Lowering {
   transposeInput(n: Node, inp: string): string {
     const [x] = n.inputs as [Tensor];
     const { perm } = n.attrs as OpAttrs['Transpose'];
-    const swapOnly = perm.every((a, i) => (i < perm.length - 2 ? a === i : a === 2 * perm.length - 3 - i));
     const out = n.outputs[0] as Tensor;
-    if (!this.forCpu || !swapOnly || x.producer?.op !== 'Transpose' || !this.readByMatmulOnly.has(out))
+    if (
+      !this.forCpu ||
+      !isLastAxesSwap(perm) ||
+      x.producer?.op !== 'Transpose' ||
+      !this.readByMatmulOnly.has(out)
+    )
       return inp;
     return this.tmp('Reshape', n.name, [inp, this.reshapeTarget(x.shape, x.shape)]);
   }

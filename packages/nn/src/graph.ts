@@ -248,6 +248,10 @@ function unitAxisMove(from: Shape, to: Shape): number[] | null {
   return q;
 }
 
+/** Whether `perm` swaps the last two axes and leaves every other axis in place (ORT folds it into MatMul). */
+export const isLastAxesSwap = (perm: readonly number[]) =>
+  perm.length >= 2 && perm.every((a, i) => (i < perm.length - 2 ? a === i : a === 2 * perm.length - 3 - i));
+
 /** Same rank and the same dim (number or symbol) on every axis. */
 export const sameShape = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
 
@@ -713,8 +717,7 @@ export class Graph {
     if (inner?.op === 'Transpose') {
       const p1 = (inner.attrs as OpAttrs['Transpose']).perm;
       const composed = p.map((a) => p1[a] as number);
-      const swapOnly = p.every((a, i) => (i < p.length - 2 ? a === i : a === 2 * p.length - 3 - i));
-      if (!swapOnly || composed.every((a, i) => a === i))
+      if (!isLastAxesSwap(p) || composed.every((a, i) => a === i))
         return this.transpose(inner.inputs[0] as Tensor, composed);
     }
     return this.one(
