@@ -262,35 +262,22 @@ export class Trainer {
       this.config.groupedUpdateMaxElements,
       this.provider === 'webgpu' ? WEBGPU_MAX_GROUP : Number.POSITIVE_INFINITY,
     )) {
-      if (members.length === 1) {
-        const i = members[0] as number;
-        const spec = this.trainable[i] as ParamSpec;
-        const out = g.scope(`optimizer.${spec.name}`, () =>
-          this.optimizer.update(g, {
-            param: paramTensors[i] as Tensor,
-            grad: grads[i] as Tensor,
-            gradScale: scale,
-            state: stateIn(spec),
-            spec,
-            lr,
-            step,
-          }),
-        );
-        emitOut(spec, out.param, out.state);
-        continue;
-      }
-      // Small parameters of one dtype and decay flag: one update over their concatenation (each
+      // Small parameters of one dtype and decay flag are updated over their concatenation (each
       // full-size op is one node instead of one per parameter; the elementwise math is unchanged).
+      // A parameter alone is updated as it is.
       const specs = members.map((i) => this.trainable[i] as ParamSpec);
       const first = specs[0] as ParamSpec;
+      const alone = members.length === 1;
       const sizes = specs.map((sp) => numel(sp.shape));
-      const total = sizes.reduce((a, b) => a + b, 0);
       const flat = (t: Tensor) => (t.rank === 1 ? t : g.reshape(t, [t.size]));
-      const join = (ts: Tensor[]) => g.concat(ts.map(flat), 0);
+      const join = (ts: Tensor[]) => (alone ? (ts[0] as Tensor) : g.concat(ts.map(flat), 0));
       const parts = (t: Tensor) =>
-        g.split(t, sizes, 0).map((p, k) => g.reshape(p, (specs[k] as ParamSpec).shape));
+        alone ? [t] : g.split(t, sizes, 0).map((p, k) => g.reshape(p, (specs[k] as ParamSpec).shape));
       const states = specs.map(stateIn);
-      const name = `optimizer.group.${first.dtype}.${first.decay ? 'decay' : 'no_decay'}`;
+      const name = alone
+        ? `optimizer.${first.name}`
+        : `optimizer.group.${first.dtype}.${first.decay ? 'decay' : 'no_decay'}`;
+      const spec = alone ? first : { ...first, name, shape: [sizes.reduce((a, b) => a + b, 0)] };
       const out = g.scope(name, () =>
         this.optimizer.update(g, {
           param: join(members.map((i) => paramTensors[i] as Tensor)),
@@ -302,7 +289,7 @@ export class Trainer {
               join(states.map((st) => st[slot] as Tensor)),
             ]),
           ),
-          spec: { ...first, name, shape: [total] },
+          spec,
           lr,
           step,
         }),
@@ -310,9 +297,9 @@ export class Trainer {
       g.scope(name, () => {
         const newParams = parts(out.param);
         const newStates = Object.entries(out.state).map(([slot, t]) => [slot, parts(t)] as const);
-        specs.forEach((spec, k) => {
+        specs.forEach((sp, k) => {
           emitOut(
-            spec,
+            sp,
             newParams[k] as Tensor,
             Object.fromEntries(newStates.map(([slot, ts]) => [slot, ts[k] as Tensor])),
           );
