@@ -1,6 +1,6 @@
 /**
- * The benchmark model of DESIGN.md section 3, shared by train-step.ts and profile-step.ts so both
- * measure the same graph: GPT (d_model 256, 4 layers, 4 heads, context 128, vocab 4096, batch 16),
+ * The benchmark model of DESIGN.md section 3 and its trainer settings, shared by train-step.ts,
+ * provider-step.ts and profile-step.ts so all of them measure the same step: GPT (d_model 256, 4 layers, 4 heads, context 128, vocab 4096, batch 16),
  * tanh-GELU and a tied head like the PyTorch peer. BENCH_QUICK=1 shrinks it; BENCH_THREADS sets threads.
  */
 import { writeFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import {
   type Graph,
   type HostTensor,
   type Tensor,
+  type TrainerConfigInput,
   type TransformerConfig,
   transformerLM,
 } from '../src/index.js';
@@ -40,6 +41,13 @@ export const batchSpec = {
 
 export const lossModel = (g: Graph, b: Readonly<Record<string, Tensor>>) =>
   crossEntropy(g, transformerLM(g, b.ids as Tensor, cfg), b.targets as Tensor);
+
+/** The step's optimizer and clipping (the PyTorch peer uses the same); callers add threads, provider. */
+export const benchTrainerConfig = {
+  optimizer: { kind: 'adamw', beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
+  lr: 3e-4,
+  clipNorm: 1,
+} as const satisfies TrainerConfigInput;
 
 /** Deterministic token ids [B, T] (a multiplicative hash of the position, offset by `seed`). */
 export function tokenIds(seed: number): HostTensor {

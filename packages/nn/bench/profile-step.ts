@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeModel, Forward, ParamStore, Trainer } from '../src/index.js';
-import { batchSpec, lossModel, threads, tokenIds } from './bench-model.js';
+import { batchSpec, benchTrainerConfig, lossModel, threads, tokenIds } from './bench-model.js';
 
 const runs = Number(process.argv[2] ?? 6);
 
@@ -82,9 +82,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gopo-nn-profile-'));
   process.env.GOPO_NN_PROFILE = join(dir, 'ort');
   const trainer = await Trainer.create(lossModel, batchSpec, {
-    optimizer: { kind: 'adamw', beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
-    lr: 3e-4,
-    clipNorm: 1,
+    ...benchTrainerConfig,
     intraOpThreads: threads,
   });
   const store = new ParamStore();

@@ -13,6 +13,7 @@ import { detectProviders, type ProviderName, type StepResult, Trainer } from '..
 import {
   B,
   batchSpec,
+  benchTrainerConfig,
   cfg,
   lossModel,
   quick,
@@ -39,9 +40,7 @@ interface ProviderRun {
 async function runOn(provider: ProviderName, timedSteps: number): Promise<ProviderRun> {
   const t0 = performance.now();
   const trainer = await Trainer.create(lossModel, batchSpec, {
-    optimizer: { kind: 'adamw', beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
-    lr: 3e-4,
-    clipNorm: 1,
+    ...benchTrainerConfig,
     seed: 0,
     provider,
     intraOpThreads: threads,

@@ -20,6 +20,7 @@ import { emitModel, Forward, Graph, getSession, type HostTensor, ParamStore, Tra
 import {
   B,
   batchSpec,
+  benchTrainerConfig,
   cfg,
   lossModel,
   quick,
@@ -117,8 +118,9 @@ function torchBenchWith(python: string): TorchResult {
     norm: 'layernorm',
     pos: 'rope',
     tie_embeddings: true,
-    betas: [0.9, 0.95],
-    weight_decay: 0.1,
+    betas: [benchTrainerConfig.optimizer.beta1, benchTrainerConfig.optimizer.beta2],
+    weight_decay: benchTrainerConfig.optimizer.weightDecay,
+    lr: benchTrainerConfig.lr,
     threads,
     steps,
   };
@@ -163,9 +165,7 @@ async function main(): Promise<void> {
   );
   const compileStart = performance.now();
   const trainer = await Trainer.create(lossModel, batchSpec, {
-    optimizer: { kind: 'adamw', beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
-    lr: 3e-4,
-    clipNorm: 1,
+    ...benchTrainerConfig,
     intraOpThreads: threads,
   });
   const compileSeconds = (performance.now() - compileStart) / 1000;
