@@ -1,7 +1,8 @@
 /**
  * The benchmark model of DESIGN.md section 3 and its trainer settings, shared by train-step.ts,
- * provider-step.ts and profile-step.ts so all of them measure the same step: GPT (d_model 256, 4 layers, 4 heads, context 128, vocab 4096, batch 16),
- * tanh-GELU and a tied head like the PyTorch peer. BENCH_QUICK=1 shrinks it; BENCH_THREADS sets threads.
+ * provider-step.ts and profile-step.ts so all of them measure the same step: GPT (d_model 256,
+ * 4 layers, 4 heads, context 128, vocab 4096, batch 16), tanh-GELU and a tied head like the PyTorch
+ * peer. BENCH_QUICK=1 shrinks it; BENCH_THREADS sets threads.
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';

@@ -26,7 +26,7 @@ import {
   sameShape,
   type Tensor,
 } from './graph.js';
-import { MIN_MATVEC_SUM_ROWS, MIN_PADDED_ROWS, paddedWidth } from './layout.js';
+import { hiddenPadding, MIN_MATVEC_SUM_ROWS } from './layout.js';
 import {
   type AttributeProtoJson,
   encodeModel,
@@ -170,15 +170,14 @@ class Lowering {
    */
   strideSafeGemmInputs(n: Node, inp: readonly string[], attrs: OpAttrs['Gemm']): string[] {
     const [a] = n.inputs as [Tensor];
-    const [m, k] = a.shape as [Dim, Dim];
+    const k = a.shape[1] as Dim;
+    if (!this.forCpu || attrs.transA || !isStaticDim(k)) return [...inp];
     // Few rows (a decode step, a small batch) make the Gemm memory-bound on B, and copying B would
-    // cost more than the conflicts do: only row counts known to be large are padded.
-    const manyRows = isStaticDim(m) && m >= MIN_PADDED_ROWS;
-    if (!this.forCpu || attrs.transA || !manyRows || !isStaticDim(k)) return [...inp];
+    // cost more than the conflicts do: hiddenPadding pads only row counts known to be large.
+    const pad = hiddenPadding(a, k);
+    if (pad === 0) return [...inp];
     // Gemm operands are float (the builder checks).
     const dtype = a.dtype as FloatDType;
-    const pad = paddedWidth(k, dtype) - k;
-    if (pad === 0) return [...inp];
     const padAlong = (name: string, axis: 0 | 1) => {
       const key = `${name}|${axis}`;
       let hit = this.padCache.get(key);

@@ -24,8 +24,10 @@ export function paddedWidth(width: number, dtype: FloatDType = 'float32'): numbe
 export const MIN_PADDED_ROWS = 512;
 
 /**
- * Zero columns to append to a [..., hidden] activation computed from `x` (its leading dims are the
- * rows): paddedWidth's padding when x has at least MIN_PADDED_ROWS static rows, else 0.
+ * Zero columns to append to a [..., hidden] row-major tensor whose rows are `x`'s leading dims (an
+ * activation computed from x, or x itself): paddedWidth's padding when x has at least
+ * MIN_PADDED_ROWS static rows, else 0. The MLP's hidden width and the CPU emitter's Gemm padding
+ * share this rule.
  */
 export function hiddenPadding(x: Tensor, hidden: number): number {
   const lead = x.shape.slice(0, -1);
