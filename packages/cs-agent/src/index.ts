@@ -4,9 +4,3 @@ export {
   type ReplyExampleConfig,
   ReplyExampleConfigSchema,
 } from './reply-examples.js';
-export {
-  type TurnRewardConfig,
-  TurnRewardConfigSchema,
-  type TurnSignals,
-  turnReward,
-} from './turn-reward.js';

@@ -1,7 +1,6 @@
 import { type Session, SessionSchema } from '@gopo/dialogue';
 import { describe, expect, it } from 'vitest';
 import { extractReplyExamples, ReplyExampleConfigSchema } from './reply-examples.js';
-import { TurnRewardConfigSchema, turnReward } from './turn-reward.js';
 
 const session = (id: string, status: 'success' | 'failure'): Session =>
   SessionSchema.parse({
@@ -12,7 +11,7 @@ const session = (id: string, status: 'success' | 'failure'): Session =>
       { role: 'agent', text: 'Hello! How can I help?', strategy: 'greet' },
       { role: 'user', text: 'headphones please' },
       { role: 'agent', text: 'untagged reply' },
-      { role: 'agent', text: 'Try the P-17 for 59.', strategy: 'recommend', adherent: false },
+      { role: 'agent', text: 'Try the P-17 for 59.', strategy: 'recommend', detected_strategy: 'compare' },
     ],
     outcome: { status },
   });
@@ -34,13 +33,5 @@ describe('extractReplyExamples', () => {
     const cfg = ReplyExampleConfigSchema.parse({ successfulOnly: true, requireAdherence: true });
     const ex = extractReplyExamples([session('a', 'success'), session('b', 'failure')], cfg);
     expect(ex.map((e) => `${e.sessionId}:${e.strategy}`)).toEqual(['a:greet']);
-  });
-});
-
-describe('turnReward', () => {
-  it('weights the signals as configured', () => {
-    const cfg = TurnRewardConfigSchema.parse({ adherence: 1, compliance: 0.5, step: 2 });
-    expect(turnReward({ adherence: 1, compliance: 0, step: 0.25 }, cfg)).toBe(1.5);
-    expect(() => turnReward({ adherence: Number.NaN, compliance: 1, step: 0 }, cfg)).toThrow(/adherence/);
   });
 });

@@ -1,4 +1,4 @@
-import type { Session, Turn } from '@gopo/dialogue';
+import { type Session, type Turn, turnAdherent } from '@gopo/dialogue';
 import { z } from 'zod';
 
 export const ReplyExampleConfigSchema = z.object({
@@ -15,7 +15,9 @@ export const ReplyExampleConfigSchema = z.object({
   requireAdherence: z
     .boolean()
     .default(false)
-    .describe('skip replies marked as not following their strategy (turn field adherent === false)'),
+    .describe(
+      "skip replies whose logged detected_strategy differs from their strategy (the log's adherence judge)",
+    ),
 });
 export type ReplyExampleConfig = z.infer<typeof ReplyExampleConfigSchema>;
 
@@ -42,7 +44,7 @@ export function extractReplyExamples(
     if (config.successfulOnly && s.outcome.status !== 'success') continue;
     s.turns.forEach((turn, i) => {
       if (turn.role !== 'agent' || turn.strategy === undefined) return;
-      if (config.requireAdherence && (turn as { adherent?: unknown }).adherent === false) return;
+      if (config.requireAdherence && turnAdherent(turn) === false) return;
       const start = Math.max(0, i - config.maxHistoryTurns);
       out.push({
         sessionId: s.session_id,

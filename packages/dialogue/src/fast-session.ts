@@ -53,6 +53,12 @@ function isStrategyName(x: unknown): boolean {
   return true;
 }
 
+function isStringList(x: unknown): boolean {
+  if (!isArray(x)) return false;
+  for (let i = 0; i < x.length; i++) if (typeof x[i] !== 'string') return false;
+  return true;
+}
+
 function isStrategyList(x: unknown): boolean {
   if (!isArray(x)) return false;
   for (let i = 0; i < x.length; i++) if (!isStrategyName(x[i])) return false;
@@ -128,11 +134,16 @@ function checkTurn(t: unknown): boolean {
   const ranking = t.ranking;
   const reference = t.reference;
   const violation = t.sop_violation;
+  const detected = t.detected_strategy;
+  const state = t.sop_state;
   return (
     (strategy === undefined || isStrategyName(strategy)) &&
     (ranking === undefined || isStrategyList(ranking)) &&
     (reference === undefined || checkReference(reference)) &&
     (violation === undefined || typeof violation === 'boolean') &&
+    (detected === undefined || detected === null || typeof detected === 'string') &&
+    (state === undefined || typeof state === 'string') &&
+    (t.facts === undefined || isStringList(t.facts)) &&
     checkEvents(t)
   );
 }

@@ -45,6 +45,7 @@ export {
   TERMINAL_EVENTS,
   type Turn,
   TurnSchema,
+  turnAdherent,
   type UserTurn,
   UserTurnSchema,
 } from './log-schema.js';
@@ -55,6 +56,32 @@ export {
   type MilestoneTable,
   MilestoneTableSchema,
 } from './milestones.js';
+export type {
+  AgentAction,
+  AgentState,
+  DecideOptions,
+  DialogueEnv,
+  PrivilegedInfo,
+  ReplyPolicy,
+  ReplyRequest,
+  ScoredSession,
+  SessionRewardFn,
+  StrategyDecision,
+  StrategyPolicy,
+} from './roles.js';
+export {
+  concatBatches,
+  type DecisionRecord,
+  DecisionRecordSchema,
+  decisionStateText,
+  decisionsByTrajectory,
+  loggedDecisions,
+  type RolloutBatch,
+  RolloutBatchSchema,
+  type TrajectoryRecord,
+  TrajectoryRecordSchema,
+  trajectoriesByGroup,
+} from './rollout-batch.js';
 export {
   compileSop,
   loadSop,

@@ -80,6 +80,18 @@ export const AgentTurnSchema = z.looseObject({
   reference: ReferenceSchema.optional(),
   events: z.array(EventSchema).default([]),
   sop_violation: z.boolean().optional().describe('the strategy was not admissible under the SOP'),
+  detected_strategy: z
+    .string()
+    .nullable()
+    .optional()
+    .describe(
+      'the strategy an adherence judge read in the reply text (null: none); adherent when it equals `strategy`',
+    ),
+  sop_state: z.string().optional().describe('the SOP state the agent acted in'),
+  facts: z
+    .array(z.string())
+    .optional()
+    .describe('what the agent had retrieved before this turn, as text lines (the decision state)'),
 });
 
 export const TurnSchema = z.discriminatedUnion('role', [UserTurnSchema, AgentTurnSchema]);
@@ -110,4 +122,14 @@ export const SessionSchema = z.looseObject({
   outcome: OutcomeSchema,
 });
 export type Session = z.infer<typeof SessionSchema>;
+
+/**
+ * Whether an agent turn's reply followed its strategy, as its adherence judge logged it: true or
+ * false when the turn logs both `strategy` and `detected_strategy`, undefined otherwise. The one
+ * definition the metrics, the CS Agent's data filters and the reports share.
+ */
+export function turnAdherent(turn: Pick<AgentTurn, 'strategy' | 'detected_strategy'>): boolean | undefined {
+  if (turn.strategy === undefined || turn.detected_strategy === undefined) return undefined;
+  return turn.detected_strategy === turn.strategy;
+}
 export type SessionInput = z.input<typeof SessionSchema>;

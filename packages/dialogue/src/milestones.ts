@@ -3,7 +3,7 @@ import { type EventType, EventTypeSchema, GOAL_TYPES, type GoalType } from './lo
 
 export const MilestoneSchema = z.object({
   event: EventTypeSchema.describe('the event whose first appearance reaches this milestone'),
-  weight: z.number().positive().describe('weight w_m of the milestone in TSE'),
+  weight: z.number().positive().finite().describe('weight w_m of the milestone in TSE'),
 });
 export type Milestone = z.infer<typeof MilestoneSchema>;
 
@@ -31,18 +31,20 @@ const ms = (...pairs: [EventType, number][]): Milestone[] =>
   pairs.map(([event, weight]) => ({ event, weight }));
 
 /**
- * TSE milestone defaults. purchase and return_refund are DESIGN.md 4.3; the other three are our
- * definition, built to the same shape (an opening milestone of weight 1, a middle one of weight 2, the
- * goal-completing event of weight 4), and they are the events the shop simulator emits for those goals:
- * - order_status: the customer states the need, the order is located, its status is answered;
- * - product_question: the need is stated, the asked-about item is shown, the question is answered;
- * - complaint: the need is stated, the complaint is acknowledged, the issue is resolved.
+ * TSE milestone defaults: the one definition (`gopo eval`'s TSE config, the trainer's rewards and the
+ * docs all read this table). purchase and return_refund are DESIGN.md 4.3; the other three are our
+ * definition, an opening milestone of weight 1, a middle one, and the goal-completing event of weight
+ * 4, over the events the shop simulator emits for those goals:
+ * - order_status: the customer states the need, the order is located (2), its status is answered;
+ * - product_question: the need is stated, the asked-about item is shown (1: showing an item is the
+ *   same step as in purchase, weighted the same), the question is answered;
+ * - complaint: the need is stated, the complaint is acknowledged (2), the issue is resolved.
  */
 export const DEFAULT_MILESTONES: Readonly<Record<GoalType, readonly Milestone[]>> = {
   purchase: ms(['need_stated', 1], ['item_shown', 1], ['item_accepted', 2], ['purchased', 4]),
   order_status: ms(['need_stated', 1], ['order_found', 2], ['question_answered', 4]),
   return_refund: ms(['order_found', 1], ['return_started', 2], ['refund_issued', 4]),
-  product_question: ms(['need_stated', 1], ['item_shown', 2], ['question_answered', 4]),
+  product_question: ms(['need_stated', 1], ['item_shown', 1], ['question_answered', 4]),
   complaint: ms(['need_stated', 1], ['complaint_acknowledged', 2], ['issue_resolved', 4]),
 };
 

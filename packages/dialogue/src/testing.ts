@@ -55,6 +55,9 @@ const agentTurn = loose(
     ),
     events,
     sop_violation: maybeUndefined(fc.boolean()),
+    detected_strategy: maybeUndefined(fc.oneof(strategy, fc.string({ maxLength: 4 }), fc.constant(null))),
+    sop_state: maybeUndefined(fc.string({ maxLength: 6 })),
+    facts: maybeUndefined(fc.array(fc.string({ maxLength: 6 }), { maxLength: 3 })),
   },
   ['role', 'text'],
 );

@@ -12,6 +12,7 @@ export {
   type StepInfo,
   type StepResult,
 } from './shop/env.js';
+export { shopFacts } from './shop/facts.js';
 export { adherence, detectStrategy, type NluResult, understand } from './shop/nlu.js';
 export { encodeObservation, observationFeatureNames, observationSize } from './shop/observation.js';
 export { type OracleDecision, oracleDecision, oracleReference } from './shop/oracle.js';

@@ -89,6 +89,7 @@ export {
   type LlamaGraphOptions,
   type LlamaStepOptions,
   llamaForward,
+  llamaHeadWeight,
   llamaLogits,
   llamaParamShapes,
   llamaStep,

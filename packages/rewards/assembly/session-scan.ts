@@ -94,6 +94,8 @@ const K_RANKING: i32 = 4;
 const K_REFERENCE: i32 = 5;
 const K_SOP: i32 = 6;
 const K_DETECTED: i32 = 7;
+const K_SOP_STATE: i32 = 8;
+const K_FACTS: i32 = 9;
 
 const K_EVENT_TYPE: i32 = 0;
 const K_ITEM_ID: i32 = 1;
@@ -829,6 +831,16 @@ function reference(t: usize): bool {
   return true;
 }
 
+/** An array of strings at p (skipped); false on anything else. */
+function stringList(): bool {
+  let more = arrayStart();
+  while (more == 1) {
+    if (load<u8>(p) != 0x22 || !scanString()) return false;
+    more = nextElement();
+  }
+  return more == 0;
+}
+
 /** One turn at p, written at tp; false on bad input. */
 function turn(): bool {
   if (!tapeRoom(TURN_WORDS + 8)) return false;
@@ -866,6 +878,10 @@ function turn(): bool {
       const b = scanBool();
       if (b < 0) return false;
       flags |= F_SOP | (b == 1 ? F_SOP_TRUE : 0);
+    } else if (key == K_SOP_STATE) {
+      if (load<u8>(p) != 0x22 || !scanString()) return false;
+    } else if (key == K_FACTS) {
+      if (!stringList()) return false;
     } else if (key == K_DETECTED) {
       if (load<u8>(p) == 0x22) {
         if (!scanString() || sEscape) return false;
@@ -878,7 +894,8 @@ function turn(): bool {
           flags |= DETECTED_NAME << DETECTED_SHIFT;
         }
       } else {
-        if (!skipValue(3)) return false;
+        // The schema takes a string or null (no strategy detected); any other type falls back.
+        if (!literal(NULL, 4)) return false;
         flags |= DETECTED_OTHER_TYPE << DETECTED_SHIFT;
       }
     } else if (!skipValue(3)) return false;

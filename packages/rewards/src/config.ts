@@ -1,20 +1,21 @@
-import { EventTypeSchema, GOAL_TYPES, type GoalType } from '@gopo/dialogue';
+import {
+  DEFAULT_MILESTONES,
+  GOAL_TYPES,
+  type GoalType,
+  type Milestone,
+  MilestoneSchema,
+} from '@gopo/dialogue';
 import { z } from 'zod';
 
-/** One TSE milestone: the event that marks it and its weight. */
-export const MilestoneSchema = z
-  .object({
-    event: EventTypeSchema.describe('the event type whose first appearance reaches this milestone'),
-    weight: z.number().positive().finite().describe('weight w_m of the milestone in the TSE sum'),
-  })
-  .describe('a TSE milestone: an event type and its weight');
-export type Milestone = z.infer<typeof MilestoneSchema>;
+export type { Milestone };
+/** One TSE milestone: the event that marks it and its weight (dialogue's schema, re-exported). */
+export { MilestoneSchema };
 
-const milestoneList = (defaults: Milestone[], what: string) =>
+const milestoneList = (goal: GoalType) =>
   z
     .array(MilestoneSchema)
-    .default(defaults)
-    .describe(`ordered milestones of a ${what} session; an empty list leaves TSE undefined for it`)
+    .default(DEFAULT_MILESTONES[goal].map((m) => ({ ...m })))
+    .describe(`ordered milestones of a ${goal} session; an empty list leaves TSE undefined for it`)
     .superRefine((list, ctx) => {
       const seen = new Set<string>();
       list.forEach((m, i) => {
@@ -24,56 +25,16 @@ const milestoneList = (defaults: Milestone[], what: string) =>
       });
     });
 
-/**
- * Default milestones per goal type. purchase and return_refund are DESIGN.md 4.3; the other three
- * follow the same shape (an opening step of weight 1, a middle step of weight 2, the outcome of
- * weight 4) over the events the shop simulator emits for those goals.
- */
+/** Milestones per goal type; the defaults are @gopo/dialogue's DEFAULT_MILESTONES (DESIGN.md 4.3). */
 export const TseConfigSchema = z
   .object({
     milestones: z
       .object({
-        purchase: milestoneList(
-          [
-            { event: 'need_stated', weight: 1 },
-            { event: 'item_shown', weight: 1 },
-            { event: 'item_accepted', weight: 2 },
-            { event: 'purchased', weight: 4 },
-          ],
-          'purchase',
-        ),
-        order_status: milestoneList(
-          [
-            { event: 'need_stated', weight: 1 },
-            { event: 'order_found', weight: 2 },
-            { event: 'question_answered', weight: 4 },
-          ],
-          'order_status',
-        ),
-        return_refund: milestoneList(
-          [
-            { event: 'order_found', weight: 1 },
-            { event: 'return_started', weight: 2 },
-            { event: 'refund_issued', weight: 4 },
-          ],
-          'return_refund',
-        ),
-        product_question: milestoneList(
-          [
-            { event: 'need_stated', weight: 1 },
-            { event: 'item_shown', weight: 1 },
-            { event: 'question_answered', weight: 4 },
-          ],
-          'product_question',
-        ),
-        complaint: milestoneList(
-          [
-            { event: 'need_stated', weight: 1 },
-            { event: 'complaint_acknowledged', weight: 2 },
-            { event: 'issue_resolved', weight: 4 },
-          ],
-          'complaint',
-        ),
+        purchase: milestoneList('purchase'),
+        order_status: milestoneList('order_status'),
+        return_refund: milestoneList('return_refund'),
+        product_question: milestoneList('product_question'),
+        complaint: milestoneList('complaint'),
       })
       .prefault({})
       .describe('milestones and weights per goal type'),

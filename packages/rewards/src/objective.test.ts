@@ -37,5 +37,8 @@ describe('GOPO rewards (DESIGN 4.6)', () => {
       0.5 + 0.25 + 0.6 - 0.04,
       12,
     );
+    expect(() => turnReward({ adherence: Number.NaN, compliance: 1, step: 0, kl: 0 }, w, 0)).toThrow(
+      /adherence/,
+    );
   });
 });

@@ -41,6 +41,8 @@ export interface TurnRewardParts {
 
 /** CS Agent turn reward of DESIGN.md 4.6: l_adh adherence + l_sop compliance + l_step step - beta_KL KL. */
 export function turnReward(parts: TurnRewardParts, weights: ObjectiveConfig, betaKl: number): number {
+  for (const [k, v] of Object.entries(parts))
+    if (!Number.isFinite(v)) throw new RangeError(`turn reward part ${k} is ${v}`);
   return (
     weights.adherence * parts.adherence +
     weights.compliance * parts.compliance +

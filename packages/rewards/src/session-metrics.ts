@@ -1,5 +1,5 @@
 import { createRegistry, type Registry } from '@gopo/core';
-import type { Session } from '@gopo/dialogue';
+import { type Session, turnAdherent } from '@gopo/dialogue';
 import { type BusinessScope, businessScopeInto, type CompiledBusinessReward } from './business-reward.js';
 import type { MetricsConfig } from './config.js';
 import { esndcgScore } from './esndcg.js';
@@ -92,7 +92,8 @@ export const SESSION_METRICS: readonly SessionMetric[] = [
   },
   {
     name: 'strategy_adherence',
-    describe: '% agent turns whose detected_strategy equals the commanded strategy (turns logging both)',
+    describe:
+      '% agent turns whose detected_strategy equals the commanded strategy (turns logging both; null detected = not adherent)',
     scale: 100,
     higherIsBetter: true,
     score(v, _c, out) {
@@ -146,11 +147,11 @@ export function sessionViewInto(session: Session | null, into: SessionView | nul
   const turns = session.turns;
   for (let i = 0; i < turns.length; i++) {
     const turn = turns[i]!;
-    if (turn.role !== 'agent' || turn.strategy === undefined) continue;
-    const detected = (turn as Record<string, unknown>).detected_strategy;
-    if (typeof detected !== 'string') continue;
+    if (turn.role !== 'agent') continue;
+    const adherent = turnAdherent(turn);
+    if (adherent === undefined) continue;
     adherenceTurns++;
-    if (detected === turn.strategy) adherentTurns++;
+    if (adherent) adherentTurns++;
   }
   view.session = session;
   businessScopeInto(session, view.scope);

@@ -1,9 +1,13 @@
 import { Rng } from '@gopo/core';
 import {
+  type AgentAction,
+  type AgentState,
   type AgentTurn,
+  type DialogueEnv,
   type DialogueEvent,
   type Outcome,
   type OutcomeStatus,
+  type PrivilegedInfo,
   type Reference,
   type Session,
   SHOP_STRATEGIES,
@@ -14,6 +18,7 @@ import {
 } from '@gopo/dialogue';
 import { match } from 'ts-pattern';
 import { z } from 'zod';
+import { shopFacts } from './facts.js';
 import { understand } from './nlu.js';
 import { encodeObservation } from './observation.js';
 import { type OracleDecision, oracleDecision } from './oracle.js';
@@ -55,13 +60,8 @@ export const ShopEnvConfigSchema = z.object({
 export type ShopEnvConfig = z.infer<typeof ShopEnvConfigSchema>;
 export type ShopEnvConfigInput = z.input<typeof ShopEnvConfigSchema>;
 
-/** One agent action: the strategy (Expert Agent) and the reply text (CS Agent). */
-export interface AgentAction {
-  readonly strategy: string;
-  readonly text: string;
-  /** The Expert Agent's strategies, best first (logged for ESNDCG). */
-  readonly ranking?: readonly string[];
-}
+/** One agent action: the strategy (Expert Agent) and the reply text (CS Agent); dialogue's role type. */
+export type { AgentAction };
 
 /** What the agents see before acting. */
 export interface Observation {
@@ -75,6 +75,8 @@ export interface Observation {
   readonly revealed: Readonly<Revealed>;
   readonly progress: Readonly<ShopProgress>;
   readonly lastUserText: string;
+  /** What the agent has retrieved so far, as text lines (shopFacts). */
+  readonly facts: readonly string[];
 }
 
 export interface StepInfo {
@@ -147,7 +149,7 @@ const CSAT_BASE: Record<OutcomeStatus, number> = {
  * text with the NLU, lets the customer react, and returns the customer's reply, the events, `done`,
  * and the next observation. Every finished session is a valid log line (`session()`).
  */
-export class ShopEnv {
+export class ShopEnv implements DialogueEnv<AgentView> {
   readonly config: ShopEnvConfig;
   readonly world: World;
   readonly sop: Sop;
@@ -166,7 +168,6 @@ export class ShopEnv {
   private lastStrategy: string | undefined;
   private complaints = 0;
   private violations = 0;
-  private adherentTurns = 0;
   private endReason: EndReason | undefined;
   private sessionId = '';
 
@@ -199,7 +200,6 @@ export class ShopEnv {
     this.lastStrategy = undefined;
     this.complaints = 0;
     this.violations = 0;
-    this.adherentTurns = 0;
     this.endReason = undefined;
     this.cachedReference = undefined;
     this.sessionId = options.sessionId ?? this.scenario.id;
@@ -219,6 +219,30 @@ export class ShopEnv {
 
   get done(): boolean {
     return this.endReason !== undefined;
+  }
+
+  get strategies(): readonly string[] {
+    return this.sop.strategies;
+  }
+
+  /** What a learned policy may see now: the dialogue, the SOP state and the retrieved facts. */
+  agentState(): AgentState<AgentView> {
+    const view = this.view();
+    return {
+      sessionId: this.sessionId,
+      domain: 'shop',
+      turns: this.turns.slice(),
+      sopState: this.sop.stateName(this.mask),
+      admissible: this.sop.admissibleMask(this.mask),
+      facts: shopFacts(view),
+      view,
+    };
+  }
+
+  /** The privileged channel: the oracle's reference decision, derived from the hidden goal. */
+  privileged(): PrivilegedInfo {
+    const d = this.reference();
+    return { reference: { strategy: d.strategy, acceptable: [...d.acceptable] } };
   }
 
   get currentScenario(): Scenario {
@@ -260,6 +284,7 @@ export class ShopEnv {
       revealed: this.revealed,
       progress: this.progress,
       lastUserText: this.lastUserText,
+      facts: shopFacts(view),
     };
   }
 
@@ -269,6 +294,8 @@ export class ShopEnv {
       throw new RangeError(`unknown strategy "${action.strategy}"; valid: ${this.sop.strategies.join(', ')}`);
     const decision = this.reference();
     const reference: Reference = { strategy: decision.strategy, acceptable: [...decision.acceptable] };
+    const sopState = this.sop.stateName(this.mask);
+    const facts = shopFacts(this.view());
     const sopViolation = !this.sop.isAdmissible(this.mask, action.strategy);
     const nlu = understand(action.text);
     const firstTurn = this.turnsTaken === 0;
@@ -277,7 +304,6 @@ export class ShopEnv {
     this.turnsTaken++;
     if (sopViolation) this.violations++;
     const adherent = nlu.strategy === action.strategy;
-    if (adherent) this.adherentTurns++;
     this.lastStrategy = action.strategy;
     const agentTurn: AgentTurn = {
       role: 'agent',
@@ -288,6 +314,8 @@ export class ShopEnv {
       events: reaction.agentEvents,
       sop_violation: sopViolation,
       detected_strategy: nlu.strategy,
+      sop_state: sopState,
+      facts,
     };
     this.turns.push(agentTurn);
     this.mask = this.sop.applyStrategy(this.mask, action.strategy);
@@ -349,7 +377,6 @@ export class ShopEnv {
       order_value: purchased?.amount ?? 0,
       turns: this.turnsTaken,
       sop_violations: this.violations,
-      adherence: this.turnsTaken ? this.adherentTurns / this.turnsTaken : 1,
       end_reason: this.endReason ?? 'in_progress',
     };
   }

@@ -59,6 +59,11 @@ export interface LlamaForwardOptions extends LlamaGraphOptions {
   cacheCapacity?: number;
   /** Logits of the last position only ([B, V]) instead of every position ([B, T, V]). */
   lastOnly?: boolean;
+  /**
+   * 'hidden' returns the final-normed hidden states ([B, T, d] or [B, d]) instead of logits, for heads
+   * that score a few vocabulary rows only (`llamaHeadWeight`), such as the Expert Agent's strategy head.
+   */
+  output?: 'logits' | 'hidden';
 }
 
 export interface KvPair {
@@ -67,7 +72,7 @@ export interface KvPair {
 }
 
 export interface LlamaForwardResult {
-  /** [B, T, V], or [B, V] with lastOnly. */
+  /** [B, T, V], or [B, V] with lastOnly (hidden states [B, T, d] / [B, d] with output 'hidden'). */
   logits: Tensor;
   /** Per layer, [B, kvHeads, capacity, headDim] (only with cacheCapacity). */
   present: KvPair[];
@@ -241,7 +246,7 @@ function mlpBlock(c: Ctx, x: Tensor): Tensor {
 
 type AttnFn = (layer: number, h: Tensor) => Tensor;
 
-function decoder(c: Ctx, ids: Tensor, attn: AttnFn, lastOnly: boolean): Tensor {
+function decoder(c: Ctx, ids: Tensor, attn: AttnFn, lastOnly: boolean, hidden = false): Tensor {
   const { g, d, cfg, dtype } = c;
   const [b, t] = ids.shape as [Dim, Dim];
   let x = g.scope('model', () => embedding(g, 'embed_tokens', ids, d.vocab, d.hidden, dtype));
@@ -260,17 +265,32 @@ function decoder(c: Ctx, ids: Tensor, attn: AttnFn, lastOnly: boolean): Tensor {
   if (lastOnly && (!isStaticDim(t) || t > 1)) x = g.slice(x, [-1], [SLICE_END], [1]);
   const rows = lastOnly ? 1 : t;
   x = g.scope('model', () => rmsNorm(g, 'norm', x, cfg.rms_norm_eps));
+  if (hidden) return lastOnly ? g.reshape(x, [b, d.hidden]) : x;
   const flat = g.reshape(x, [dimMul(b, rows), d.hidden]);
   let logits: Tensor;
   if (cfg.tie_word_embeddings) {
-    const w = g.scope('model', () =>
-      g.scope('embed_tokens', () => g.param('weight', [d.vocab, d.hidden], { decay: false, dtype })),
-    );
+    const w = llamaHeadWeight(g, cfg, dtype);
     logits = g.scope('lm_head', () => g.gemm(flat, w, null, { transB: true }));
   } else {
     logits = linear(g, 'lm_head', flat, d.vocab, { dtype });
   }
   return g.reshape(logits, lastOnly ? [b, d.vocab] : [b, t, d.vocab]);
+}
+
+/**
+ * The output head's weight [V, d] under its Hugging Face name (the tied `model.embed_tokens.weight`,
+ * or `lm_head.weight`), for heads that score a subset of the vocabulary from hidden states.
+ */
+export function llamaHeadWeight(g: Graph, cfg: LlamaConfig, dtype: FloatDType = 'float32'): Tensor {
+  const d = llamaDims(cfg);
+  if (cfg.tie_word_embeddings)
+    return g.scope('model', () =>
+      g.scope('embed_tokens', () => g.param('weight', [d.vocab, d.hidden], { decay: false, dtype })),
+    );
+  // The same spec `linear` gives lm_head, so either path creates one parameter.
+  return g.scope('lm_head', () =>
+    g.param('weight', [d.vocab, d.hidden], { init: { kind: 'normal', scale: 0.02 }, decay: true, dtype }),
+  );
 }
 
 /** Additive [B|1, 1, 1, T, S] mask from a bool "allowed" [B|1, T, S]. */
@@ -360,7 +380,10 @@ export function llamaForward(
       }
       return attend(c, q, kT, v5, h);
     };
-    return { logits: decoder(c, ids, attn, options.lastOnly ?? false), present };
+    return {
+      logits: decoder(c, ids, attn, options.lastOnly ?? false, options.output === 'hidden'),
+      present,
+    };
   });
 }
 
