@@ -4,3 +4,4 @@ export {
   type ReplyExampleConfig,
   ReplyExampleConfigSchema,
 } from './reply-examples.js';
+export { replyPromptFor, replyPromptMessages } from './reply-prompt.js';

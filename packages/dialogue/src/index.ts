@@ -75,6 +75,7 @@ export {
   DecisionRecordSchema,
   decisionStateText,
   decisionsByTrajectory,
+  type LoggedDecisionProblem,
   loggedDecisions,
   type RolloutBatch,
   RolloutBatchSchema,

@@ -117,6 +117,22 @@ export function concatBatches(batches: readonly RolloutBatch[]): RolloutBatch {
   return { strategies: [...strategies], trajectories, decisions };
 }
 
+/** Why a logged agent turn carries no decision. */
+export type LoggedDecisionProblem =
+  | { readonly kind: 'unlabeled'; readonly turn: number; readonly message: string }
+  | {
+      readonly kind: 'unknown_strategy';
+      readonly turn: number;
+      readonly strategy: string;
+      readonly message: string;
+    }
+  | {
+      readonly kind: 'sop_violation';
+      readonly turn: number;
+      readonly strategy: string;
+      readonly message: string;
+    };
+
 /**
  * The decisions of a logged session, for offline training: every agent turn with a strategy of the
  * set, its SOP state and mask recomputed by replaying the SOP, its facts from the turn's `facts`
@@ -126,20 +142,22 @@ export function loggedDecisions(
   session: z.infer<typeof SessionSchema>,
   sop: Sop,
   trajectory: number,
-): { decisions: DecisionRecord[]; problems: { turn: number; message: string }[] } {
+): { decisions: DecisionRecord[]; problems: LoggedDecisionProblem[] } {
   const index = new Map(sop.strategies.map((s, i) => [s, i]));
   const decisions: DecisionRecord[] = [];
-  const problems: { turn: number; message: string }[] = [];
+  const problems: LoggedDecisionProblem[] = [];
   for (const check of sop.replay(session)) {
     const turn = session.turns[check.turn]!;
     if (check.strategy === undefined) {
-      problems.push({ turn: check.turn, message: 'agent turn has no strategy label' });
+      problems.push({ kind: 'unlabeled', turn: check.turn, message: 'agent turn has no strategy label' });
       continue;
     }
     const action = index.get(check.strategy);
     if (action === undefined) {
       problems.push({
+        kind: 'unknown_strategy',
         turn: check.turn,
+        strategy: check.strategy,
         message: `strategy "${check.strategy}" is not in the strategy set (${sop.strategies.join(', ')})`,
       });
       continue;
@@ -147,7 +165,12 @@ export function loggedDecisions(
     // An SOP violation in a log is kept as a decision only if it is admissible; the hard SOP never
     // lets the policy take it, so it cannot be a training target.
     if (check.violation) {
-      problems.push({ turn: check.turn, message: `strategy "${check.strategy}" violates the SOP here` });
+      problems.push({
+        kind: 'sop_violation',
+        turn: check.turn,
+        strategy: check.strategy,
+        message: `strategy "${check.strategy}" violates the SOP here`,
+      });
       continue;
     }
     const facts = turn.role === 'agent' && Array.isArray(turn.facts) ? turn.facts : [];

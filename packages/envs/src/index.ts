@@ -1,6 +1,18 @@
 export { envsCommands, simulateCommand } from './commands.js';
 export { couponFor, realizeStrategy, searchCatalog, statusPhrase } from './shop/agent-templates.js';
 export {
+  cautiousStrategy,
+  cautiousStrategyPolicy,
+  HISTORY_MIX,
+  hastyStrategyPolicy,
+  historyStrategyPolicy,
+  oracleStrategyPolicy,
+  shopStrategyPolicies,
+  templateReplyPolicy,
+  templateStrategyPolicy,
+  uniformStrategyPolicy,
+} from './shop/agents.js';
+export {
   type AgentAction,
   type Observation,
   outcomeStatus,

@@ -24,6 +24,7 @@ import {
   writeJsonAtomic,
 } from '@gopo/core';
 import { z } from 'zod';
+import type { HostTensor } from './runtime.js';
 import {
   readSafetensors,
   readSafetensorsHeader,
@@ -106,6 +107,18 @@ export interface SaveCheckpointOptions {
 const STEP_DIR = /^step-(\d+)$/;
 const TMP_PREFIX = '.tmp-';
 const TRASH_PREFIX = '.trash-';
+
+/** A float32 host tensor as a safetensors entry (what checkpoints store). */
+export function toSafetensorsTensor(t: HostTensor): SafetensorsTensor {
+  if (t.dtype !== 'float32') throw new UsageError(`cannot checkpoint ${t.dtype} tensors`);
+  return { dtype: 'F32', shape: [...t.dims], data: t.data as Float32Array };
+}
+
+/** A checkpoint's F32 safetensors entry as a host tensor (what a Trainer imports). */
+export function toHostTensor(t: SafetensorsTensor): HostTensor {
+  if (t.dtype !== 'F32') throw new UsageError(`checkpoint tensor has dtype ${t.dtype}, expected F32`);
+  return { dtype: 'float32', dims: [...t.shape], data: t.data };
+}
 
 /** Folder name of the checkpoint for `step`: zero-padded so names also sort by step. */
 export function checkpointName(step: number): string {

@@ -30,6 +30,8 @@ export {
   type TrainerState,
   type TrainerStateInput,
   TrainerStateSchema,
+  toHostTensor,
+  toSafetensorsTensor,
 } from './checkpoint.js';
 export {
   canonicalDim,

@@ -12,7 +12,7 @@ function attributes(wants: Readonly<Record<string, string | boolean>>): string {
 
 function itemLine(world: World, id: string): string {
   const it = world.itemsById.get(id);
-  return it ? `${it.id} ${it.name} ${money(it.price)}` : id;
+  return it ? `${it.id} ${money(it.price)} ${it.name}` : id;
 }
 
 /**
@@ -37,10 +37,10 @@ export function shopFacts(view: AgentView): string[] {
   if (r.issue) known.push(`issue ${r.issue.replace(/_/g, ' ')}`);
   out.push(known.length > 0 ? `customer: ${known.join('; ')}` : 'customer: need not stated');
   if (r.topic === 'purchase' && r.category && !p.acceptedItemId) {
-    const hits = searchCatalog(view, 3, p.shownItems);
+    const hits = searchCatalog(view, 2, p.shownItems);
     out.push(
       hits.length > 0
-        ? `catalog: ${hits.map((it) => `${it.id} ${it.name} ${money(it.price)}`).join(' | ')}`
+        ? `catalog: ${hits.map((it) => `${it.id} ${money(it.price)} ${it.name}`).join(' | ')}`
         : 'catalog: no new match in stock',
     );
   }

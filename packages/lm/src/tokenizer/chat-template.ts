@@ -141,7 +141,8 @@ export class ChatTemplate {
     return this.config.strategyToken.replace('{name}', name);
   }
 
-  private strategyId(name: string): number {
+  /** Id of a strategy's special token; an unknown strategy lists the valid ones. */
+  strategyId(name: string): number {
     const token = this.strategyToken(name);
     if (!this.tokenizer.hasSpecialToken(token)) {
       throw new UnknownNameError('strategy', name, this.strategies);
@@ -210,6 +211,22 @@ export class ChatTemplate {
       }
       return r.data;
     });
+  }
+
+  /**
+   * Ids of one message (header, content, end of turn, separator), for callers that build a dialogue
+   * incrementally: `render(ms).ids` is `prefixIds` followed by `messageIds(m)` for each message.
+   */
+  messageIds(message: ChatMessage): number[] {
+    const [m] = this.validate([message]);
+    const ids: number[] = [];
+    this.emitMessage(m!, false, ids, [], []);
+    return ids;
+  }
+
+  /** The ids every rendered dialogue starts with (the bos token, when the template has one). */
+  get prefixIds(): number[] {
+    return this.bosId === undefined ? [] : [this.bosId];
   }
 
   /** Renders a whole dialogue, marking agent replies for SFT. */

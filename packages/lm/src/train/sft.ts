@@ -24,6 +24,8 @@ import {
   type SafetensorsTensor,
   saveCheckpoint,
   Trainer,
+  toHostTensor,
+  toSafetensorsTensor,
 } from '@gopo/nn';
 import { z } from 'zod';
 import { isLoraParam, LoraConfigSchema, loraFrozenNames, mergeLora } from '../lora/lora.js';
@@ -183,16 +185,6 @@ export interface SftResult {
   readonly params: ParamStore;
   readonly config: LlamaConfig;
   readonly tokenizer: Tokenizer;
-}
-
-function toSafetensors(t: HostTensor): SafetensorsTensor {
-  if (t.dtype !== 'float32') throw new UsageError(`cannot checkpoint ${t.dtype} tensors`);
-  return { dtype: 'F32', shape: [...t.dims], data: t.data as Float32Array };
-}
-
-function toHost(t: SafetensorsTensor): HostTensor {
-  if (t.dtype !== 'F32') throw new UsageError(`checkpoint tensor has dtype ${t.dtype}, expected F32`);
-  return { dtype: 'float32', dims: [...t.shape], data: t.data };
 }
 
 /** Fields that must match for a resumed run to replay the same batches. */
@@ -390,9 +382,9 @@ export async function runSft(config: SftConfigInput, options: SftRunOptions): Pr
     const params = new Map<string, HostTensor>();
     for (const n of [...paramNames, ...trainer.trainableNames]) {
       const t = ck.params.get(n);
-      params.set(n, t ? toHost(t) : store.get(n));
+      params.set(n, t ? toHostTensor(t) : store.get(n));
     }
-    const optimizerState = new Map([...ck.optimizerState].map(([k, v]) => [k, toHost(v)]));
+    const optimizerState = new Map([...ck.optimizerState].map(([k, v]) => [k, toHostTensor(v)]));
     await trainer.importState({
       params,
       optimizerState,
@@ -434,8 +426,8 @@ export async function runSft(config: SftConfigInput, options: SftRunOptions): Pr
   const checkpoint = async (metrics: Record<string, number | null>) => {
     const snap = await trainer.exportState();
     const params = new Map<string, SafetensorsTensor>();
-    for (const [n, t] of snap.params) if (!c.lora || isLoraParam(n)) params.set(n, toSafetensors(t));
-    const optimizerState = new Map([...snap.optimizerState].map(([k, v]) => [k, toSafetensors(v)]));
+    for (const [n, t] of snap.params) if (!c.lora || isLoraParam(n)) params.set(n, toSafetensorsTensor(t));
+    const optimizerState = new Map([...snap.optimizerState].map(([k, v]) => [k, toSafetensorsTensor(v)]));
     await saveCheckpoint(
       runDir.checkpointsDir,
       {

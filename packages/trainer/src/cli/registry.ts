@@ -5,11 +5,16 @@ import { lmCommands } from '@gopo/lm';
 import { rewardsCommands } from '@gopo/rewards';
 import { dataCommand } from '../commands/data.js';
 import { demoCommand } from '../commands/demo.js';
+import { evalPolicyCommand, reportCommand } from '../commands/eval-policy.js';
+import { trainCommand } from '../commands/train.js';
 
 /** Every `gopo` subcommand, each declared by the package that owns it. */
 export const ALL_COMMANDS: readonly CommandSpec[] = [
   demoCommand,
   dataCommand,
+  trainCommand,
+  evalPolicyCommand,
+  reportCommand,
   ...dialogueCommands,
   ...envsCommands,
   ...lmCommands,

@@ -1,0 +1,565 @@
+/**
+ * `gopo train`: the hierarchical GOPO loop (DESIGN.md 4.6) in a run folder.
+ *
+ *   init      Expert Agent from a folder (the shipped warm start by default) or SFT on history logs;
+ *             frozen copy = pi_ref; held-out evaluation "before"
+ *   iterate   K_E Expert phases (CS frozen): rollout G episodes per scenario -> score R(tau) ->
+ *             reference log-probs -> GOPO update; then K_C CS phases (Expert frozen; empty for a
+ *             frozen reply backend); evaluation on the held-out scenarios after every `eval.every`
+ *             phases; a checkpoint after every phase
+ *   finish    the trained agent folder, summary.json (before / after with CIs, paired test), report
+ *
+ * Every phase's scenarios, sampling streams and minibatch order derive from (seed, phase), and a
+ * checkpoint holds the weights, the optimizer state and the phase count, so a run killed at any
+ * moment resumes from its last checkpoint and ends bit-identical to an uninterrupted one.
+ */
+import { existsSync, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  createRunDir,
+  type Logger,
+  PhaseTimers,
+  Progress,
+  Rng,
+  type RunDir,
+  UsageError,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from '@gopo/core';
+import {
+  type DialogueEnv,
+  loggedDecisions,
+  type RolloutBatch,
+  readSessionsAll,
+  type Session,
+  shopSopDefault,
+} from '@gopo/dialogue';
+import { generateWorld, ShopEnv, shopStrategyPolicies } from '@gopo/envs';
+import {
+  decisionAccuracy,
+  ExpertAgent,
+  type ExpertRuntimeOptions,
+  ExpertUpdater,
+  type GopoUpdateResult,
+  gopoUpdate,
+  type RowInput,
+  sftWarmStart,
+  withReferenceLogProbs,
+} from '@gopo/expert-agent';
+import { loadDefaultTokenizer } from '@gopo/lm';
+import {
+  findLatestCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+  toHostTensor,
+  toSafetensorsTensor,
+} from '@gopo/nn';
+import { type Comparison, compareScored, type Evaluation, selectMetrics } from '@gopo/rewards';
+import { createReplyBackend, type ReplyBackend } from '../backends/reply-backends.js';
+import { sequenceRewardFn } from '../rewards.js';
+import { assembleBatch } from '../rollout/batch.js';
+import type { EpisodeJob } from '../rollout/episodes.js';
+import { InProcessPool, type RolloutWorkerPool } from '../rollout/worker-pool.js';
+import { type GopoTrainConfig, GopoTrainConfigSchema } from './config.js';
+import { evaluateHeldOut, type PolicyEvaluation, REPORT_METRICS } from './evaluate.js';
+import { writeRunReport } from './report.js';
+import { evalJobs, trainingJobs } from './scenarios.js';
+
+/** The Expert Agent warm start shipped with this package (assets/warm-start). */
+export const DEFAULT_WARM_START_DIR = fileURLToPath(new URL('../../assets/warm-start', import.meta.url));
+
+export interface TrainRunOptions {
+  readonly runName: string;
+  readonly runsDir: string;
+  /** Continue an existing run folder from its last checkpoint (refused if the settings changed). */
+  readonly resume: boolean;
+  /** Replace an existing run folder. */
+  readonly overwrite: boolean;
+  readonly logger: Logger;
+  readonly progress?: boolean;
+  readonly provider?: ExpertRuntimeOptions['provider'];
+  /** Stop after this many phases as if interrupted (tests of resume). */
+  readonly stopAfterPhases?: number;
+}
+
+export interface TrainRunResult {
+  readonly runDir: string;
+  readonly phases: number;
+  readonly before: Evaluation;
+  readonly after: Evaluation;
+  /** after vs before on the same held-out sessions. */
+  readonly comparison: Comparison;
+  readonly interrupted: boolean;
+}
+
+/** Settings a resumed run must share with the run it continues (everything that shapes training). */
+function resumeKey(c: GopoTrainConfig): string {
+  const { eval: _eval, threads: _threads, keepCheckpoints: _keep, ...rest } = c;
+  return JSON.stringify(rest);
+}
+
+interface PhasePlan {
+  readonly index: number;
+  readonly iteration: number;
+  readonly kind: 'expert' | 'cs';
+}
+
+/** Phases in order: per iteration K_E Expert phases then K_C CS phases. */
+export function phasePlan(c: GopoTrainConfig): PhasePlan[] {
+  const out: PhasePlan[] = [];
+  for (let it = 0; it < c.loop.iterations; it++) {
+    for (let k = 0; k < c.loop.expertPhases; k++)
+      out.push({ index: out.length, iteration: it, kind: 'expert' });
+    for (let k = 0; k < c.loop.csPhases; k++) out.push({ index: out.length, iteration: it, kind: 'cs' });
+  }
+  return out;
+}
+
+/** The shop environment factory of a run: one generated world and SOP shared by every episode. */
+export function shopEnvFactory(c: GopoTrainConfig): () => DialogueEnv {
+  const world = generateWorld(c.env.world);
+  const sop = shopSopDefault();
+  return () => new ShopEnv(c.env, { world, sop });
+}
+
+/** Trajectories of logged sessions as rows for `agent` (turns without a usable label are skipped). */
+export function loggedRows(agent: ExpertAgent, sessions: readonly Session[]): RowInput[] {
+  const sop = shopSopDefault();
+  return sessions.map((s) => {
+    const { decisions } = loggedDecisions(s, sop, 0);
+    const encoded = agent.encoder.encode(s.turns, decisions);
+    return {
+      encoded,
+      masks: encoded.decisions.map((k) => decisions[k]!.mask),
+      actions: encoded.decisions.map((k) => decisions[k]!.action),
+    };
+  });
+}
+
+async function warmStartAgent(
+  c: GopoTrainConfig,
+  run: RunDir,
+  makeEnv: () => DialogueEnv,
+  reply: ReplyBackend,
+  log: Logger,
+  runtime: ExpertRuntimeOptions,
+): Promise<ExpertAgent> {
+  if (c.agent.from === 'dir') {
+    const dir = c.agent.dir ?? DEFAULT_WARM_START_DIR;
+    log.info(`agent: ${dir}`);
+    return ExpertAgent.load(dir, runtime);
+  }
+  const initDir = run.file('init');
+  if (existsSync(path.join(initDir, 'expert.json'))) {
+    log.info(`agent: warm start of this run (${initDir})`);
+    return ExpertAgent.load(initDir, runtime);
+  }
+  const ws = c.agent.warmStart;
+  const tokenizer = await loadDefaultTokenizer();
+  const env = makeEnv();
+  const agent = ExpertAgent.random(c.agent.model, tokenizer, env.strategies, c.seed, runtime);
+  let sessions: Session[];
+  if (ws.logs) {
+    sessions = await readSessionsAll(ws.logs);
+    log.info(`warm start: ${sessions.length} logged sessions from ${ws.logs}`);
+  } else {
+    const pool = new InProcessPool(
+      { strategy: shopStrategyPolicies.get(ws.policy), reply: reply.policy },
+      makeEnv,
+    );
+    const jobs: EpisodeJob[] = Array.from({ length: ws.episodes }, (_, i) => ({
+      id: `history-${String(i).padStart(5, '0')}`,
+      seed: Rng.fromSeed(c.seed, 'history').int(1e9) + i,
+      scenario: `history-${i}`,
+      group: i,
+      sample: 0,
+      streamSeed: c.seed * 1_000_003 + i,
+      greedy: false,
+    }));
+    sessions = (await pool.run(jobs)).map((r) => r.session);
+    log.info(`warm start: ${sessions.length} simulated sessions of the ${ws.policy} agents`);
+  }
+  const rows = loggedRows(agent, sessions);
+  const held = rows.slice(0, Math.max(1, Math.floor(rows.length / 10)));
+  const train = rows.slice(held.length);
+  const updater = await ExpertUpdater.create(
+    agent,
+    { rows: ws.rows, seqLen: agent.maxSeqLen, slots: c.env.maxTurns },
+    { kind: 'sft' },
+    { lr: ws.lr, clipNorm: 1, optimizer: { kind: 'adamw', weightDecay: 0.01 }, intraOpThreads: c.threads },
+  );
+  const progress = new Progress({ total: ws.steps, label: 'warm start' });
+  const losses = await sftWarmStart(updater, train, {
+    steps: ws.steps,
+    rng: Rng.fromSeed(c.seed, 'warm-start'),
+    onStep: (step, m) => {
+      progress.tick(1, `loss ${m.loss!.toFixed(3)}`);
+      if ((step + 1) % 50 === 0) log.info(`warm start step ${step + 1}: loss ${m.loss!.toFixed(3)}`);
+    },
+  });
+  progress.done();
+  const accuracy = decisionAccuracy(await agent.decisionLogProbs(held), held);
+  log.info(
+    `warm start: final loss ${losses.at(-1)?.toFixed(3)}, held-out decision accuracy ${(100 * accuracy).toFixed(1)}%`,
+  );
+  agent.version = 0;
+  await agent.save(initDir);
+  await run.logMetrics(-1, { 'loss/sft': losses.at(-1) ?? Number.NaN, 'sft/accuracy': accuracy });
+  return agent;
+}
+
+/** KL(pi || pi_ref) per decision (k3 estimator on the behaviour samples) and its sample count. */
+function klEstimate(batch: RolloutBatch): number {
+  let sum = 0;
+  let n = 0;
+  for (const d of batch.decisions) {
+    if (d.behaviorLogProb === null || d.refLogProb === null) continue;
+    const q = d.refLogProb - d.behaviorLogProb;
+    sum += Math.exp(q) - q - 1;
+    n++;
+  }
+  return n === 0 ? Number.NaN : sum / n;
+}
+
+const meanOf = (xs: readonly number[]) => {
+  const finite = xs.filter((x) => Number.isFinite(x));
+  return finite.length === 0 ? Number.NaN : finite.reduce((a, b) => a + b, 0) / finite.length;
+};
+
+/** An evaluation as `eval/<metric>` (with `_low` / `_high` interval bounds) metrics. */
+export function evalMetrics(e: Evaluation, prefix = 'eval'): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of e.metrics) {
+    out[`${prefix}/${m.name}`] = m.value;
+    out[`${prefix}/${m.name}_low`] = m.low;
+    out[`${prefix}/${m.name}_high`] = m.high;
+  }
+  return out;
+}
+
+/** Rewrites metrics.jsonl without the records of phases after the first `phases` (a resumed run redoes them). */
+async function trimMetrics(file: string, phases: number): Promise<void> {
+  if (!existsSync(file)) return;
+  const lines = (await fs.readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+  const kept = lines.filter((l) => {
+    try {
+      return (JSON.parse(l) as { step: number }).step <= phases;
+    } catch {
+      return false;
+    }
+  });
+  if (kept.length !== lines.length) await writeFileAtomic(file, kept.map((l) => `${l}\n`).join(''));
+}
+
+/** Everything a training loop needs from its run folder, opened (or resumed). */
+export interface RunSession {
+  readonly c: GopoTrainConfig;
+  readonly log: Logger;
+  readonly run: RunDir;
+  readonly makeEnv: () => DialogueEnv;
+  readonly strategies: readonly string[];
+  readonly reply: ReplyBackend;
+  readonly agent: ExpertAgent;
+  /** pi_ref: the initial weights, frozen. */
+  readonly reference: ExpertAgent;
+  /** Rollouts with the agent being trained. */
+  readonly pool: RolloutWorkerPool;
+  readonly updater: ExpertUpdater;
+  /** Phases completed before this process started (from the last checkpoint). */
+  readonly done: number;
+  /** Held-out evaluation of the initial agent. */
+  readonly before: PolicyEvaluation;
+  /** Held-out evaluation of the agent being trained. */
+  evaluate(label: string): Promise<PolicyEvaluation>;
+  /** Checkpoints the state after `phases` phases. */
+  checkpoint(phases: number): Promise<void>;
+  /** Writes the agent folder, summary and report (unless interrupted) and returns the result. */
+  finish(after: PolicyEvaluation, phases: number, interrupted: boolean): Promise<TrainRunResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the run folder of `c` (refusing to resume one started with other settings), builds the
+ * agent (warm start), its reference, the rollout pool and the updater, restores the last checkpoint,
+ * and evaluates the initial agent. `mode` and `extraKey` join the resume key.
+ */
+export async function openRunSession(
+  raw: GopoTrainConfig,
+  options: TrainRunOptions,
+  mode: 'online' | 'offline',
+  extraKey: unknown = null,
+): Promise<RunSession> {
+  const c = GopoTrainConfigSchema.parse(raw);
+  const log = options.logger;
+  const runtime: ExpertRuntimeOptions = { intraOpThreads: c.threads, provider: options.provider ?? 'cpu' };
+  const key = JSON.stringify({ mode, extraKey, config: resumeKey(c) });
+  const configFile = path.join(options.runsDir, options.runName, 'config.json');
+  if (options.resume && !options.overwrite && existsSync(configFile)) {
+    const saved = JSON.parse(await fs.readFile(configFile, 'utf8')) as { resumeKey?: string };
+    if (saved.resumeKey !== undefined && saved.resumeKey !== key)
+      throw new UsageError(
+        `run ${options.runName} was started with other training settings; resuming would not continue the same run (pass --overwrite to start afresh, or another --run-name)`,
+      );
+  }
+  const run = await createRunDir(
+    options.runName,
+    { resumeKey: key, mode, config: c },
+    { parent: options.runsDir, resume: options.resume, overwrite: options.overwrite },
+  );
+  const makeEnv = shopEnvFactory(c);
+  const strategies = makeEnv().strategies;
+  const reply = await createReplyBackend(c.reply, strategies);
+  try {
+    const agent = await warmStartAgent(c, run, makeEnv, reply, log, runtime);
+    const reference = agent.clone();
+    const pool: RolloutWorkerPool = new InProcessPool(
+      { strategy: agent, reply: reply.policy },
+      makeEnv,
+      c.rollout.maxLive,
+    );
+    const G = c.rollout.groupSize;
+    const updater = await ExpertUpdater.create(
+      agent,
+      { rows: c.update.groupsPerStep * G, seqLen: agent.maxSeqLen, slots: c.env.maxTurns },
+      c.loss.mode === 'pairwise'
+        ? { kind: 'pairwise', loss: c.loss, pairs: (c.update.groupsPerStep * G * (G - 1)) / 2 }
+        : { kind: 'group_relative', loss: c.loss },
+      {
+        lr: c.update.lr,
+        clipNorm: c.update.clipNorm,
+        optimizer: { kind: 'adamw', weightDecay: c.update.weightDecay },
+        intraOpThreads: c.threads,
+        seed: c.seed,
+      },
+    );
+    let done = 0;
+    const latest = await findLatestCheckpoint(run.checkpointsDir);
+    if (latest) {
+      const ck = await loadCheckpoint(latest);
+      await updater.importState({
+        params: new Map([...ck.params].map(([k, v]) => [k, toHostTensor(v)])),
+        optimizerState: new Map([...ck.optimizerState].map(([k, v]) => [k, toHostTensor(v)])),
+        step: ck.state.lrSchedule.step,
+        rng: ck.state.rng as [number, number, number, number],
+        lastLr: ck.state.lrSchedule.lastLr,
+      });
+      done = ck.state.step;
+      agent.version = Number(ck.state.metrics.version ?? 0);
+      log.info(`resumed from ${path.basename(latest)}: ${done} phase(s) done`);
+    }
+    await trimMetrics(run.metricsFile, done);
+    const evalConfig = { ...c.metrics, bootstrap: { ...c.metrics.bootstrap, resamples: c.eval.resamples } };
+    const evaluateWith = (p: RolloutWorkerPool, label: string): Promise<PolicyEvaluation> => {
+      log.info(`evaluating ${label} on ${c.eval.scenarios} held-out scenarios`);
+      return evaluateHeldOut(p, c.eval.scenarios, evalConfig, c.seed, { jobs: evalJobs(c.eval.scenarios) });
+    };
+    // "Before" is the reference policy (the initial weights), so a resumed run recomputes it exactly.
+    const before = await evaluateWith(
+      new InProcessPool({ strategy: reference, reply: reply.policy }, makeEnv, c.rollout.maxLive),
+      'the initial agent',
+    );
+    if (done === 0) {
+      await writeJsonAtomic(run.file('evals', 'before.json'), before.evaluation);
+      await run.logMetrics(0, { ...evalMetrics(before.evaluation), phase: -1 });
+    }
+    return {
+      c,
+      log,
+      run,
+      makeEnv,
+      strategies,
+      reply,
+      agent,
+      reference,
+      pool,
+      updater,
+      done,
+      before,
+      evaluate: (label) => evaluateWith(pool, label),
+      async checkpoint(phases) {
+        const snap = await updater.exportState();
+        await saveCheckpoint(
+          run.checkpointsDir,
+          {
+            params: new Map([...agent.store.entries()].map(([k, v]) => [k, toSafetensorsTensor(v)])),
+            optimizerState: new Map([...snap.optimizerState].map(([k, v]) => [k, toSafetensorsTensor(v)])),
+            state: {
+              step: phases,
+              rng: snap.rng,
+              lrSchedule: { step: snap.step, lastLr: snap.lastLr },
+              metrics: { version: agent.version },
+              config: { resumeKey: key },
+            },
+          },
+          { keep: c.keepCheckpoints },
+        );
+      },
+      async finish(after, phases, interrupted) {
+        const metricsList = selectMetrics({ ...c.metrics, metrics: [...REPORT_METRICS] });
+        const comparison = compareScored(after.scored, before.scored, metricsList, evalConfig, c.seed);
+        if (!interrupted) {
+          await agent.save(run.file('agent'));
+          await writeJsonAtomic(run.file('evals', 'after.json'), after.evaluation);
+          await writeJsonAtomic(run.file('summary.json'), {
+            phases,
+            before: before.evaluation,
+            after: after.evaluation,
+            comparison,
+          });
+          await writeRunReport(run.root);
+        }
+        return {
+          runDir: run.root,
+          phases,
+          before: before.evaluation,
+          after: after.evaluation,
+          comparison,
+          interrupted,
+        };
+      },
+      close: () => reply.close(),
+    };
+  } catch (e) {
+    await reply.close();
+    throw e;
+  }
+}
+
+/** Runs (or resumes) online `gopo train` with a resolved config. */
+export async function runGopoTraining(
+  raw: GopoTrainConfig,
+  options: TrainRunOptions,
+): Promise<TrainRunResult> {
+  const session = await openRunSession(raw, options, 'online');
+  const { c, log, run, pool, agent, reference, updater, strategies } = session;
+  try {
+    const rewardFn = sequenceRewardFn(c.metrics);
+    const G = c.rollout.groupSize;
+    let latestEval = session.before;
+    const plan = phasePlan(c);
+    const progress = new Progress({
+      total: plan.length,
+      label: 'gopo',
+      ...(options.progress === false ? { enabled: false } : {}),
+    });
+    progress.tick(session.done);
+    let interrupted = false;
+    let phases = session.done;
+    for (const phase of plan.slice(session.done)) {
+      if (options.stopAfterPhases !== undefined && phase.index >= options.stopAfterPhases) {
+        interrupted = true;
+        break;
+      }
+      const timers = new PhaseTimers();
+      let metrics: Record<string, number> = { phase: phase.index, iteration: phase.iteration };
+      if (phase.kind === 'expert') {
+        const jobs = trainingJobs(c.seed, phase.index, c.rollout.scenarios, G);
+        const results = await timers.time('rollout', () => pool.run(jobs));
+        const scores = await timers.time('score', () => rewardFn.score(results.map((r) => r.session)));
+        let batch = assembleBatch(results, strategies, scores);
+        batch = await timers.time('reference', () => withReferenceLogProbs(batch, reference));
+        const u = await timers.time('update', () =>
+          gopoUpdate(updater, batch, {
+            groupsPerStep: c.update.groupsPerStep,
+            epochs: c.update.epochs,
+            rng: Rng.fromSeed(c.seed, `update:${phase.index}`),
+            maxRollbacks: c.guards.maxRollbacks,
+          }),
+        );
+        metrics = {
+          ...metrics,
+          ...rolloutMetrics(batch),
+          ...updateMetrics(u, c.loss.mode),
+          'policy/version': agent.version,
+        };
+        guardAlarms(metrics, c, phase.index, log);
+        log.info(
+          `phase ${phase.index} (expert): R ${metrics['reward/total']!.toFixed(3)}, TSE ${(100 * metrics['reward/tse']!).toFixed(1)}, ` +
+            `${u.pairs} pairs, ${u.steps} steps, KL ${metrics['policy/kl']!.toFixed(4)}, entropy ${metrics['policy/entropy']!.toFixed(3)}`,
+        );
+      } else {
+        log.info(`phase ${phase.index} (cs): skipped, the ${c.reply.kind} reply backend is frozen`);
+        metrics['cs/skipped'] = 1;
+      }
+      if ((phase.index + 1) % c.eval.every === 0 || phase.index === plan.length - 1) {
+        latestEval = await timers.time('eval', () => session.evaluate(`after phase ${phase.index}`));
+        metrics = { ...metrics, ...evalMetrics(latestEval.evaluation) };
+      }
+      metrics = { ...metrics, ...timers.metrics() };
+      await run.logMetrics(phase.index + 1, metrics);
+      await session.checkpoint(phase.index + 1);
+      phases = phase.index + 1;
+      progress.tick(1, `phase ${phase.index}`);
+    }
+    progress.done();
+    if (!interrupted && session.done === plan.length)
+      latestEval = await session.evaluate('the trained agent (run already complete)');
+    return await session.finish(latestEval, phases, interrupted);
+  } finally {
+    await session.close();
+  }
+}
+
+/** Training-rollout metrics of a scored batch with reference log-probs. */
+export function rolloutMetrics(batch: RolloutBatch): Record<string, number> {
+  const part = (k: string) => meanOf(batch.trajectories.map((t) => t.rewardParts[k] ?? Number.NaN));
+  return {
+    'reward/total': meanOf(batch.trajectories.map((t) => t.reward ?? Number.NaN)),
+    'reward/tse': part('tse'),
+    'reward/gre': part('gre'),
+    'reward/esndcg': part('esndcg'),
+    'rollout/success': meanOf(
+      batch.trajectories.map((t) => (t.session.outcome.status === 'success' ? 1 : 0)),
+    ),
+    'rollout/episodes': batch.trajectories.length,
+    'rollout/decisions': batch.decisions.length,
+    'policy/kl': klEstimate(batch),
+  };
+}
+
+/** Update metrics: means over the phase's steps of the step graph's outputs. */
+export function updateMetrics(
+  u: GopoUpdateResult,
+  mode: GopoTrainConfig['loss']['mode'],
+): Record<string, number> {
+  const steps = u.history;
+  const avg = (k: string) => meanOf(steps.map((s) => s[k] ?? Number.NaN));
+  const out: Record<string, number> = {
+    'pairs/count': u.pairs,
+    'pairs/useful_groups': u.usefulGroups,
+    'update/steps': u.steps,
+    'update/rollbacks': steps.filter((s) => s.rolled_back === 1).length,
+    [mode === 'pairwise' ? 'loss/gopo' : 'loss/group_relative']: avg('loss'),
+    'grad/norm': avg('grad_norm'),
+    'policy/entropy': avg('policy/entropy'),
+  };
+  for (const k of [
+    'rewards/chosen',
+    'rewards/rejected',
+    'rewards/margins',
+    'rewards/accuracies',
+    'policy/clip_frac',
+  ])
+    if (steps.some((s) => k in s)) out[k] = avg(k);
+  return out;
+}
+
+/** Logs the KL and entropy alarms of a phase's metrics. */
+export function guardAlarms(
+  metrics: Record<string, number>,
+  c: GopoTrainConfig,
+  phase: number,
+  log: Logger,
+): void {
+  const kl = metrics['policy/kl'] ?? Number.NaN;
+  const entropy = metrics['policy/entropy'] ?? Number.NaN;
+  if (kl > c.guards.klAlarm)
+    log.warn(
+      `phase ${phase}: KL(pi || pi_ref) ${kl.toFixed(3)} per decision exceeds the alarm ${c.guards.klAlarm}`,
+    );
+  if (entropy < c.guards.entropyAlarm)
+    log.warn(
+      `phase ${phase}: policy entropy ${entropy.toFixed(4)} fell below the alarm ${c.guards.entropyAlarm}`,
+    );
+}
