@@ -1,6 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import winston from 'winston';
+import { checkAppendFile } from './paths.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -34,7 +33,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     }),
   ];
   if (options.file) {
-    fs.mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
+    checkAppendFile(options.file);
     transports.push(
       new winston.transports.File({
         filename: options.file,

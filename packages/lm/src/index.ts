@@ -169,6 +169,8 @@ export {
   type BpeModelParts,
   BpeModelSchema,
   buildTokenizerJson,
+  CorruptTokenizerError,
+  checkTokenizerIntegrity,
   parseTokenizerJson,
   parseTokenizerJsonText,
   serializeTokenizerJson,
