@@ -45,16 +45,17 @@ function statOrNull(file: string, follow: boolean): Stats | null {
 /**
  * Creates a folder and its missing parents one level at a time. Node's recursive mkdir loops
  * forever where a parent refuses new entries with ENOENT (under /proc, for one); here every level is
- * tried once, and a failure names the level and why.
+ * tried once, and a failure names the level and why. `owner` is the path the error names (the file
+ * the folder is for, when there is one).
  */
-export function ensureDir(dir: string): void {
+export function ensureDir(dir: string, owner = dir): void {
   const missing: string[] = [];
   let cur = path.resolve(dir);
   for (;;) {
     const st = statOrNull(cur, true);
     if (st) {
       if (!st.isDirectory())
-        throw new PathError(dir, `cannot create the folder: ${cur} is ${describeKind(st)}, not a folder`);
+        throw new PathError(owner, `cannot create the folder: ${cur} is ${describeKind(st)}, not a folder`);
       break;
     }
     missing.push(cur);
@@ -68,7 +69,7 @@ export function ensureDir(dir: string): void {
     } catch (e) {
       // Another process may have made it in between.
       if ((e as NodeJS.ErrnoException).code === 'EEXIST' && statOrNull(level, true)?.isDirectory()) continue;
-      throw new PathError(dir, `cannot create the folder ${level}: ${errnoWords(e)}`);
+      throw new PathError(owner, `cannot create the folder ${level}: ${errnoWords(e)}`);
     }
   }
 }
@@ -82,7 +83,7 @@ export function ensureDir(dir: string): void {
 export function resolveOutputFile(file: string): string {
   const st = statOrNull(file, false);
   if (!st) {
-    ensureDir(path.dirname(path.resolve(file)));
+    ensureDir(path.dirname(path.resolve(file)), file);
     return file;
   }
   if (st.isSymbolicLink()) {
@@ -161,7 +162,7 @@ export function checkInputDir(dir: string, what = 'input folder'): void {
 export function checkAppendFile(file: string): void {
   const st = statOrNull(file, true);
   if (st?.isDirectory()) throw new PathError(file, 'is a folder; give a file name to write to');
-  if (!st) ensureDir(path.dirname(path.resolve(file)));
+  if (!st) ensureDir(path.dirname(path.resolve(file)), file);
   try {
     closeSync(openSync(file, 'a'));
   } catch (e) {

@@ -89,9 +89,10 @@ export const logsValidateCommand = defineCommand({
             args.strict,
           )
         : null;
+    const empty = !failed && report.validSessions === 0;
     if (args.format === 'json') ctx.out(JSON.stringify({ ...report, sop }, null, 2));
     else if (failed) for (const issue of report.issues) ctx.out(formatLogIssue(args.file, issue));
-    else for (const line of reportLines(report, sop)) ctx.out(line);
+    else if (!empty) for (const line of reportLines(report, sop)) ctx.out(line);
     if (failed) {
       const first = report.issues[0]!;
       throw new FileFormatError(
@@ -99,7 +100,7 @@ export const logsValidateCommand = defineCommand({
         `${first.message} (${report.invalidLines} invalid line(s), ${report.issues.length} issue(s) in all)`,
       );
     }
-    if (report.validSessions === 0) throw noSessionsError(args.file, report.invalidLines);
+    if (empty) throw noSessionsError(args.file, report.invalidLines);
     return 0;
   },
 });
