@@ -267,6 +267,15 @@ const dataLossAndHangs: Case[] = [
     stderr: err('/proc/gopo-none/gopo\\.log: cannot create the folder /proc/gopo-none'),
   },
   {
+    name: '--log-file the same path as --out',
+    argv: () => {
+      const file = path.join(caseDir('log-is-out'), 'report.txt');
+      return ['eval', F['logs.jsonl']!, '--out', file, '--log-file', file];
+    },
+    code: 2,
+    stderr: err('--log-file .*report\\.txt is also the --out file; log somewhere else'),
+  },
+  {
     name: '--log-file at a folder (exited 13 with no message)',
     argv: () => ['logs', 'validate', F['logs.jsonl']!, '--log-file', caseDir('log-folder')],
     code: 2,

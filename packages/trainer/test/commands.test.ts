@@ -3,7 +3,11 @@
  * skip them: it declares the global flags it honours (the others are refused), and it can print
  * its results as JSON.
  */
-import { COMMAND_GLOBALS, type CommandSpec, describeOptions } from '@gopo/core';
+import { COMMAND_GLOBALS, type CommandSpec, describeOptions, nonStrictObjectPaths } from '@gopo/core';
+import { SopSpecSchema, StrategySetSchema } from '@gopo/dialogue';
+import { ShopEnvConfigSchema } from '@gopo/envs';
+import { SftConfigSchema } from '@gopo/lm';
+import { MetricsConfigSchema } from '@gopo/rewards';
 import { describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { ALL_COMMANDS } from '../src/cli/registry.js';
@@ -50,5 +54,18 @@ describe('every gopo command', () => {
       expect(new Set(spec.globals).size, name(spec)).toBe(spec.globals.length);
       for (const g of spec.globals) expect(COMMAND_GLOBALS, name(spec)).toContain(g);
     }
+  });
+});
+
+describe('every config file schema', () => {
+  it.each([
+    ['metrics (gopo eval --config)', MetricsConfigSchema, []],
+    ['shop environment (gopo simulate --config)', ShopEnvConfigSchema, []],
+    ['SOP (gopo logs validate --sop)', SopSpecSchema, []],
+    ['strategy set', StrategySetSchema, []],
+    // model.config is a Hugging Face config.json, whose many other fields are kept by design.
+    ['SFT (gopo lm sft --config)', SftConfigSchema, ['model.config', 'model.config.rope_scaling']],
+  ] as const)('%s refuses unknown keys', (_name, schema, exempt) => {
+    expect(nonStrictObjectPaths(schema)).toEqual(exempt);
   });
 });

@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs';
+import * as path from 'node:path';
 import {
   assertNotAnInput,
   type CliContext,
@@ -21,6 +22,7 @@ import {
   MAX_SEED,
   type NamedPath,
   resolveOutputFile,
+  sameFile,
   UsageError,
 } from '@gopo/core';
 import yargs, { type Argv } from 'yargs';
@@ -123,39 +125,59 @@ function checkGlobals(spec: CommandSpec, g: GlobalArgs): void {
 const paths = (v: unknown): string[] =>
   v === undefined ? [] : (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
 
-/**
- * The file checks a command declares (CommandSpec.files), before it runs: inputs exist and are
- * files (or folders), and no output, nor the log file, is a folder, a device or one of the inputs.
- */
-function checkFiles(
+/** The files a command reads (declared inputs and --config) as named in its raw or parsed args. */
+function inputPaths(
   spec: CommandSpec,
   args: Record<string, unknown>,
   config: string | undefined,
-  logFile: string | undefined,
+): NamedPath[] {
+  const inputs = (spec.files?.inputs ?? []).flatMap((name) =>
+    paths(args[name]).map((f) => ({ path: f, what: `${flagOf(spec, name)} file` })),
+  );
+  return config === undefined ? inputs : [...inputs, { path: config, what: 'config file' }];
+}
+
+function outputPaths(spec: CommandSpec, args: Record<string, unknown>): NamedPath[] {
+  return (spec.files?.outputs ?? []).flatMap((name) =>
+    paths(args[name]).map((f) => ({ path: f, what: `${flagOf(spec, name)} file` })),
+  );
+}
+
+const flagOf = (spec: CommandSpec, name: string) =>
+  (spec.positionals ?? []).some((p) => p.name === name) ? kebab(name) : `--${kebab(name)}`;
+
+/** The log file is refused before anything is written to it; the refusal is not logged there either. */
+class LogFileError extends UsageError {}
+
+/** --log-file must not be a file the command reads or writes (checked on the raw args, before logging). */
+function checkLogFile(
+  spec: CommandSpec,
+  args: Record<string, unknown>,
+  config: string | undefined,
+  logFile: string,
 ): void {
-  const flag = (name: string) =>
-    (spec.positionals ?? []).some((p) => p.name === name) ? kebab(name) : `--${kebab(name)}`;
-  const files = spec.files ?? {};
-  const inputs: NamedPath[] = [];
-  for (const name of files.inputs ?? [])
-    for (const f of paths(args[name])) {
-      checkInputFile(f, `${flag(name)} file`);
-      inputs.push({ path: f, what: `${flag(name)} file` });
-    }
-  for (const name of files.inputDirs ?? [])
-    for (const d of paths(args[name])) checkInputDir(d, `${flag(name)} folder`);
-  if (config !== undefined) {
-    checkInputFile(config, 'config file');
-    inputs.push({ path: config, what: 'config file' });
+  const input = inputPaths(spec, args, config).find((i) => sameFile(i.path, logFile));
+  // An output is often not there yet: compare paths as well as files.
+  const output = outputPaths(spec, args).find(
+    (o) => sameFile(o.path, logFile) || path.resolve(o.path) === path.resolve(logFile),
+  );
+  const clash = input ?? output;
+  if (clash) throw new LogFileError(`--log-file ${logFile} is also the ${clash.what}; log somewhere else`);
+}
+
+/**
+ * The file checks a command declares (CommandSpec.files), before it runs: inputs exist and are
+ * files (or folders), and no output is a folder, a device or one of the inputs.
+ */
+function checkFiles(spec: CommandSpec, args: Record<string, unknown>, config: string | undefined): void {
+  const inputs = inputPaths(spec, args, config);
+  for (const i of inputs) checkInputFile(i.path, i.what);
+  for (const name of spec.files?.inputDirs ?? [])
+    for (const d of paths(args[name])) checkInputDir(d, `${flagOf(spec, name)} folder`);
+  for (const o of outputPaths(spec, args)) {
+    resolveOutputFile(o.path);
+    assertNotAnInput(o.path, inputs);
   }
-  const outputs: NamedPath[] = [];
-  for (const name of files.outputs ?? [])
-    for (const f of paths(args[name])) {
-      resolveOutputFile(f);
-      assertNotAnInput(f, inputs);
-      outputs.push({ path: f, what: `${flag(name)} file` });
-    }
-  if (logFile !== undefined) assertNotAnInput(logFile, [...inputs, ...outputs]);
 }
 
 export interface MainIo {
@@ -308,11 +330,12 @@ async function runCommand(
   const logFile = single('log-file', g.logFile);
   const dataDir = single('data-dir', g.dataDir);
   const overrides = paths(g.set);
+  if (logFile !== undefined) checkLogFile(spec, a, configFile, logFile);
   const logger = createLogger({ level: g.logLevel, file: logFile, quiet: g.quiet });
   setLogger(logger);
   logger.debug('gopo command', { argv: [...argv], cwd: process.cwd(), pid: process.pid });
   const args = commandArgs(spec, a);
-  checkFiles(spec, args, configFile, logFile);
+  checkFiles(spec, args, configFile);
   const ctx: CliContext = {
     logger,
     seed,
@@ -364,6 +387,7 @@ export async function main(
   const verbose = argv.includes('--verbose');
   let logger: Logger | undefined;
   let record: RunRecord;
+  let refusedLogFile = false;
   try {
     let chosen: { spec: CommandSpec; args: Record<string, unknown> } | undefined;
     await buildParser(argv, commands, (spec, args) => {
@@ -378,6 +402,7 @@ export async function main(
     record = { exitCode };
   } catch (e) {
     const err = classifyError(e);
+    refusedLogFile = err instanceof LogFileError;
     const user = isGopoError(err) ? err.userFacing : err.name === 'YError';
     const line = escapeControl(err.message.split('\n')[0] ?? '');
     io.err(`gopo: error: ${line}`);
@@ -386,6 +411,6 @@ export async function main(
     record = { exitCode: user ? EXIT_USER_ERROR : EXIT_INTERNAL_ERROR, error: line, errorName: err.name };
   }
   if (logger) await closeLogger(logger, record);
-  else recordWithoutLogger(argv, record);
+  else if (!refusedLogFile) recordWithoutLogger(argv, record);
   return record.exitCode;
 }
