@@ -131,6 +131,18 @@ describe('shop simulator', () => {
     expect(sum.oracle!.meanCsat).toBeGreaterThan(sum.template!.meanCsat);
   });
 
+  it('summarize counts agent and user turns apart and averages csat over rated sessions only', () => {
+    const [a, b] = simulate(shopPolicies.get('oracle'), { scenarios: 2, seed: 4 }, env) as [Session, Session];
+    const unrated: Session = { ...b, outcome: { ...b.outcome, csat: undefined } };
+    const sum = summarize([{ ...a, outcome: { ...a.outcome, csat: 4 } }, unrated]);
+    expect(sum.meanCsat).toBe(4);
+    expect(sum.csatSessions).toBe(1);
+    const count = (role: string) => [a, b].flatMap((s) => s.turns).filter((t) => t.role === role).length;
+    expect(sum.meanAgentTurns).toBe(count('agent') / 2);
+    expect(sum.meanUserTurns).toBe(count('user') / 2);
+    expect(summarize([unrated]).meanCsat).toBeNaN();
+  });
+
   it('customers speak with varied surface forms', () => {
     const sessions = simulate(shopPolicies.get('template'), { scenarios: 200, seed: 5 }, env);
     const texts = new Set(
