@@ -112,151 +112,96 @@ async function check(name: string, content: Buffer, argv: (file: string) => stri
 
 const read = (key: string) => () => readFileSync(F[key] ?? path.join(D, key));
 
+/** One property: `runs` draws of `arb`, each checked by `body`. */
+function property<T>(name: string, arb: fc.Arbitrary<T>, body: (v: T) => Promise<void>, runs = RUNS): void {
+  it(name, () => fc.assert(fc.asyncProperty(arb, body), { numRuns: runs }), TEST_MS);
+}
+
 describe('property: random and mutated input never crashes or hangs a command', () => {
-  it(
+  property(
     'logs validate',
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(
-          contentOf(read('logs.jsonl')),
-          fc.subarray(['--skip-invalid', '--strict', '--format=json']),
-          (content, flags) => check('log.jsonl', content, (f) => ['logs', 'validate', f, ...flags]),
-        ),
-        { numRuns: RUNS },
-      );
-    },
-    TEST_MS,
+    fc.tuple(contentOf(read('logs.jsonl')), fc.subarray(['--skip-invalid', '--strict', '--format=json'])),
+    ([content, flags]) => check('log.jsonl', content, (f) => ['logs', 'validate', f, ...flags]),
   );
 
-  it(
+  property(
     'eval, with either reader and one or two workers',
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(
-          contentOf(read('logs.jsonl')),
-          fc.constantFrom('wasm', 'json'),
-          fc.constantFrom(1, 1, 1, 2),
-          fc.boolean(),
-          (content, reader, workers, skip) =>
-            check('log.jsonl', content, (f) => [
-              'eval',
-              f,
-              '--reader',
-              reader,
-              '--workers',
-              String(workers),
-              '--resamples',
-              '20',
-              ...(skip ? ['--skip-invalid'] : []),
-            ]),
-        ),
-        { numRuns: RUNS },
-      );
-    },
-    TEST_MS,
+    fc.tuple(
+      contentOf(read('logs.jsonl')),
+      fc.constantFrom('wasm', 'json'),
+      fc.constantFrom('1', '1', '1', '2'),
+      fc.subarray(['--skip-invalid']),
+    ),
+    ([content, reader, workers, flags]) =>
+      check('log.jsonl', content, (f) => [
+        'eval',
+        f,
+        '--reader',
+        reader,
+        '--workers',
+        workers,
+        '--resamples',
+        '20',
+        ...flags,
+      ]),
   );
 
-  it(
-    'eval --config with a mutated metrics config',
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(contentOf(read('metrics.yaml')), (content) =>
-          check('metrics.yaml', content, (f) => [
-            'eval',
-            F['logs.jsonl']!,
-            '--config',
-            f,
-            '--resamples',
-            '20',
-          ]),
-        ),
-        { numRuns: RUNS },
-      );
-    },
-    TEST_MS,
+  property('eval --config with a mutated metrics config', contentOf(read('metrics.yaml')), (content) =>
+    check('metrics.yaml', content, (f) => ['eval', F['logs.jsonl']!, '--config', f, '--resamples', '20']),
   );
 
-  it(
+  property(
     'eval --set with random keys and values',
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(fc.string({ maxLength: 30 }), fc.string({ maxLength: 12 }), async (key, value) => {
-          const argv = ['eval', F['logs.jsonl']!, '--resamples', '20', '--set', `${key}=${value}`];
-          expectWellBehaved(await runBounded(argv), argv);
-        }),
-        { numRuns: RUNS },
-      );
+    fc.tuple(fc.string({ maxLength: 30 }), fc.string({ maxLength: 12 })),
+    async ([key, value]) => {
+      const argv = ['eval', F['logs.jsonl']!, '--resamples', '20', '--set', `${key}=${value}`];
+      expectWellBehaved(await runBounded(argv), argv);
     },
-    TEST_MS,
   );
 
-  it(
-    'simulate --config with a mutated shop config',
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(contentOf(read('shop.yaml')), (content) =>
-          check('shop.yaml', content, (f) => [
-            'simulate',
-            '--scenarios',
-            '3',
-            '--config',
-            f,
-            '--out',
-            fresh('out.jsonl'),
-          ]),
-        ),
-        { numRuns: RUNS },
-      );
-    },
-    TEST_MS,
+  property('simulate --config with a mutated shop config', contentOf(read('shop.yaml')), (content) =>
+    check('shop.yaml', content, (f) => [
+      'simulate',
+      '--scenarios',
+      '3',
+      '--config',
+      f,
+      '--out',
+      fresh('out.jsonl'),
+    ]),
   );
 
-  it(
+  property(
     'lm train-tokenizer on a mutated text or JSONL corpus',
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(
-          fc.constantFrom('corpus.txt', 'logs.jsonl'),
-          fc.array(mutation, { minLength: 1, maxLength: 6 }),
-          (valid, ms) =>
-            check(valid, mutate(read(valid)(), ms), (f) => [
-              'lm',
-              'train-tokenizer',
-              '--input',
-              f,
-              '--vocab-size',
-              '300',
-              '--out',
-              fresh('tokenizer.json'),
-            ]),
-        ),
-        { numRuns: RUNS },
-      );
-    },
-    TEST_MS,
+    fc.tuple(fc.constantFrom('corpus.txt', 'logs.jsonl'), fc.array(mutation, { minLength: 1, maxLength: 6 })),
+    ([valid, ms]) =>
+      check(valid, mutate(read(valid)(), ms), (f) => [
+        'lm',
+        'train-tokenizer',
+        '--input',
+        f,
+        '--vocab-size',
+        '300',
+        '--out',
+        fresh('tokenizer.json'),
+      ]),
   );
 
-  it(
+  property(
     'lm generate with a mutated tokenizer.json',
-    async () => {
-      const tokenizer = readFileSync(DEFAULT_TOKENIZER_PATH);
-      await fc.assert(
-        fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), (ms) =>
-          check('tokenizer.json', mutate(tokenizer, ms), (f) => [
-            'lm',
-            'generate',
-            '--model',
-            D,
-            '--tokenizer',
-            f,
-            '--prompt',
-            'hi',
-          ]),
-        ),
-        { numRuns: Math.ceil(RUNS / 2) },
-      );
-    },
-    TEST_MS,
+    fc.array(mutation, { minLength: 1, maxLength: 4 }),
+    (ms) =>
+      check('tokenizer.json', mutate(readFileSync(DEFAULT_TOKENIZER_PATH), ms), (f) => [
+        'lm',
+        'generate',
+        '--model',
+        D,
+        '--tokenizer',
+        f,
+        '--prompt',
+        'hi',
+      ]),
+    Math.ceil(RUNS / 2),
   );
 
   it('the binary, under a kill timeout, on random bytes', () => {
