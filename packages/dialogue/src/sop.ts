@@ -13,20 +13,20 @@ const FlagAssignmentSchema = z
   .record(FlagNameSchema, z.boolean())
   .describe('flag -> required (guard) or new (update) value');
 
-export const SopStateSpecSchema = z.object({
+export const SopStateSpecSchema = z.strictObject({
   name: z.string().min(1).describe('state name'),
   when: FlagAssignmentSchema.default({}).describe('guard: every listed flag must have the listed value'),
   admissible: z.array(StrategyNameSchema).min(1).describe('strategies admissible in this state'),
   description: z.string().optional().describe('what the state means'),
 });
 
-export const SopEventRuleSchema = z.object({
+export const SopEventRuleSchema = z.strictObject({
   event: EventTypeSchema.describe('event type that triggers the update'),
   requires: z.enum(['item_id', 'order_id']).optional().describe('only when the event carries this field'),
   set: FlagAssignmentSchema.describe('flags set by the event'),
 });
 
-export const SopStrategyRuleSchema = z.object({
+export const SopStrategyRuleSchema = z.strictObject({
   strategy: z
     .union([StrategyNameSchema, z.literal('*')])
     .describe('strategy that triggers the update, or "*" for any agent turn'),
@@ -37,7 +37,7 @@ const MAX_FLAGS = 16;
 
 /** A declarative SOP (YAML/JSON): flags, ordered guarded states with admissible strategies, update rules. */
 export const SopSpecSchema = z
-  .object({
+  .strictObject({
     name: z.string().min(1).describe('name of the SOP'),
     strategy_set: StrategySetSchema.describe('the strategy set the SOP constrains'),
     flags: z

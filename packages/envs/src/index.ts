@@ -58,6 +58,7 @@ export {
   runEpisode,
   type SimulateOptions,
   type SimulationSummary,
+  SummaryAccumulator,
   simulate,
   summarize,
 } from './shop/simulate.js';

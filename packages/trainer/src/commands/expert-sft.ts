@@ -1,6 +1,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { applyOverrides, defineCommand, loadConfig, parseConfig, UsageError } from '@gopo/core';
+import {
+  applyOverrides,
+  defineCommand,
+  loadConfig,
+  OutputFormatSchema,
+  parseConfig,
+  UsageError,
+} from '@gopo/core';
 import { ExpertModelConfigSchema } from '@gopo/expert-agent';
 import { z } from 'zod';
 import { createReplyBackend } from '../backends/reply-backends.js';
@@ -32,7 +39,10 @@ export const expertSftCommand = defineCommand({
       .describe('history sessions to simulate (warmStart.episodes)'),
     steps: z.number().int().min(0).optional().describe('SFT steps (warmStart.steps)'),
     overwrite: z.boolean().default(false).describe('replace an existing agent folder at --out'),
+    format: OutputFormatSchema,
   }),
+  globals: ['seed', 'config', 'set', 'device'],
+  files: { inputs: ['logs'] },
   examples: [
     ['gopo expert sft --logs history.jsonl --out agents/warm', 'warm start on your logs'],
     ['gopo expert sft --out packages/trainer/assets/warm-start --seed 1', 'rebuild the shipped warm start'],
@@ -57,7 +67,7 @@ export const expertSftCommand = defineCommand({
     ];
     const c = ctx.configFile
       ? await loadConfig(ctx.configFile, SftFileSchema, { overrides })
-      : parseConfig(SftFileSchema, applyOverrides({}, overrides), '(command line)');
+      : parseConfig(SftFileSchema, applyOverrides({}, overrides, SftFileSchema), '(command line)');
     const env = GopoTrainConfigSchema.parse({}).env;
     const makeEnv = shopEnvFactory(GopoTrainConfigSchema.parse({ env }));
     const reply = await createReplyBackend({ kind: 'template' }, makeEnv().strategies);
@@ -68,15 +78,18 @@ export const expertSftCommand = defineCommand({
         seed: ctx.seed,
         maxTurns: env.maxTurns,
         threads: c.threads,
-        runtime: { intraOpThreads: c.threads },
+        runtime: { intraOpThreads: c.threads, provider: ctx.device === 'auto' ? 'auto' : ctx.device },
       },
       makeEnv,
       reply.policy,
       ctx.logger,
     );
     await r.agent.save(out);
+    const summary = { out: args.out, sessions: r.sessions, loss: r.loss, accuracy: r.accuracy };
     ctx.out(
-      `${args.out}: ${r.sessions} sessions, loss ${r.loss.toFixed(3)}, held-out decision accuracy ${(100 * r.accuracy).toFixed(1)}%`,
+      args.format === 'json'
+        ? JSON.stringify(summary)
+        : `${args.out}: ${r.sessions} sessions, loss ${r.loss.toFixed(3)}, held-out decision accuracy ${(100 * r.accuracy).toFixed(1)}%`,
     );
     return 0;
   },

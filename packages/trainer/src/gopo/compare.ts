@@ -94,7 +94,7 @@ export async function compareMethods(
   return out;
 }
 
-const DIGITS: Record<string, number> = { gre: 3, turns: 2 };
+const DIGITS: Record<string, number> = { gre: 3, user_turns: 2 };
 
 /** The comparison as a markdown table: mean over seeds [95% interval across seeds]. */
 export function comparisonTable(results: readonly MethodResult[]): string {

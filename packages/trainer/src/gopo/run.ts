@@ -77,6 +77,8 @@ export interface TrainRunOptions {
   readonly resume: boolean;
   /** Replace an existing run folder. */
   readonly overwrite: boolean;
+  /** Resume even though training settings changed (the run is then no exact continuation). */
+  readonly allowConfigChange?: boolean;
   readonly logger: Logger;
   readonly progress?: boolean;
   readonly provider?: ExpertRuntimeOptions['provider'];
@@ -248,15 +250,22 @@ export async function openRunSession(
   const configFile = path.join(options.runsDir, options.runName, 'config.json');
   if (options.resume && !options.overwrite && existsSync(configFile)) {
     const saved = JSON.parse(await fs.readFile(configFile, 'utf8')) as { resumeKey?: string };
-    if (saved.resumeKey !== undefined && saved.resumeKey !== key)
+    if (saved.resumeKey !== undefined && saved.resumeKey !== key && !options.allowConfigChange)
       throw new UsageError(
-        `run ${options.runName} was started with other training settings; resuming would not continue the same run (pass --overwrite to start afresh, or another --run-name)`,
+        `run ${options.runName} was started with other training settings; resuming would not continue the same run (--allow-config-change to accept, --overwrite to start afresh, or another --run-name)`,
       );
   }
   const run = await createRunDir(
     options.runName,
     { resumeKey: key, mode, config: c },
-    { parent: options.runsDir, resume: options.resume, overwrite: options.overwrite },
+    {
+      parent: options.runsDir,
+      resume: options.resume,
+      overwrite: options.overwrite,
+      // Settings that do not shape training (evaluation, threads, retention) may change on resume;
+      // the check above refused the others unless asked. createRunDir records what changed.
+      allowConfigChange: true,
+    },
   );
   const makeEnv = shopEnvFactory(c);
   const strategies = makeEnv().strategies;
