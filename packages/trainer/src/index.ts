@@ -9,6 +9,13 @@ export { evalPolicyCommand, readRunConfig, reportCommand } from './commands/eval
 export { expertSftCommand } from './commands/expert-sft.js';
 export { trainCommand } from './commands/train.js';
 export {
+  compareMethods,
+  comparisonTable,
+  type MethodResult,
+  type MethodSpec,
+  tInterval,
+} from './gopo/compare.js';
+export {
   AgentInitSchema,
   type GopoTrainConfig,
   type GopoTrainConfigInput,

@@ -7,7 +7,6 @@ import {
   OutputFormatSchema,
   parseConfig,
   RunNameSchema,
-  UsageError,
 } from '@gopo/core';
 import { z } from 'zod';
 import { type GopoTrainConfig, GopoTrainConfigSchema } from '../gopo/config.js';
@@ -78,15 +77,12 @@ export const trainCommand = defineCommand({
     ['gopo train --set loss.mode=group_relative --set rollout.groupSize=8', 'the group-relative variant'],
   ],
   async run(args, ctx) {
-    if (args.resume && args.overwrite)
-      throw new UsageError(
-        '--overwrite starts afresh; it cannot be combined with resuming (pass --no-resume)',
-      );
     const config = await resolveTrainConfig(args, ctx);
     const options = {
       runName: args.runName,
       runsDir: args.runsDir,
-      resume: args.resume,
+      // --overwrite starts afresh, whatever --resume says.
+      resume: args.resume && !args.overwrite,
       overwrite: args.overwrite,
       allowConfigChange: args.allowConfigChange,
       logger: ctx.logger,
