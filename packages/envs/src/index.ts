@@ -80,3 +80,61 @@ export {
   type WorldConfig,
   WorldConfigSchema,
 } from './shop/world.js';
+export {
+  callIds,
+  runToolEpisode,
+  type ToolEnv,
+  type ToolEpisode,
+  type ToolPolicy,
+  type ToolStepInfo,
+  type ToolStepResult,
+  toolPolicyRegistry,
+} from './tool-env.js';
+export { ToolwozRuleAgent, toolwozOracle, toolwozPolicies } from './toolwoz/agents.js';
+export {
+  BOOK_PARAMS,
+  idField,
+  loadToolwozDb,
+  normalizeTime,
+  type Row,
+  SEARCH_PARAMS,
+  TIME_PARAMS,
+  TOOLWOZ_DOMAINS,
+  ToolwozDb,
+  type ToolwozDomain,
+  visibleRow,
+} from './toolwoz/db.js';
+export {
+  TOOLWOZ_SYSTEM_PROMPT,
+  type ToolwozEndReason,
+  ToolwozEnv,
+  type ToolwozEnvConfig,
+  type ToolwozEnvConfigInput,
+  ToolwozEnvConfigSchema,
+} from './toolwoz/env.js';
+export {
+  type DomainGoal,
+  DomainGoalSchema,
+  goalApiCalls,
+  goalsFromMultiwoz,
+  loadMultiwozGoals,
+  type MultiwozGoalStats,
+  type SampledGoalsOptions,
+  SampledGoalsSchema,
+  sampleGoals,
+  type ToolwozGoal,
+  ToolwozGoalSchema,
+} from './toolwoz/goals.js';
+export { type SlotValues, ToolwozNlu } from './toolwoz/nlu.js';
+export { type GoalApiStatus, type ToolwozScore, toolwozScore } from './toolwoz/reward.js';
+export {
+  bookingReference,
+  executeToolwozCall,
+  isToolwozTool,
+  TOOLWOZ_TOOL_NAMES,
+  TOOLWOZ_TOOLS,
+  type ToolwozCallResult,
+  type ToolwozToolName,
+  type ToolwozToolOptions,
+} from './toolwoz/tools.js';
+export { ToolwozUser, type ToolwozUserEnd, type ToolwozUserReply } from './toolwoz/user.js';

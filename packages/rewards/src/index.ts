@@ -75,6 +75,7 @@ export {
   type GoalCall,
   goalApiReward,
   goalCallCompleted,
+  isUnconstrained,
   type JoshSummary,
   joshSummary,
   normalizeValue,
