@@ -1,4 +1,11 @@
-export { envsCommands, simulateCommand } from './commands.js';
+export { envsCommands, evalPolicyCommand, simulateCommand, taubenchReplayCommand } from './commands.js';
+export {
+  type PolicySummary,
+  type ResettableToolEnv,
+  runPolicyTrials,
+  summarizePolicy,
+  trialSeed,
+} from './eval-policy.js';
 export { couponFor, realizeStrategy, searchCatalog, statusPhrase } from './shop/agent-templates.js';
 export {
   cautiousStrategy,
@@ -80,6 +87,59 @@ export {
   type WorldConfig,
   WorldConfigSchema,
 } from './shop/world.js';
+export { parseRetailRequest, RetailRuleAgent, retailOracle, retailPolicies } from './taubench/agents.js';
+export { calculate } from './taubench/calculate.js';
+export {
+  type KeyOrder,
+  loadRetailData,
+  loadRetailTasks,
+  RETAIL_TASK_SPLITS,
+  type RetailAction,
+  RetailActionSchema,
+  type RetailData,
+  RetailDataError,
+  type RetailOrder,
+  RetailOrderSchema,
+  type RetailProduct,
+  RetailProductSchema,
+  type RetailTask,
+  RetailTaskSchema,
+  type RetailTaskSplit,
+  type RetailUser,
+  RetailUserSchema,
+  retailTaskFile,
+} from './taubench/data.js';
+export { canonicalJson, RetailDb } from './taubench/db.js';
+export {
+  RETAIL_SYSTEM_PROMPT,
+  type RetailEndReason,
+  RetailEnv,
+  type RetailEnvConfig,
+  type RetailEnvConfigInput,
+  RetailEnvConfigSchema,
+  type RetailPrivileged,
+} from './taubench/env.js';
+export { type PyDumpOptions, pyFloatRepr, pyJsonDumps, pyRound2 } from './taubench/python.js';
+export { parseTaskIds, type ReplaySummary, replayFileName, writeGoldReplays } from './taubench/replay.js';
+export { RESPOND_ACTION, type RetailReward, replayGoldActions, retailReward } from './taubench/reward.js';
+export { RETAIL_REPLY_STRATEGY, RETAIL_SOP_FILE, retailSop } from './taubench/sop.js';
+export {
+  executeRetailCall,
+  isRetailTool,
+  RETAIL_TERMINATE_TOOLS,
+  RETAIL_TOOL_NAMES,
+  RETAIL_TOOLS,
+  RETAIL_WRITE_TOOLS,
+  type RetailToolName,
+} from './taubench/tools.js';
+export {
+  describeRequest,
+  RetailCustomer,
+  type RetailCustomerReply,
+  type RetailIdentity,
+  type RetailRequest,
+  retailIdentity,
+} from './taubench/user.js';
 export {
   callIds,
   runToolEpisode,

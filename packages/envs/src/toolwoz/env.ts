@@ -62,6 +62,7 @@ export class ToolwozEnv implements ToolEnv<ToolwozGoal> {
   readonly config: ToolwozEnvConfig;
   readonly nlu: ToolwozNlu;
   private goal!: ToolwozGoal;
+  private episodeId = '';
   private user!: ToolwozUser;
   private messages: ChatMessage[] = [];
   private plans: (string | undefined)[] = [];
@@ -79,8 +80,9 @@ export class ToolwozEnv implements ToolEnv<ToolwozGoal> {
   }
 
   /** Starts a dialogue for `goal`; the user's wording is seeded by `seed`. Returns the user's opening. */
-  reset(goal: ToolwozGoal, seed: number): UserMessage {
+  reset(goal: ToolwozGoal, seed: number, id = goal.id): UserMessage {
     this.goal = goal;
+    this.episodeId = id;
     this.user = new ToolwozUser(
       goal,
       this.db,
@@ -154,7 +156,7 @@ export class ToolwozEnv implements ToolEnv<ToolwozGoal> {
   episode(agent: string): ToolEpisode {
     const score = this.result();
     return {
-      id: this.goal.id,
+      id: this.episodeId,
       env: this.name,
       agent,
       messages: this.messages.slice(),
