@@ -86,6 +86,7 @@ export {
 export {
   compileSop,
   loadSop,
+  loadSopSync,
   parseSopText,
   SHOP_SOP_FILE,
   Sop,

@@ -352,16 +352,20 @@ export function parseSopText(text: string, file = 'sop.yaml'): Sop {
 /** Path of the default shop SOP shipped with this package. */
 export const SHOP_SOP_FILE = fileURLToPath(new URL('../sop/shop.sop.yaml', import.meta.url));
 
+/** Loads an SOP file synchronously (for defaults shipped beside a package); errors name file, line and field. */
+export function loadSopSync(file: string, what = 'SOP'): Sop {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new MissingFileError(file, what);
+  }
+  return parseSopText(text, file);
+}
+
 let shopSop: Sop | undefined;
 /** The default shop SOP (sop/shop.sop.yaml), loaded once. */
 export function shopSopDefault(): Sop {
-  if (shopSop) return shopSop;
-  let text: string;
-  try {
-    text = readFileSync(SHOP_SOP_FILE, 'utf8');
-  } catch {
-    throw new MissingFileError(SHOP_SOP_FILE, 'default shop SOP');
-  }
-  shopSop = parseSopText(text, SHOP_SOP_FILE);
+  shopSop ??= loadSopSync(SHOP_SOP_FILE, 'default shop SOP');
   return shopSop;
 }

@@ -144,10 +144,13 @@ export {
   callIds,
   runToolEpisode,
   type ToolEnv,
+  ToolEnvBase,
   type ToolEpisode,
+  type ToolOutcome,
   type ToolPolicy,
   type ToolStepInfo,
   type ToolStepResult,
+  toolEnvConfigFields,
   toolPolicyRegistry,
 } from './tool-env.js';
 export { ToolwozRuleAgent, toolwozOracle, toolwozPolicies } from './toolwoz/agents.js';

@@ -1,12 +1,18 @@
 import { createRegistry, type Registry } from '@gopo/core';
-import type {
-  ChatMessage,
-  ToolAgent,
-  ToolAgentStep,
-  ToolAgentView,
-  ToolMessage,
-  UserMessage,
+import {
+  assistantMessage,
+  type ChatMessage,
+  type ToolAgent,
+  type ToolAgentStep,
+  type ToolAgentView,
+  type ToolCall,
+  type ToolMessage,
+  type ToolSpec,
+  toolResultMessage,
+  type UserMessage,
 } from '@gopo/dialogue';
+import { match } from 'ts-pattern';
+import { z } from 'zod';
 
 /*
  * What the tool environments (ToolWOZ, tau-bench retail) share: reset/step in the style of ShopEnv,
@@ -62,6 +68,130 @@ export interface ToolEnv<P> {
   privileged(): P;
   /** The finished (or current) episode. */
   episode(agent: string): ToolEpisode;
+}
+
+/** The config fields every tool environment has, with its own defaults. */
+export function toolEnvConfigFields(defaults: { readonly maxSteps: number; readonly patience: number }) {
+  return {
+    maxSteps: z
+      .number()
+      .int()
+      .min(1)
+      .default(defaults.maxSteps)
+      .describe('agent steps (tool calls and replies) before the episode is cut off'),
+    patience: z
+      .number()
+      .int()
+      .min(1)
+      .default(defaults.patience)
+      .describe('user turns that bring nothing new before the user leaves'),
+  };
+}
+
+/** What a tool call did: its output and whether the environment's SOP refused it. */
+export interface ToolOutcome {
+  readonly content: string;
+  readonly sopViolation?: boolean;
+  readonly blocked?: boolean;
+}
+
+/**
+ * The bookkeeping both tool environments share: the dialogue in chat format, the plans, the step
+ * count and limit, SOP violations, the end, and the episode record. A subclass runs tool calls,
+ * lets its user answer replies (setting `end` when the user is done), and scores the episode.
+ */
+export abstract class ToolEnvBase<P, R extends { readonly reward: number }> implements ToolEnv<P> {
+  abstract readonly name: string;
+  protected end: string | undefined;
+  private messages: ChatMessage[] = [];
+  private plans: (string | undefined)[] = [];
+  private steps = 0;
+  private violations = 0;
+  private episodeId = '';
+  private scored: R | undefined;
+
+  protected abstract readonly system: string;
+  protected abstract readonly tools: readonly ToolSpec[];
+  protected abstract maxSteps(): number;
+  /** Runs a tool call; its output goes back to the agent. */
+  protected abstract callTool(call: ToolCall): ToolOutcome;
+  /** The user's answer to a reply; sets `end` when the user ends the dialogue. */
+  protected abstract userReply(text: string): string;
+  protected abstract score(messages: readonly ChatMessage[]): R;
+  /** Environment-specific parts of the episode record. */
+  protected abstract details(result: R): Record<string, unknown>;
+  abstract privileged(): P;
+
+  /** Starts the bookkeeping of a new episode with the user's opening message. */
+  protected begin(id: string, opening: string): UserMessage {
+    const open: UserMessage = { role: 'user', content: opening };
+    this.messages = [open];
+    this.plans = [];
+    this.steps = 0;
+    this.violations = 0;
+    this.episodeId = id;
+    this.end = undefined;
+    this.scored = undefined;
+    return open;
+  }
+
+  get done(): boolean {
+    return this.end !== undefined;
+  }
+
+  view(): ToolAgentView {
+    return { system: this.system, tools: this.tools, messages: this.messages };
+  }
+
+  step(step: ToolAgentStep): ToolStepResult {
+    if (this.end !== undefined) throw new Error('step() after the episode ended; call reset()');
+    this.steps++;
+    this.plans.push(step.plan);
+    this.messages.push(assistantMessage(step.action));
+    let outcome: ToolOutcome | undefined;
+    const observation = match(step.action)
+      .with({ kind: 'tool_call' }, ({ call }) => {
+        outcome = this.callTool(call);
+        return toolResultMessage(call, outcome.content);
+      })
+      .with({ kind: 'reply' }, ({ text }): UserMessage => ({ role: 'user', content: this.userReply(text) }))
+      .exhaustive();
+    const sopViolation = outcome?.sopViolation ?? false;
+    if (sopViolation) this.violations++;
+    this.messages.push(observation);
+    if (this.end === undefined && this.steps >= this.maxSteps()) this.end = 'step_limit';
+    const done = this.end !== undefined;
+    return {
+      observation,
+      done,
+      reward: done ? this.result().reward : 0,
+      info: { sopViolation, blocked: outcome?.blocked ?? false, ...(done ? { endReason: this.end } : {}) },
+    };
+  }
+
+  /** The score of the episode so far (final once done). */
+  result(): R {
+    if (this.scored && this.done) return this.scored;
+    const r = this.score(this.messages);
+    if (this.done) this.scored = r;
+    return r;
+  }
+
+  episode(agent: string): ToolEpisode {
+    const r = this.result();
+    return {
+      id: this.episodeId,
+      env: this.name,
+      agent,
+      messages: this.messages.slice(),
+      plans: this.plans.slice(),
+      reward: r.reward,
+      steps: this.steps,
+      sopViolations: this.violations,
+      endReason: this.end ?? 'in_progress',
+      details: this.details(r),
+    };
+  }
 }
 
 /** Runs an agent until the environment is done; returns the episode. */

@@ -5,6 +5,23 @@ import { pyJsonDumps } from './python.js';
 const own = <T>(table: Readonly<Record<string, T>>, key: string): T | undefined =>
   Object.hasOwn(table, key) ? table[key] : undefined;
 
+/** The episode's copy of a record, made from the frozen base on the first write. */
+function copyOnWrite<T>(
+  copies: Map<string, T>,
+  base: Readonly<Record<string, T>>,
+  id: string,
+  what: string,
+): T {
+  let r = copies.get(id);
+  if (!r) {
+    const b = own(base, id);
+    if (!b) throw new RangeError(`no ${what} ${id}`);
+    r = structuredClone(b);
+    copies.set(id, r);
+  }
+  return r;
+}
+
 /** JSON with every object's keys sorted: equal values give equal text (tau-bench's to_hashable). */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
@@ -77,26 +94,12 @@ export class RetailDb {
 
   /** The user's record, writable (copied from the base on the first write). */
   editUser(id: string): RetailUser {
-    let u = this.users.get(id);
-    if (!u) {
-      const b = own(this.base.users, id);
-      if (!b) throw new RangeError(`no user ${id}`);
-      u = structuredClone(b) as RetailUser;
-      this.users.set(id, u);
-    }
-    return u;
+    return copyOnWrite(this.users, this.base.users, id, 'user');
   }
 
   /** The order's record, writable (copied from the base on the first write). */
   editOrder(id: string): RetailOrder {
-    let o = this.orders.get(id);
-    if (!o) {
-      const b = own(this.base.orders, id);
-      if (!b) throw new RangeError(`no order ${id}`);
-      o = structuredClone(b) as RetailOrder;
-      this.orders.set(id, o);
-    }
-    return o;
+    return copyOnWrite(this.orders, this.base.orders, id, 'order');
   }
 
   /**

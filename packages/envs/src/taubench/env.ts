@@ -1,17 +1,8 @@
 import { Rng } from '@gopo/core';
-import {
-  assistantMessage,
-  type ChatMessage,
-  type Sop,
-  type ToolAgentStep,
-  type ToolAgentView,
-  type ToolCall,
-  toolResultMessage,
-  type UserMessage,
-} from '@gopo/dialogue';
+import type { ChatMessage, Sop, ToolCall, UserMessage } from '@gopo/dialogue';
 import { match } from 'ts-pattern';
 import { z } from 'zod';
-import type { ToolEnv, ToolEpisode, ToolStepResult } from '../tool-env.js';
+import { ToolEnvBase, type ToolOutcome, toolEnvConfigFields } from '../tool-env.js';
 import type { KeyOrder, RetailData, RetailTask } from './data.js';
 import { RetailDb } from './db.js';
 import { type RetailReward, replayGoldActions, retailReward } from './reward.js';
@@ -20,24 +11,14 @@ import { executeRetailCall, RETAIL_TERMINATE_TOOLS, RETAIL_TOOLS } from './tools
 import { RetailCustomer, type RetailIdentity, retailIdentity } from './user.js';
 
 export const RetailEnvConfigSchema = z.object({
-  maxSteps: z
-    .number()
-    .int()
-    .min(1)
-    .default(50)
-    .describe('agent steps (tool calls and replies) before the episode is cut off (upstream runs 30)'),
+  // Upstream runs 30 steps; the scripted customer states up to 7 requests one at a time.
+  ...toolEnvConfigFields({ maxSteps: 50, patience: 4 }),
   sopEnforcement: z
     .enum(['block', 'record'])
     .default('block')
     .describe(
       'block: an action the policy SOP does not admit is not executed (hard SOP, DESIGN.md 4.1); record: it runs, as upstream, and is counted',
     ),
-  patience: z
-    .number()
-    .int()
-    .min(1)
-    .default(4)
-    .describe('customer replies that move nothing before the customer leaves'),
 });
 export type RetailEnvConfig = z.infer<typeof RetailEnvConfigSchema>;
 export type RetailEnvConfigInput = z.input<typeof RetailEnvConfigSchema>;
@@ -87,23 +68,18 @@ function targetUser(db: RetailDb, call: ToolCall): string | undefined {
  * transfer to a human, or after `maxSteps`; its reward is tau-bench's database-hash reward with the
  * outputs check.
  */
-export class RetailEnv implements ToolEnv<RetailPrivileged> {
+export class RetailEnv extends ToolEnvBase<RetailPrivileged, RetailReward> {
   readonly name = 'taubench-retail';
   readonly config: RetailEnvConfig;
+  protected readonly system = RETAIL_SYSTEM_PROMPT;
+  protected readonly tools = RETAIL_TOOLS;
   private task!: RetailTask;
-  private taskId = '';
   private identity!: RetailIdentity;
   private user!: RetailCustomer;
   private db!: RetailDb;
   private goldHash = '';
   private mask = 0;
   private authenticatedUser: string | undefined;
-  private messages: ChatMessage[] = [];
-  private plans: (string | undefined)[] = [];
-  private steps = 0;
-  private violations = 0;
-  private end: RetailEndReason | undefined;
-  private reward: RetailReward | undefined;
 
   constructor(
     readonly data: RetailData,
@@ -111,41 +87,21 @@ export class RetailEnv implements ToolEnv<RetailPrivileged> {
     config: RetailEnvConfigInput = {},
     readonly sop: Sop = retailSop(),
   ) {
+    super();
     this.config = RetailEnvConfigSchema.parse(config);
   }
 
   /** Starts the task's conversation (the customer's wording seeded by `seed`); returns the opening. */
   reset(task: RetailTask, seed: number, id = task.user_id): UserMessage {
     this.task = task;
-    this.taskId = id;
     this.db = new RetailDb(this.data, this.keyOrder);
     this.goldHash = replayGoldActions(this.data, task, this.keyOrder).hash();
     this.identity = retailIdentity(this.db, task);
-    this.user = new RetailCustomer(
-      this.identity,
-      task,
-      this.db,
-      Rng.fromSeed(seed, `taubench-user/${id}`),
-      this.config.patience,
-    );
+    const rng = Rng.fromSeed(seed, `taubench-user/${id}`);
+    this.user = new RetailCustomer(this.identity, task, this.db, rng, this.config.patience);
     this.mask = this.sop.initialMask;
     this.authenticatedUser = undefined;
-    this.steps = 0;
-    this.violations = 0;
-    this.end = undefined;
-    this.reward = undefined;
-    this.plans = [];
-    const open: UserMessage = { role: 'user', content: this.user.open() };
-    this.messages = [open];
-    return open;
-  }
-
-  get done(): boolean {
-    return this.end !== undefined;
-  }
-
-  view(): ToolAgentView {
-    return { system: RETAIL_SYSTEM_PROMPT, tools: RETAIL_TOOLS, messages: this.messages };
+    return this.begin(id, this.user.open());
   }
 
   privileged(): RetailPrivileged {
@@ -164,6 +120,10 @@ export class RetailEnv implements ToolEnv<RetailPrivileged> {
   /** The episode's database (read it; the environment writes it). */
   database(): RetailDb {
     return this.db;
+  }
+
+  protected maxSteps(): number {
+    return this.config.maxSteps;
   }
 
   /** Why the policy refuses a call now, or undefined when it is admissible. */
@@ -187,11 +147,11 @@ export class RetailEnv implements ToolEnv<RetailPrivileged> {
     return undefined;
   }
 
-  private runTool(call: ToolCall): { content: string; violation: boolean; blocked: boolean } {
+  protected callTool(call: ToolCall): ToolOutcome {
     const refusal = this.refusal(call);
-    const violation = refusal !== undefined;
-    if (violation && this.config.sopEnforcement === 'block')
-      return { content: `Error: not allowed by the retail policy: ${refusal}`, violation, blocked: true };
+    const sopViolation = refusal !== undefined;
+    if (sopViolation && this.config.sopEnforcement === 'block')
+      return { content: `Error: not allowed by the retail policy: ${refusal}`, sopViolation, blocked: true };
     const content = executeRetailCall(this.db, call);
     if (this.sop.strategies.includes(call.name)) this.mask = this.sop.applyStrategy(this.mask, call.name);
     if (call.name.startsWith('find_user_id') && !content.startsWith('Error') && this.db.user(content)) {
@@ -199,69 +159,27 @@ export class RetailEnv implements ToolEnv<RetailPrivileged> {
       this.mask = this.sop.applyEvent(this.mask, { type: 'user_authenticated' });
     }
     if ((RETAIL_TERMINATE_TOOLS as readonly string[]).includes(call.name)) this.end = 'transfer';
-    return { content, violation, blocked: false };
+    return { content, sopViolation, blocked: false };
   }
 
-  step(step: ToolAgentStep): ToolStepResult {
-    if (this.end !== undefined) throw new Error('step() after the episode ended; call reset()');
-    this.steps++;
-    this.plans.push(step.plan);
-    this.messages.push(assistantMessage(step.action));
-    let violation = false;
-    let blocked = false;
-    const observation = match(step.action)
-      .with({ kind: 'tool_call' }, ({ call }) => {
-        const r = this.runTool(call);
-        violation = r.violation;
-        blocked = r.blocked;
-        return toolResultMessage(call, r.content);
-      })
-      .with({ kind: 'reply' }, ({ text }): UserMessage => {
-        this.mask = this.sop.applyStrategy(this.mask, RETAIL_REPLY_STRATEGY);
-        const r = this.user.react(text);
-        if (r.confirmed) this.mask = this.sop.applyEvent(this.mask, { type: 'user_confirmed' });
-        if (r.end) this.end = r.end;
-        return { role: 'user', content: r.text };
-      })
-      .exhaustive();
-    if (violation) this.violations++;
-    this.messages.push(observation);
-    if (this.end === undefined && this.steps >= this.config.maxSteps) this.end = 'step_limit';
-    const done = this.end !== undefined;
+  protected userReply(text: string): string {
+    this.mask = this.sop.applyStrategy(this.mask, RETAIL_REPLY_STRATEGY);
+    const r = this.user.react(text);
+    if (r.confirmed) this.mask = this.sop.applyEvent(this.mask, { type: 'user_confirmed' });
+    if (r.end) this.end = r.end;
+    return r.text;
+  }
+
+  protected score(messages: readonly ChatMessage[]): RetailReward {
+    return retailReward(this.db, this.task, messages, this.goldHash);
+  }
+
+  protected details(r: RetailReward): Record<string, unknown> {
     return {
-      observation,
-      done,
-      reward: done ? this.result().reward : 0,
-      info: { sopViolation: violation, blocked, ...(done ? { endReason: this.end } : {}) },
-    };
-  }
-
-  /** tau-bench's reward of the conversation so far (final once done). */
-  result(): RetailReward {
-    if (this.reward && this.done) return this.reward;
-    const r = retailReward(this.db, this.task, this.messages, this.goldHash);
-    if (this.done) this.reward = r;
-    return r;
-  }
-
-  episode(agent: string): ToolEpisode {
-    const r = this.result();
-    return {
-      id: this.taskId,
-      env: this.name,
-      agent,
-      messages: this.messages.slice(),
-      plans: this.plans.slice(),
-      reward: r.reward,
-      steps: this.steps,
-      sopViolations: this.violations,
-      endReason: this.end ?? 'in_progress',
-      details: {
-        databaseMatches: r.databaseMatches,
-        ...(r.outputs ? { outputs: r.outputs } : {}),
-        requestsHandled: this.user.handled,
-        requests: this.user.requests.length,
-      },
+      databaseMatches: r.databaseMatches,
+      ...(r.outputs ? { outputs: r.outputs } : {}),
+      requestsHandled: this.user.handled,
+      requests: this.user.requests.length,
     };
   }
 }

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MissingFileError } from '@gopo/core';
-import { parseSopText, type Sop } from '@gopo/dialogue';
+import { loadSopSync, type Sop } from '@gopo/dialogue';
 import { RETAIL_TOOL_NAMES } from './tools.js';
 
 /** The tau-bench retail policy as an SOP (authenticate first, one user, confirmation before each write). */
@@ -14,13 +12,7 @@ let cached: Sop | undefined;
 /** The retail SOP, loaded and checked once (every tool and `respond` must be in its strategy set). */
 export function retailSop(): Sop {
   if (cached) return cached;
-  let text: string;
-  try {
-    text = readFileSync(RETAIL_SOP_FILE, 'utf8');
-  } catch {
-    throw new MissingFileError(RETAIL_SOP_FILE, 'tau-bench retail SOP');
-  }
-  const sop = parseSopText(text, RETAIL_SOP_FILE);
+  const sop = loadSopSync(RETAIL_SOP_FILE, 'tau-bench retail SOP');
   const missing = [RETAIL_REPLY_STRATEGY, ...RETAIL_TOOL_NAMES].filter((s) => !sop.strategies.includes(s));
   if (missing.length) throw new RangeError(`${RETAIL_SOP_FILE}: strategy set lacks ${missing.join(', ')}`);
   cached = sop;

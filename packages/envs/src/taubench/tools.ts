@@ -1,7 +1,7 @@
 import { checkToolArguments, type JsonSchema, type ToolCall, type ToolSpec } from '@gopo/dialogue';
 import { match } from 'ts-pattern';
 import { calculate } from './calculate.js';
-import type { RetailOrder } from './data.js';
+import type { RetailOrder, RetailUser } from './data.js';
 import type { RetailDb } from './db.js';
 import { pyJsonDumps, pyRound2 } from './python.js';
 
@@ -203,23 +203,43 @@ const list = (a: Args, k: string) => a[k] as string[];
 const count = (xs: readonly string[], x: string) => xs.filter((y) => y === x).length;
 const pySorted = (xs: readonly string[]) => [...xs].sort();
 const isGiftCard = (paymentMethodId: string) => paymentMethodId.includes('gift_card');
+type PaymentMethod = RetailUser['payment_methods'][string];
+
+/** The order named by `order_id` when it exists and has `status`, else upstream's error text. */
+function orderIn(db: RetailDb, a: Args, status: 'pending' | 'delivered', verb: string): RetailOrder | string {
+  const order = db.order(s(a, 'order_id'));
+  if (!order) return 'Error: order not found';
+  if (order.status !== status) return `Error: non-${status} order cannot be ${verb}`;
+  return order;
+}
+
+/** The order's user's payment method `id`, if the user has it. */
+function paymentMethod(db: RetailDb, order: RetailOrder, id: string): PaymentMethod | undefined {
+  const methods = db.user(order.user_id)!.payment_methods;
+  return Object.hasOwn(methods, id) ? methods[id] : undefined;
+}
+
+/** A gift card that cannot cover `amount` (other methods always can). */
+const giftCardShort = (pm: PaymentMethod, amount: number) =>
+  pm.source === 'gift_card' && (pm.balance as number) < amount;
+
+/** balance = round(balance + delta, 2) on the user's gift card; `float`: Python holds the result as a float. */
+function addToBalance(db: RetailDb, userId: string, pmId: string, delta: number, float = true): void {
+  const pm = db.editUser(userId).payment_methods[pmId]!;
+  db.setNumber(pm, 'balance', pyRound2((pm.balance as number) + delta), float);
+}
 
 function cancelPendingOrder(db: RetailDb, a: Args): string {
-  const id = s(a, 'order_id');
-  const found = db.order(id);
-  if (!found) return 'Error: order not found';
-  if (found.status !== 'pending') return 'Error: non-pending order cannot be cancelled';
+  const found = orderIn(db, a, 'pending', 'cancelled');
+  if (typeof found === 'string') return found;
   const reason = s(a, 'reason');
   if (reason !== 'no longer needed' && reason !== 'ordered by mistake') return 'Error: invalid reason';
-  const order = db.editOrder(id);
+  const order = db.editOrder(s(a, 'order_id'));
   const refunds = [];
   for (const payment of order.payment_history) {
     const pmId = payment.payment_method_id;
     refunds.push({ transaction_type: 'refund', amount: payment.amount, payment_method_id: pmId });
-    if (isGiftCard(pmId)) {
-      const pm = db.editUser(order.user_id).payment_methods[pmId]!;
-      db.setNumber(pm, 'balance', pyRound2((pm.balance as number) + payment.amount), true);
-    }
+    if (isGiftCard(pmId)) addToBalance(db, order.user_id, pmId, payment.amount);
   }
   order.status = 'cancelled';
   order.cancel_reason = reason;
@@ -249,22 +269,18 @@ function priceDifference(
 }
 
 function exchangeDeliveredOrderItems(db: RetailDb, a: Args): string {
-  const id = s(a, 'order_id');
-  const found = db.order(id);
-  if (!found) return 'Error: order not found';
-  if (found.status !== 'delivered') return 'Error: non-delivered order cannot be exchanged';
+  const found = orderIn(db, a, 'delivered', 'exchanged');
+  if (typeof found === 'string') return found;
   const itemIds = list(a, 'item_ids');
   const newIds = list(a, 'new_item_ids');
   const d = priceDifference(db, found, itemIds, newIds);
   if (typeof d === 'string') return d;
   const diff = pyRound2(d);
   const pmId = s(a, 'payment_method_id');
-  const methods = db.user(found.user_id)!.payment_methods;
-  if (!Object.hasOwn(methods, pmId)) return 'Error: payment method not found';
-  const pm = methods[pmId]!;
-  if (pm.source === 'gift_card' && (pm.balance as number) < diff)
-    return 'Error: insufficient gift card balance to pay for the price difference';
-  const order = db.editOrder(id);
+  const pm = paymentMethod(db, found, pmId);
+  if (!pm) return 'Error: payment method not found';
+  if (giftCardShort(pm, diff)) return 'Error: insufficient gift card balance to pay for the price difference';
+  const order = db.editOrder(s(a, 'order_id'));
   order.status = 'exchange requested';
   order.exchange_items = pySorted(itemIds);
   order.exchange_new_items = pySorted(newIds);
@@ -305,46 +321,33 @@ function address(a: Args): Record<string, string> {
 }
 
 function modifyPendingOrderAddress(db: RetailDb, a: Args): string {
-  const id = s(a, 'order_id');
-  const found = db.order(id);
-  if (!found) return 'Error: order not found';
-  if (found.status !== 'pending') return 'Error: non-pending order cannot be modified';
-  const order = db.editOrder(id);
+  const found = orderIn(db, a, 'pending', 'modified');
+  if (typeof found === 'string') return found;
+  const order = db.editOrder(s(a, 'order_id'));
   order.address = address(a) as RetailOrder['address'];
   return db.dumps(order);
 }
 
 function modifyPendingOrderItems(db: RetailDb, a: Args): string {
-  const id = s(a, 'order_id');
-  const found = db.order(id);
-  if (!found) return 'Error: order not found';
-  if (found.status !== 'pending') return 'Error: non-pending order cannot be modified';
+  const found = orderIn(db, a, 'pending', 'modified');
+  if (typeof found === 'string') return found;
   const itemIds = list(a, 'item_ids');
   const newIds = list(a, 'new_item_ids');
   const diff = priceDifference(db, found, itemIds, newIds);
   if (typeof diff === 'string') return diff;
   const pmId = s(a, 'payment_method_id');
-  if (!Object.hasOwn(db.user(found.user_id)!.payment_methods, pmId)) return 'Error: payment method not found';
-  const methods = db.user(found.user_id)!.payment_methods;
-  if (methods[pmId]!.source === 'gift_card' && (methods[pmId]!.balance as number) < diff)
-    return 'Error: insufficient gift card balance to pay for the new item';
-  const order = db.editOrder(id);
-  // The difference is recorded unrounded, as upstream does.
-  // With no items the difference is Python's int 0, else a float.
+  const pm = paymentMethod(db, found, pmId);
+  if (!pm) return 'Error: payment method not found';
+  if (giftCardShort(pm, diff)) return 'Error: insufficient gift card balance to pay for the new item';
+  const order = db.editOrder(s(a, 'order_id'));
+  // The difference is recorded unrounded, as upstream does; with no items it is Python's int 0.
   const floatDiff = itemIds.length > 0;
   const entry: Record<string, unknown> = { transaction_type: diff > 0 ? 'payment' : 'refund' };
   db.setNumber(entry, 'amount', Math.abs(diff), floatDiff);
   entry.payment_method_id = pmId;
   order.payment_history.push(entry as RetailOrder['payment_history'][number]);
-  if (methods[pmId]!.source === 'gift_card') {
-    const pm = db.editUser(found.user_id).payment_methods[pmId]!;
-    db.setNumber(
-      pm,
-      'balance',
-      pyRound2((pm.balance as number) - diff),
-      floatDiff || db.isFloat(pm, 'balance'),
-    );
-  }
+  if (pm.source === 'gift_card')
+    addToBalance(db, found.user_id, pmId, -diff, floatDiff || db.isFloat(pm, 'balance'));
   for (let i = 0; i < itemIds.length; i++) {
     const item = order.items.find((x) => x.item_id === itemIds[i])!;
     const variant = db.product(item.product_id)!.variants[newIds[i]!]!;
@@ -357,13 +360,11 @@ function modifyPendingOrderItems(db: RetailDb, a: Args): string {
 }
 
 function modifyPendingOrderPayment(db: RetailDb, a: Args): string {
-  const id = s(a, 'order_id');
-  const found = db.order(id);
-  if (!found) return 'Error: order not found';
-  if (found.status !== 'pending') return 'Error: non-pending order cannot be modified';
+  const found = orderIn(db, a, 'pending', 'modified');
+  if (typeof found === 'string') return found;
   const pmId = s(a, 'payment_method_id');
-  const methods = db.user(found.user_id)!.payment_methods;
-  if (!Object.hasOwn(methods, pmId)) return 'Error: payment method not found';
+  const pm = paymentMethod(db, found, pmId);
+  if (!pm) return 'Error: payment method not found';
   const first = found.payment_history[0];
   if (!first) return 'Error: list index out of range';
   if (found.payment_history.length > 1 || first.transaction_type !== 'payment')
@@ -371,22 +372,15 @@ function modifyPendingOrderPayment(db: RetailDb, a: Args): string {
   if (first.payment_method_id === pmId)
     return 'Error: the new payment method should be different from the current one';
   const amount = first.amount;
-  if (methods[pmId]!.source === 'gift_card' && (methods[pmId]!.balance as number) < amount)
-    return 'Error: insufficient gift card balance to pay for the order';
-  const order = db.editOrder(id);
+  if (giftCardShort(pm, amount)) return 'Error: insufficient gift card balance to pay for the order';
+  const order = db.editOrder(s(a, 'order_id'));
   const oldId = first.payment_method_id;
   order.payment_history.push(
     { transaction_type: 'payment', amount, payment_method_id: pmId },
     { transaction_type: 'refund', amount, payment_method_id: oldId },
   );
-  if (methods[pmId]!.source === 'gift_card') {
-    const pm = db.editUser(found.user_id).payment_methods[pmId]!;
-    db.setNumber(pm, 'balance', pyRound2((pm.balance as number) - amount), true);
-  }
-  if (isGiftCard(oldId)) {
-    const old = db.editUser(found.user_id).payment_methods[oldId]!;
-    db.setNumber(old, 'balance', pyRound2((old.balance as number) + amount), true);
-  }
+  if (pm.source === 'gift_card') addToBalance(db, found.user_id, pmId, -amount);
+  if (isGiftCard(oldId)) addToBalance(db, found.user_id, oldId, amount);
   return db.dumps(order);
 }
 
@@ -394,17 +388,15 @@ function modifyUserAddress(db: RetailDb, a: Args): string {
   const id = s(a, 'user_id');
   if (!db.user(id)) return 'Error: user not found';
   const user = db.editUser(id);
-  user.address = address(a) as typeof user.address;
+  user.address = address(a) as RetailUser['address'];
   return db.dumps(user);
 }
 
 function returnDeliveredOrderItems(db: RetailDb, a: Args): string {
-  const id = s(a, 'order_id');
-  const found = db.order(id);
-  if (!found) return 'Error: order not found';
-  if (found.status !== 'delivered') return 'Error: non-delivered order cannot be returned';
+  const found = orderIn(db, a, 'delivered', 'returned');
+  if (typeof found === 'string') return found;
   const pmId = s(a, 'payment_method_id');
-  if (!Object.hasOwn(db.user(found.user_id)!.payment_methods, pmId)) return 'Error: payment method not found';
+  if (!paymentMethod(db, found, pmId)) return 'Error: payment method not found';
   if (!isGiftCard(pmId)) {
     const first = found.payment_history[0];
     if (!first) return 'Error: list index out of range';
@@ -415,7 +407,7 @@ function returnDeliveredOrderItems(db: RetailDb, a: Args): string {
   const all = found.items.map((i) => i.item_id);
   for (const item of itemIds)
     if (count(itemIds, item) > count(all, item)) return 'Error: some item not found';
-  const order = db.editOrder(id);
+  const order = db.editOrder(s(a, 'order_id'));
   order.status = 'return requested';
   order.return_items = pySorted(itemIds);
   order.return_payment_method_id = pmId;
