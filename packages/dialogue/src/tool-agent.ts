@@ -81,20 +81,20 @@ export const OpenAiToolCallSchema = z.object({
 export type OpenAiToolCall = z.infer<typeof OpenAiToolCallSchema>;
 
 export const SystemMessageSchema = z.object({
-  role: z.literal('system'),
+  role: z.literal('system').describe('the system prompt'),
   content: z.string().describe('instructions and policy for the agent'),
 });
 export const UserMessageSchema = z.object({
-  role: z.literal('user'),
+  role: z.literal('user').describe('a user message'),
   content: z.string().describe('what the user said'),
 });
 export const AssistantMessageSchema = z.object({
-  role: z.literal('assistant'),
+  role: z.literal('assistant').describe('an agent step'),
   content: z.string().nullable().describe('the reply to the user (null on a tool call)'),
   tool_calls: z.array(OpenAiToolCallSchema).optional().describe('the tool called on this step'),
 });
 export const ToolMessageSchema = z.object({
-  role: z.literal('tool'),
+  role: z.literal('tool').describe('a tool result'),
   tool_call_id: z.string().describe('id of the call this answers'),
   name: z.string().describe('the tool that ran'),
   content: z.string().describe('what the tool returned'),
@@ -114,8 +114,14 @@ export type ChatMessage = z.infer<typeof ChatMessageSchema>;
 
 /** What an agent does on one step: call one tool, or reply to the user. */
 export const ToolAgentActionSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('tool_call'), call: ToolCallSchema.describe('the tool call') }),
-  z.object({ kind: z.literal('reply'), text: z.string().describe('the reply the user sees') }),
+  z.object({
+    kind: z.literal('tool_call').describe('call one tool'),
+    call: ToolCallSchema.describe('the tool call'),
+  }),
+  z.object({
+    kind: z.literal('reply').describe('answer the user'),
+    text: z.string().describe('the reply the user sees'),
+  }),
 ]);
 export type ToolAgentAction = z.infer<typeof ToolAgentActionSchema>;
 

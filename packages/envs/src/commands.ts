@@ -10,7 +10,7 @@ import { retailPolicies } from './taubench/agents.js';
 import { loadRetailData, loadRetailTasks, RETAIL_TASK_SPLITS, retailTaskFile } from './taubench/data.js';
 import { RetailEnv } from './taubench/env.js';
 import { parseTaskIds, writeGoldReplays } from './taubench/replay.js';
-import type { ToolEpisode } from './tool-env.js';
+import { type ToolEpisode, ToolEpisodeSchema } from './tool-env.js';
 import { toolwozPolicies } from './toolwoz/agents.js';
 import { loadToolwozDb } from './toolwoz/db.js';
 import { ToolwozEnv } from './toolwoz/env.js';
@@ -150,7 +150,7 @@ export const evalPolicyCommand = defineCommand({
   ],
   async run(args, ctx) {
     const dataDir = requireDataDir(ctx.dataDir);
-    const writer = args.out ? new JsonlWriter<ToolEpisode>(args.out) : undefined;
+    const writer = args.out ? new JsonlWriter<ToolEpisode>(args.out, ToolEpisodeSchema) : undefined;
     const opts = {
       trials: args.trials,
       seed: ctx.seed,

@@ -146,6 +146,7 @@ export {
   type ToolEnv,
   ToolEnvBase,
   type ToolEpisode,
+  ToolEpisodeSchema,
   type ToolOutcome,
   type ToolPolicy,
   type ToolStepInfo,

@@ -2,6 +2,7 @@ import { createRegistry, type Registry } from '@gopo/core';
 import {
   assistantMessage,
   type ChatMessage,
+  ChatMessageSchema,
   type ToolAgent,
   type ToolAgentStep,
   type ToolAgentView,
@@ -38,21 +39,22 @@ export interface ToolStepResult {
   readonly info: ToolStepInfo;
 }
 
-/** One finished episode: the dialogue in chat format, the agent's plans, the reward and its parts. */
-export interface ToolEpisode {
-  readonly id: string;
-  readonly env: string;
-  readonly agent: string;
-  readonly messages: readonly ChatMessage[];
-  /** The agent's plans by step (undefined where it wrote none). */
-  readonly plans: readonly (string | undefined)[];
-  readonly reward: number;
-  readonly steps: number;
-  readonly sopViolations: number;
-  readonly endReason: string;
-  /** Environment-specific details of the reward. */
-  readonly details: Readonly<Record<string, unknown>>;
-}
+/** One finished episode (a line of `gopo eval-policy --out`): the dialogue, the plans, the reward. */
+export const ToolEpisodeSchema = z.object({
+  id: z.string().describe('the goal or task id'),
+  env: z.string().describe('the environment: toolwoz or taubench-retail'),
+  agent: z.string().describe('the policy that acted'),
+  messages: z.array(ChatMessageSchema).describe('the dialogue in OpenAI chat format (no system message)'),
+  plans: z
+    .array(z.string().nullish())
+    .describe("the agent's plan at each step (undefined, written null, where it wrote none)"),
+  reward: z.number().min(0).max(1).describe("the episode's reward"),
+  steps: z.number().int().min(0).describe('agent steps taken'),
+  sopViolations: z.number().int().min(0).describe('actions the SOP did not admit'),
+  endReason: z.string().describe('how the episode ended (user done, user left, step limit, transfer)'),
+  details: z.record(z.string(), z.unknown()).describe('environment-specific parts of the reward'),
+});
+export type ToolEpisode = z.infer<typeof ToolEpisodeSchema>;
 
 /**
  * A tool environment after reset. `P` is what its oracle may know (the hidden goal or task): it

@@ -22,7 +22,7 @@ import { RetailEnv } from '../src/taubench/env.js';
 import { replayGoldActions, retailReward } from '../src/taubench/reward.js';
 import { retailSop } from '../src/taubench/sop.js';
 import { executeRetailCall, RETAIL_TOOL_NAMES } from '../src/taubench/tools.js';
-import { runToolEpisode } from '../src/tool-env.js';
+import { runToolEpisode, ToolEpisodeSchema } from '../src/tool-env.js';
 
 const dataDir = resolveDataDir();
 
@@ -482,8 +482,9 @@ describe.skipIf(!dataDir)('tau-bench retail (data/taubench_retail)', () => {
       await fs.rm(dir, { recursive: true });
     });
 
-    it('gopo eval-policy reports reward, 100% success and pass^k', async () => {
+    it('gopo eval-policy reports reward, 100% success and pass^k, and writes the episodes', async () => {
       const { ctx, output } = testCliContext({ dataDir });
+      const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'gopo-eval-')), 'episodes.jsonl');
       await evalPolicyCommand.run(
         {
           env: 'taubench-retail',
@@ -509,10 +510,17 @@ describe.skipIf(!dataDir)('tau-bench retail (data/taubench_retail)', () => {
           goals: 'sampled',
           count: 20,
           sop: 'block',
+          out,
         },
         w.ctx,
       );
       expect(w.output[0]).toBe('toolwoz: 20 sampled goals, 1 trial(s), seed 1');
+      const lines = (await fs.readFile(out, 'utf8')).trim().split('\n');
+      expect(lines).toHaveLength(20);
+      const first = ToolEpisodeSchema.parse(JSON.parse(lines[0]!));
+      expect(first).toMatchObject({ id: 'sampled-1-00000', env: 'toolwoz', agent: 'greedy' });
+      expect(first.messages[0]!.role).toBe('user');
+      await fs.rm(path.dirname(out), { recursive: true });
     });
   });
 });

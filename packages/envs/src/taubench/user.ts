@@ -118,7 +118,19 @@ export function describeRequest(db: RetailDb, action: RetailAction): RetailReque
       'change my address',
       `Please change my default address to ${addressText(k)}.`,
     ])
-    .otherwise(() => ['ask something', `Please run ${action.name} with ${JSON.stringify(k)}.`]);
+    .with(
+      'calculate',
+      'find_user_id_by_email',
+      'find_user_id_by_name_zip',
+      'get_order_details',
+      'get_product_details',
+      'get_user_details',
+      'list_all_product_types',
+      'think',
+      'transfer_to_human_agents',
+      () => ['ask something', `Please run ${action.name} with ${JSON.stringify(k)}.`],
+    )
+    .exhaustive();
   return { action, ...(orderId ? { orderId } : {}), intent, text };
 }
 
