@@ -1,4 +1,4 @@
-import { defineCommand, JsonlWriter, loadConfig, requireDataDir } from '@gopo/core';
+import { type CliContext, defineCommand, JsonlWriter, loadConfig, requireDataDir } from '@gopo/core';
 import type { Session } from '@gopo/dialogue';
 import { SessionWriter } from '@gopo/dialogue';
 import { z } from 'zod';
@@ -107,100 +107,90 @@ export const taubenchReplayCommand = defineCommand({
   },
 });
 
-const EVAL_ENVS = ['toolwoz', 'taubench-retail'] as const;
+/** The tool environments `gopo eval-policy --env` runs scripted policies on. */
+export const TOOL_EVAL_ENVS = ['toolwoz', 'taubench-retail'] as const;
 
-/** `gopo eval-policy`: scripted baselines on the tool environments, with their rewards. */
-export const evalPolicyCommand = defineCommand({
-  path: ['eval-policy'],
-  describe: 'Run scripted policies on ToolWOZ or tau-bench retail and report reward, 100% success and pass^k',
-  options: z.object({
-    env: z.enum(EVAL_ENVS).describe('the environment: toolwoz or taubench-retail'),
-    policy: z
-      .array(z.string())
-      .min(1)
-      .default(['oracle', 'rule'])
-      .describe('policies to run (toolwoz: oracle, rule, greedy; taubench-retail: oracle, rule, hasty)'),
-    trials: z.number().int().min(1).default(1).describe('trials per goal or task (pass^k needs k trials)'),
-    split: z.enum(RETAIL_TASK_SPLITS).default('dev').describe('tau-bench task split: train or dev'),
-    goals: z
-      .enum(['multiwoz', 'sampled'])
-      .default('multiwoz')
-      .describe(
-        'ToolWOZ goals: from the MultiWOZ val.json dialogues, or sampled from the databases (--seed)',
-      ),
-    count: z.number().int().min(1).default(500).describe('ToolWOZ sampled goals to draw'),
-    limit: z.number().int().min(1).optional().describe('only the first N goals or tasks'),
-    sop: z
-      .enum(['block', 'record'])
-      .default('block')
-      .describe(
-        'tau-bench policy SOP: block inadmissible actions (hard SOP) or run and count them (upstream)',
-      ),
-    out: z.string().optional().describe('write every episode (messages, reward, details) to this JSONL file'),
-  }),
-  examples: [
-    [
-      'gopo eval-policy --env toolwoz --policy oracle rule greedy',
-      'the ToolWOZ baselines on the MultiWOZ goals',
-    ],
-    [
-      'gopo eval-policy --env taubench-retail --split dev --policy rule hasty --trials 4',
-      'pass^1..4 on the dev tasks',
-    ],
-  ],
-  async run(args, ctx) {
-    const dataDir = requireDataDir(ctx.dataDir);
-    const writer = args.out ? new JsonlWriter<ToolEpisode>(args.out, ToolEpisodeSchema) : undefined;
-    const opts = {
-      trials: args.trials,
-      seed: ctx.seed,
-      ...(writer ? { onEpisode: (e: ToolEpisode) => writer.write(e) } : {}),
-    };
-    const summaries: PolicySummary[] = [];
-    let items = 0;
-    try {
-      if (args.env === 'toolwoz') {
-        const db = await loadToolwozDb(dataDir);
-        const all =
-          args.goals === 'multiwoz'
-            ? (await loadMultiwozGoals(dataDir, db)).goals
-            : sampleGoals(db, { count: args.count, seed: ctx.seed });
-        const goals = all.slice(0, args.limit ?? all.length).map((g) => ({ id: g.id, item: g }));
-        items = goals.length;
-        const registry = toolwozPolicies(db);
-        const policies = args.policy.map((p) => registry.get(p));
-        const env = new ToolwozEnv(db);
-        for (const p of policies)
-          summaries.push(
-            summarizePolicy(p.name, await runPolicyTrials(env, goals, p, opts), args.trials, ctx.seed),
-          );
-      } else {
-        const { data, keyOrder } = await loadRetailData(dataDir);
-        const all = await loadRetailTasks(retailTaskFile(dataDir, args.split));
-        const tasks = all
-          .slice(0, args.limit ?? all.length)
-          .map((t, i) => ({ id: `${args.split}-${i}`, item: t }));
-        items = tasks.length;
-        const registry = retailPolicies();
-        const policies = args.policy.map((p) => registry.get(p));
-        const env = new RetailEnv(data, keyOrder, { sopEnforcement: args.sop });
-        for (const p of policies)
-          summaries.push(
-            summarizePolicy(p.name, await runPolicyTrials(env, tasks, p, opts), args.trials, ctx.seed),
-          );
-      }
-      await writer?.close();
-    } catch (e) {
-      await writer?.abort();
-      throw e;
-    }
-    const what = args.env === 'toolwoz' ? `${items} ${args.goals} goals` : `${items} ${args.split} tasks`;
-    ctx.out(`${args.env}: ${what}, ${args.trials} trial(s), seed ${ctx.seed}`);
-    for (const s of summaries) ctx.out(formatSummary(s));
-    if (writer) ctx.out(`episodes: ${args.out}`);
-    return 0;
-  },
+/** The options of `gopo eval-policy` on a tool environment (the trainer's command takes them too). */
+export const ToolEvalOptionsSchema = z.object({
+  env: z.enum(TOOL_EVAL_ENVS).describe('the environment: toolwoz or taubench-retail'),
+  policy: z
+    .array(z.string())
+    .min(1)
+    .default(['oracle', 'rule'])
+    .describe('policies to run (toolwoz: oracle, rule, greedy; taubench-retail: oracle, rule, hasty)'),
+  trials: z.number().int().min(1).default(1).describe('trials per goal or task (pass^k needs k trials)'),
+  split: z.enum(RETAIL_TASK_SPLITS).default('dev').describe('tau-bench task split: train or dev'),
+  goals: z
+    .enum(['multiwoz', 'sampled'])
+    .default('multiwoz')
+    .describe('ToolWOZ goals: from the MultiWOZ val.json dialogues, or sampled from the databases (--seed)'),
+  count: z.number().int().min(1).default(500).describe('ToolWOZ sampled goals to draw'),
+  limit: z.number().int().min(1).optional().describe('only the first N goals or tasks'),
+  sop: z
+    .enum(['block', 'record'])
+    .default('block')
+    .describe('tau-bench policy SOP: block inadmissible actions (hard SOP) or run and count them (upstream)'),
+  out: z.string().optional().describe('write every episode (messages, reward, details) to this JSONL file'),
 });
+export type ToolEvalOptions = z.infer<typeof ToolEvalOptionsSchema>;
+
+/**
+ * Scripted policies on ToolWOZ or tau-bench retail: mean reward with a bootstrap interval, 100%
+ * success rate, pass^1..k, steps and SOP violations per episode; every episode to `out` if given.
+ * `gopo eval-policy --env toolwoz|taubench-retail` (packages/trainer) runs this.
+ */
+export async function evalToolPolicies(args: ToolEvalOptions, ctx: CliContext): Promise<number> {
+  const dataDir = requireDataDir(ctx.dataDir);
+  const writer = args.out ? new JsonlWriter<ToolEpisode>(args.out, ToolEpisodeSchema) : undefined;
+  const opts = {
+    trials: args.trials,
+    seed: ctx.seed,
+    ...(writer ? { onEpisode: (e: ToolEpisode) => writer.write(e) } : {}),
+  };
+  const summaries: PolicySummary[] = [];
+  let items = 0;
+  try {
+    if (args.env === 'toolwoz') {
+      const db = await loadToolwozDb(dataDir);
+      const all =
+        args.goals === 'multiwoz'
+          ? (await loadMultiwozGoals(dataDir, db)).goals
+          : sampleGoals(db, { count: args.count, seed: ctx.seed });
+      const goals = all.slice(0, args.limit ?? all.length).map((g) => ({ id: g.id, item: g }));
+      items = goals.length;
+      const registry = toolwozPolicies(db);
+      const policies = args.policy.map((p) => registry.get(p));
+      const env = new ToolwozEnv(db);
+      for (const p of policies)
+        summaries.push(
+          summarizePolicy(p.name, await runPolicyTrials(env, goals, p, opts), args.trials, ctx.seed),
+        );
+    } else {
+      const { data, keyOrder } = await loadRetailData(dataDir);
+      const all = await loadRetailTasks(retailTaskFile(dataDir, args.split));
+      const tasks = all
+        .slice(0, args.limit ?? all.length)
+        .map((t, i) => ({ id: `${args.split}-${i}`, item: t }));
+      items = tasks.length;
+      const registry = retailPolicies();
+      const policies = args.policy.map((p) => registry.get(p));
+      const env = new RetailEnv(data, keyOrder, { sopEnforcement: args.sop });
+      for (const p of policies)
+        summaries.push(
+          summarizePolicy(p.name, await runPolicyTrials(env, tasks, p, opts), args.trials, ctx.seed),
+        );
+    }
+    await writer?.close();
+  } catch (e) {
+    await writer?.abort();
+    throw e;
+  }
+  const what = args.env === 'toolwoz' ? `${items} ${args.goals} goals` : `${items} ${args.split} tasks`;
+  ctx.out(`${args.env}: ${what}, ${args.trials} trial(s), seed ${ctx.seed}`);
+  for (const s of summaries) ctx.out(formatSummary(s));
+  if (writer) ctx.out(`episodes: ${args.out}`);
+  return 0;
+}
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -213,4 +203,4 @@ function formatSummary(s: PolicySummary): string {
 }
 
 /** Command specs this package contributes to the `gopo` CLI. */
-export const envsCommands = [simulateCommand, taubenchReplayCommand, evalPolicyCommand];
+export const envsCommands = [simulateCommand, taubenchReplayCommand];

@@ -1,4 +1,12 @@
-export { envsCommands, evalPolicyCommand, simulateCommand, taubenchReplayCommand } from './commands.js';
+export {
+  envsCommands,
+  evalToolPolicies,
+  simulateCommand,
+  TOOL_EVAL_ENVS,
+  type ToolEvalOptions,
+  ToolEvalOptionsSchema,
+  taubenchReplayCommand,
+} from './commands.js';
 export {
   type PolicySummary,
   type ResettableToolEnv,
@@ -126,11 +134,13 @@ export { RETAIL_REPLY_STRATEGY, RETAIL_SOP_FILE, retailSop } from './taubench/so
 export {
   executeRetailCall,
   isRetailTool,
+  isRetailWriteTool,
   RETAIL_TERMINATE_TOOLS,
   RETAIL_TOOL_NAMES,
   RETAIL_TOOLS,
   RETAIL_WRITE_TOOLS,
   type RetailToolName,
+  type RetailWriteToolName,
 } from './taubench/tools.js';
 export {
   describeRequest,

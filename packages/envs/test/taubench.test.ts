@@ -5,7 +5,7 @@ import { resolveDataDir } from '@gopo/core';
 import { testCliContext } from '@gopo/core/testing';
 import type { ToolAgentStep } from '@gopo/dialogue';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { evalPolicyCommand, taubenchReplayCommand } from '../src/commands.js';
+import { evalToolPolicies, taubenchReplayCommand } from '../src/commands.js';
 import { runPolicyTrials, summarizePolicy } from '../src/eval-policy.js';
 import { retailPolicies } from '../src/taubench/agents.js';
 import {
@@ -485,7 +485,7 @@ describe.skipIf(!dataDir)('tau-bench retail (data/taubench_retail)', () => {
     it('gopo eval-policy reports reward, 100% success and pass^k, and writes the episodes', async () => {
       const { ctx, output } = testCliContext({ dataDir });
       const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'gopo-eval-')), 'episodes.jsonl');
-      await evalPolicyCommand.run(
+      await evalToolPolicies(
         {
           env: 'taubench-retail',
           policy: ['rule'],
@@ -501,7 +501,7 @@ describe.skipIf(!dataDir)('tau-bench retail (data/taubench_retail)', () => {
       expect(output[0]).toBe('taubench-retail: 5 dev tasks, 1 trial(s), seed 1');
       expect(output[1]).toMatch(/^rule {5}reward 1\.000 .* 100% success 100\.0% {2}pass\^1 1\.000 /);
       const w = testCliContext({ dataDir });
-      await evalPolicyCommand.run(
+      await evalToolPolicies(
         {
           env: 'toolwoz',
           policy: ['greedy'],

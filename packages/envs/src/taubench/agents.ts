@@ -2,8 +2,7 @@ import type { ToolAgent, ToolAgentStep, ToolAgentView } from '@gopo/dialogue';
 import { callIds, type ToolPolicy, toolPolicyRegistry } from '../tool-env.js';
 import type { RetailAction, RetailOrder, RetailProduct } from './data.js';
 import type { RetailPrivileged } from './env.js';
-import { RESPOND_ACTION } from './reward.js';
-import { RETAIL_WRITE_TOOLS } from './tools.js';
+import { isRetailWriteTool } from './tools.js';
 
 const reply = (text: string, plan?: string): ToolAgentStep => ({
   ...(plan ? { plan } : {}),
@@ -38,9 +37,7 @@ const confirmText = (a: RetailAction) => `I will ${describeAction(a)}. Shall I p
  * customer asks for: a check of the environment, not a policy.
  */
 export function retailOracle(p: RetailPrivileged): ToolAgent {
-  const actions = p.task.actions.filter(
-    (a) => a.name !== RESPOND_ACTION && (RETAIL_WRITE_TOOLS as readonly string[]).includes(a.name),
-  );
+  const actions = p.task.actions.filter((a) => isRetailWriteTool(a.name));
   const nextId = callIds();
   let phase: 'greet' | 'auth' | 'work' | 'bye' = 'greet';
   let i = 0;

@@ -36,7 +36,7 @@ export const isRetailTool = (name: string): name is RetailToolName =>
   (RETAIL_TOOL_NAMES as readonly string[]).includes(name);
 
 /** Tools that change the database: each needs the user's explicit confirmation first. */
-export const RETAIL_WRITE_TOOLS: readonly RetailToolName[] = [
+export const RETAIL_WRITE_TOOLS = [
   'cancel_pending_order',
   'exchange_delivered_order_items',
   'modify_pending_order_address',
@@ -44,7 +44,11 @@ export const RETAIL_WRITE_TOOLS: readonly RetailToolName[] = [
   'modify_pending_order_payment',
   'modify_user_address',
   'return_delivered_order_items',
-];
+] as const satisfies readonly RetailToolName[];
+export type RetailWriteToolName = (typeof RETAIL_WRITE_TOOLS)[number];
+
+export const isRetailWriteTool = (name: string): name is RetailWriteToolName =>
+  (RETAIL_WRITE_TOOLS as readonly string[]).includes(name);
 
 /** Tools that end the episode when called. */
 export const RETAIL_TERMINATE_TOOLS: readonly RetailToolName[] = ['transfer_to_human_agents'];

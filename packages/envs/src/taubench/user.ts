@@ -2,8 +2,7 @@ import type { Rng } from '@gopo/core';
 import { match } from 'ts-pattern';
 import type { RetailAction, RetailOrder, RetailTask } from './data.js';
 import type { RetailDb } from './db.js';
-import { RESPOND_ACTION } from './reward.js';
-import { RETAIL_WRITE_TOOLS, type RetailToolName } from './tools.js';
+import { isRetailWriteTool, type RetailWriteToolName } from './tools.js';
 
 /** What the simulated customer knows about themself (from the task's instruction and profile). */
 export interface RetailIdentity {
@@ -88,8 +87,10 @@ export function describeRequest(db: RetailDb, action: RetailAction): RetailReque
             `${describeItem(order, String(id))} -> ${opts(changedOptions(db, order, String(id), String((k.new_item_ids as unknown[])[i])))}`,
         )
       : [];
-  const name = action.name as RetailToolName;
-  const [intent, text] = match<RetailToolName, [string, string]>(name)
+  const name = action.name;
+  if (!isRetailWriteTool(name))
+    return { action, intent: 'ask something', text: `Please run ${name} with ${JSON.stringify(k)}.` };
+  const [intent, text] = match<RetailWriteToolName, [string, string]>(name)
     .with('cancel_pending_order', () => [
       'cancel an order',
       `I want to cancel order ${orderId}. The reason: ${String(k.reason)}.`,
@@ -118,18 +119,6 @@ export function describeRequest(db: RetailDb, action: RetailAction): RetailReque
       'change my address',
       `Please change my default address to ${addressText(k)}.`,
     ])
-    .with(
-      'calculate',
-      'find_user_id_by_email',
-      'find_user_id_by_name_zip',
-      'get_order_details',
-      'get_product_details',
-      'get_user_details',
-      'list_all_product_types',
-      'think',
-      'transfer_to_human_agents',
-      () => ['ask something', `Please run ${action.name} with ${JSON.stringify(k)}.`],
-    )
     .exhaustive();
   return { action, ...(orderId ? { orderId } : {}), intent, text };
 }
@@ -171,9 +160,7 @@ export class RetailCustomer {
     patience = 4,
   ) {
     this.patience = patience;
-    this.requests = task.actions
-      .filter((a) => a.name !== RESPOND_ACTION && (RETAIL_WRITE_TOOLS as readonly string[]).includes(a.name))
-      .map((a) => describeRequest(db, a));
+    this.requests = task.actions.filter((a) => isRetailWriteTool(a.name)).map((a) => describeRequest(db, a));
   }
 
   /** Requests the customer considers handled. */
