@@ -10,6 +10,7 @@ export { parseSession, safeParseSession } from './fast-session.js';
 export {
   formatLogIssue,
   type LogValidationReport,
+  noSessionsError,
   type ReadSessionsOptions,
   readSessions,
   readSessionsAll,

@@ -13,7 +13,7 @@ const FlagAssignmentSchema = z
   .record(FlagNameSchema, z.boolean())
   .describe('flag -> required (guard) or new (update) value');
 
-export const SopStateSpecSchema = z.object({
+export const SopStateSpecSchema = z.strictObject({
   name: z.string().min(1).describe('state name'),
   when: FlagAssignmentSchema.default({}).describe('guard: every listed flag must have the listed value'),
   admissible: z.array(StrategyNameSchema).min(1).describe('strategies admissible in this state'),
@@ -25,7 +25,7 @@ const EventNameSchema = z
   .regex(/^[a-z][a-z0-9_]*$/, 'event names are lower_snake_case')
   .describe('an event type');
 
-export const SopEventRuleSchema = z.object({
+export const SopEventRuleSchema = z.strictObject({
   event: EventNameSchema.describe(
     "event type that triggers the update: a log event type or one declared in the SOP's `events`",
   ),
@@ -33,7 +33,7 @@ export const SopEventRuleSchema = z.object({
   set: FlagAssignmentSchema.describe('flags set (true) or cleared (false) by the event'),
 });
 
-export const SopStrategyRuleSchema = z.object({
+export const SopStrategyRuleSchema = z.strictObject({
   strategy: z
     .union([StrategyNameSchema, z.literal('*')])
     .describe('strategy that triggers the update, or "*" for any agent turn'),
@@ -44,7 +44,7 @@ const MAX_FLAGS = 16;
 
 /** A declarative SOP (YAML/JSON): flags, ordered guarded states with admissible strategies, update rules. */
 export const SopSpecSchema = z
-  .object({
+  .strictObject({
     name: z.string().min(1).describe('name of the SOP'),
     strategy_set: StrategySetSchema.describe('the strategy set the SOP constrains'),
     flags: z

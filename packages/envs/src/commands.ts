@@ -1,11 +1,17 @@
-import { type CliContext, defineCommand, JsonlWriter, loadConfig, requireDataDir } from '@gopo/core';
-import type { Session } from '@gopo/dialogue';
+import {
+  type CliContext,
+  defineCommand,
+  JsonlWriter,
+  OutputFormatSchema,
+  requireDataDir,
+  resolveCommandConfig,
+} from '@gopo/core';
 import { SessionWriter } from '@gopo/dialogue';
 import { z } from 'zod';
 import { type PolicySummary, runPolicyTrials, summarizePolicy } from './eval-policy.js';
 import { ShopEnv, ShopEnvConfigSchema } from './shop/env.js';
 import { POLICY_NAMES, shopPolicies } from './shop/policies.js';
-import { episodeSeed, runEpisode, summarize } from './shop/simulate.js';
+import { episodeSeed, runEpisode, type SimulationSummary, SummaryAccumulator } from './shop/simulate.js';
 import { retailPolicies } from './taubench/agents.js';
 import { loadRetailData, loadRetailTasks, RETAIL_TASK_SPLITS, retailTaskFile } from './taubench/data.js';
 import { RetailEnv } from './taubench/env.js';
@@ -16,40 +22,62 @@ import { loadToolwozDb } from './toolwoz/db.js';
 import { ToolwozEnv } from './toolwoz/env.js';
 import { loadMultiwozGoals, sampleGoals } from './toolwoz/goals.js';
 
+/** Most sessions one `gopo simulate` writes. */
+export const MAX_SIMULATE_SCENARIOS = 10_000_000;
+
+const fixed = (v: number, digits: number) => (Number.isNaN(v) ? 'n/a' : v.toFixed(digits));
+
+function summaryLines(out: string, policy: string, seed: number, sum: SimulationSummary): string[] {
+  return [
+    `${out}: ${sum.sessions} sessions, policy ${policy}, seed ${seed}`,
+    `success ${(100 * sum.successRate).toFixed(1)}%  mean agent turns ${sum.meanAgentTurns.toFixed(2)}  mean user turns ${sum.meanUserTurns.toFixed(2)}  csat ${fixed(sum.meanCsat, 2)} (${sum.csatSessions} rated)  SOP violations/agent turn ${sum.sopViolationRate.toFixed(3)}`,
+    `outcomes: ${Object.entries(sum.byStatus)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  ];
+}
+
 export const simulateCommand = defineCommand({
   path: ['simulate'],
   describe: 'Run the shop simulator with a scripted policy and write a Mgshop-style JSONL log',
   options: z.object({
-    scenarios: z.number().int().min(1).default(100).describe('number of sessions to simulate'),
+    scenarios: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_SIMULATE_SCENARIOS)
+      .default(100)
+      .describe(`number of sessions to simulate (at most ${MAX_SIMULATE_SCENARIOS})`),
     policy: z
       .enum(POLICY_NAMES)
       .default('oracle')
       .describe('the agent policy: oracle, template, greedy or random'),
     out: z.string().describe('output JSONL file (written atomically)'),
+    format: OutputFormatSchema,
   }),
+  globals: ['seed', 'config', 'set'],
+  files: { outputs: ['out'] },
   examples: [
     [
       'gopo simulate --scenarios 1000 --policy oracle --seed 1 --out logs.jsonl',
       'oracle dialogues with references',
     ],
     ['gopo simulate --scenarios 200 --policy random --out random.jsonl', 'a random baseline'],
+    ['gopo simulate --config shop.yaml --set maxTurns=8 --out logs.jsonl', 'a configured shop'],
   ],
   async run(args, ctx) {
-    const envConfig = ctx.configFile
-      ? await loadConfig(ctx.configFile, ShopEnvConfigSchema, { overrides: ctx.overrides })
-      : ShopEnvConfigSchema.parse({});
-    const env = new ShopEnv(envConfig);
+    const env = new ShopEnv(await resolveCommandConfig(ShopEnvConfigSchema, ctx));
     const policy = shopPolicies.get(args.policy);
     // The scenarios are seeded by the global --seed.
     const seed = ctx.seed;
     const writer = new SessionWriter(args.out);
-    const sessions: Session[] = [];
+    const acc = new SummaryAccumulator();
     const t0 = performance.now();
     try {
       for (let i = 0; i < args.scenarios; i++) {
         const s = runEpisode(env, policy, episodeSeed(seed, i), `shop-${seed}-${String(i).padStart(5, '0')}`);
         await writer.write(s);
-        sessions.push(s);
+        acc.add(s);
       }
       await writer.close();
     } catch (e) {
@@ -57,17 +85,23 @@ export const simulateCommand = defineCommand({
       throw e;
     }
     const seconds = (performance.now() - t0) / 1000;
-    const sum = summarize(sessions);
-    ctx.logger.info(`simulated ${sessions.length} sessions in ${seconds.toFixed(2)} s`);
-    ctx.out(`${args.out}: ${sum.sessions} sessions, policy ${args.policy}, seed ${seed}`);
-    ctx.out(
-      `success ${(100 * sum.successRate).toFixed(1)}%  mean turns ${sum.meanTurns.toFixed(2)}  csat ${sum.meanCsat.toFixed(2)}  SOP violations/turn ${sum.sopViolationRate.toFixed(3)}`,
-    );
-    ctx.out(
-      `outcomes: ${Object.entries(sum.byStatus)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' ')}`,
-    );
+    const sum = acc.summary();
+    ctx.logger.info(`simulated ${sum.sessions} sessions in ${seconds.toFixed(2)} s`);
+    if (args.format === 'json')
+      ctx.out(
+        JSON.stringify(
+          {
+            out: args.out,
+            policy: args.policy,
+            seed,
+            ...sum,
+            meanCsat: Number.isNaN(sum.meanCsat) ? null : sum.meanCsat,
+          },
+          null,
+          2,
+        ),
+      );
+    else for (const line of summaryLines(args.out, args.policy, seed, sum)) ctx.out(line);
     return 0;
   },
 });
@@ -82,7 +116,10 @@ export const taubenchReplayCommand = defineCommand({
       .describe('task file (a JSON list, e.g. <data-dir>/taubench_retail/tasks/tasks_dev.json)'),
     out: z.string().describe('output directory; gets task-NNN.json ({users, orders, products}) per task'),
     taskIds: z.string().optional().describe('only these task indices, e.g. "0,5,10-20" (default: all)'),
+    format: OutputFormatSchema,
   }),
+  globals: [],
+  files: { inputs: ['tasks'] },
   examples: [
     [
       'gopo taubench replay --tasks ../shared/data/taubench_retail/tasks/tasks_dev.json --out replay-dev',
@@ -97,6 +134,10 @@ export const taubenchReplayCommand = defineCommand({
     const t0 = performance.now();
     const r = await writeGoldReplays(data, tasks, args.out, { keyOrder, ...(only ? { only } : {}) });
     ctx.logger.info(`replayed ${r.files.length} tasks in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    if (args.format === 'json') {
+      ctx.out(JSON.stringify({ out: args.out, tasks: tasks.length, ...r }, null, 2));
+      return 0;
+    }
     ctx.out(
       `${args.out}: ${r.files.length} of ${tasks.length} tasks written (task-NNN.json: users, orders, products)`,
     );
@@ -131,6 +172,7 @@ export const ToolEvalOptionsSchema = z.object({
     .default('block')
     .describe('tau-bench policy SOP: block inadmissible actions (hard SOP) or run and count them (upstream)'),
   out: z.string().optional().describe('write every episode (messages, reward, details) to this JSONL file'),
+  format: OutputFormatSchema,
 });
 export type ToolEvalOptions = z.infer<typeof ToolEvalOptionsSchema>;
 
@@ -184,6 +226,16 @@ export async function evalToolPolicies(args: ToolEvalOptions, ctx: CliContext): 
   } catch (e) {
     await writer?.abort();
     throw e;
+  }
+  if (args.format === 'json') {
+    ctx.out(
+      JSON.stringify(
+        { env: args.env, items, trials: args.trials, seed: ctx.seed, policies: summaries },
+        null,
+        2,
+      ),
+    );
+    return 0;
   }
   const what = args.env === 'toolwoz' ? `${items} ${args.goals} goals` : `${items} ${args.split} tasks`;
   ctx.out(`${args.env}: ${what}, ${args.trials} trial(s), seed ${ctx.seed}`);

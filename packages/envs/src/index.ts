@@ -73,6 +73,7 @@ export {
   runEpisode,
   type SimulateOptions,
   type SimulationSummary,
+  SummaryAccumulator,
   simulate,
   summarize,
 } from './shop/simulate.js';

@@ -451,7 +451,7 @@ describe.skipIf(!dataDir)('tau-bench retail (data/taubench_retail)', () => {
       const out = await fs.mkdtemp(path.join(os.tmpdir(), 'gopo-replay-'));
       const { ctx, output } = testCliContext({ dataDir });
       const code = await taubenchReplayCommand.run(
-        { tasks: retailTaskFile(dataDir!, 'dev'), out, taskIds: '0,2-3' },
+        { tasks: retailTaskFile(dataDir!, 'dev'), out, taskIds: '0,2-3', format: 'text' },
         ctx,
       );
       expect(code).toBe(0);
@@ -473,7 +473,7 @@ describe.skipIf(!dataDir)('tau-bench retail (data/taubench_retail)', () => {
       );
       const { ctx } = testCliContext({ dataDir });
       const err = await Promise.resolve()
-        .then(() => taubenchReplayCommand.run({ tasks: file, out: dir }, ctx))
+        .then(() => taubenchReplayCommand.run({ tasks: file, out: dir, format: 'text' }, ctx))
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RetailDataError);
       expect((err as Error).message).toBe(
@@ -495,6 +495,7 @@ describe.skipIf(!dataDir)('tau-bench retail (data/taubench_retail)', () => {
           count: 1,
           limit: 5,
           sop: 'block',
+          format: 'text',
         },
         ctx,
       );
@@ -511,6 +512,7 @@ describe.skipIf(!dataDir)('tau-bench retail (data/taubench_retail)', () => {
           count: 20,
           sop: 'block',
           out,
+          format: 'text',
         },
         w.ctx,
       );

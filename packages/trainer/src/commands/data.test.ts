@@ -13,7 +13,7 @@ describe('gopo data check <dir>', () => {
     await fs.writeFile(path.join(dir, 'taubench_retail', 'products.json'), '[]');
     const { ctx, output } = testCliContext();
     const code = await dataCommand.run(
-      { action: 'check', dir, dataset: ['taubench_retail'], json: false },
+      { action: 'check', dir, dataset: ['taubench_retail'], format: 'text' },
       ctx,
     );
     expect(code).toBe(2);
@@ -31,7 +31,7 @@ describe('gopo data check <dir>', () => {
 
   it.skipIf(!resolveDataDir())('passes on the shared data directory, every file listed as ok', async () => {
     const { ctx, output } = testCliContext();
-    const code = await dataCommand.run({ action: 'check', dir: resolveDataDir()!, json: false }, ctx);
+    const code = await dataCommand.run({ action: 'check', dir: resolveDataDir()!, format: 'text' }, ctx);
     expect(code).toBe(0);
     expect(output.filter((l) => /^ {4}ok +/.test(l))).toHaveLength(DATA_FILES.length);
   });

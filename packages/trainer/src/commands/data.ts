@@ -6,6 +6,7 @@ import {
   type DatasetName,
   defineCommand,
   MissingFileError,
+  OutputFormatSchema,
   resolveDataDir,
 } from '@gopo/core';
 import { z } from 'zod';
@@ -36,8 +37,9 @@ export const dataCommand = defineCommand({
       .array(z.enum(DATASETS))
       .optional()
       .describe(`only these data sets (${DATASETS.join(', ')})`),
-    json: z.boolean().default(false).describe('print the check as JSON'),
+    format: OutputFormatSchema,
   }),
+  globals: [],
   examples: [
     ['gopo data', 'check the default data directory'],
     ['gopo data check ~/gopo-data', 'check a directory you provide: every file, its sha256, what is missing'],
@@ -49,18 +51,21 @@ export const dataCommand = defineCommand({
   async run(args, ctx) {
     const dir = args.dir ?? resolveDataDir(ctx.dataDir);
     const datasets = args.dataset ?? DATASETS;
-    if (!dir) {
+    if (!dir && args.format === 'json') {
+      const files = DATA_FILES.filter((f) => datasets.includes(f.dataset));
+      ctx.out(JSON.stringify({ dir: null, ok: false, files }, null, 2));
+    } else if (!dir) {
       ctx.out(`No data directory found. Pass --data-dir or set ${DATA_DIR_ENV}. It must hold:`);
       for (const ds of datasets) {
         ctx.out(`  ${ds}: ${DATASET_SOURCES[ds].upstream} [${DATASET_SOURCES[ds].license}]`);
         for (const f of DATA_FILES.filter((x) => x.dataset === ds))
           ctx.out(`    ${f.path}  sha256 ${f.sha256}`);
       }
-      throw new MissingFileError('(none)', 'data directory');
     }
+    if (!dir) throw new MissingFileError('(none)', 'data directory');
     const rows = await checkDataDir(dir, datasets);
     const bad = rows.filter((r) => r.status !== 'ok');
-    if (args.json) {
+    if (args.format === 'json') {
       ctx.out(JSON.stringify({ dir, ok: bad.length === 0, files: rows }, null, 2));
     } else {
       ctx.out(`data directory: ${dir}`);

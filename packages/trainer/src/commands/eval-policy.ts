@@ -1,6 +1,6 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { defineCommand, FileFormatError, MissingFileError, UsageError } from '@gopo/core';
+import { defineCommand, FileFormatError, MissingFileError, OutputFormatSchema, UsageError } from '@gopo/core';
 import { type StrategyPolicy, writeSessions } from '@gopo/dialogue';
 import { evalToolPolicies, shopStrategyPolicies, TOOL_EVAL_ENVS, ToolEvalOptionsSchema } from '@gopo/envs';
 import { ExpertAgent } from '@gopo/expert-agent';
@@ -61,8 +61,10 @@ export const evalPolicyCommand = defineCommand({
     out: z.string().optional().describe('write the sessions here (JSONL, atomically)'),
     format: z.enum(['table', 'json', 'md']).default('table').describe('how the metrics are printed'),
     // The tool environments' own options (packages/envs).
-    ...ToolEvalOptionsSchema.omit({ env: true, policy: true, out: true }).shape,
+    ...ToolEvalOptionsSchema.omit({ env: true, policy: true, out: true, format: true }).shape,
   }),
+  globals: ['seed', 'device'],
+  files: { inputDirs: ['run', 'agent'], outputs: ['out'] },
   examples: [
     ['gopo eval-policy --run runs/gopo --scenarios 500 --out gopo.jsonl', 'the trained agent of a run'],
     ['gopo eval-policy --policy oracle --out oracle.jsonl', 'the oracle on the same scenarios'],
@@ -77,7 +79,11 @@ export const evalPolicyCommand = defineCommand({
       );
     if (args.env !== 'shop')
       return evalToolPolicies(
-        ToolEvalOptionsSchema.parse({ ...args, policy: args.policy?.split(',').map((p) => p.trim()) }),
+        ToolEvalOptionsSchema.parse({
+          ...args,
+          policy: args.policy?.split(',').map((p) => p.trim()),
+          format: args.format === 'json' ? 'json' : 'text',
+        }),
         ctx,
       );
     const sources = [args.run, args.agent, args.policy].filter((x) => x !== undefined);
@@ -95,7 +101,10 @@ export const evalPolicyCommand = defineCommand({
             dir,
             args.agent ? 'Expert Agent folder' : 'trained agent (is the run finished?)',
           );
-        strategy = await ExpertAgent.load(dir, { intraOpThreads: config.threads });
+        strategy = await ExpertAgent.load(dir, {
+          intraOpThreads: config.threads,
+          provider: ctx.device === 'auto' ? 'auto' : ctx.device,
+        });
       }
       const pool = new InProcessPool({ strategy, reply: reply.policy }, makeEnv, config.rollout.maxLive);
       const r = await evaluateHeldOut(pool, args.scenarios, config.metrics, ctx.seed, {
@@ -126,12 +135,14 @@ export const evalPolicyCommand = defineCommand({
 export const reportCommand = defineCommand({
   path: ['report'],
   describe: "write a run's report: report.md and a self-contained report.html with plots per phase",
-  options: z.object({ run: z.string().describe('the gopo train run folder') }),
+  options: z.object({ run: z.string().describe('the gopo train run folder'), format: OutputFormatSchema }),
+  globals: [],
+  files: { inputDirs: ['run'] },
   examples: [['gopo report --run runs/gopo', 'rebuild runs/gopo/report.{md,html}']],
   async run(args, ctx) {
     const { writeRunReport } = await import('../gopo/report.js');
     const { markdown, html } = await writeRunReport(args.run);
-    ctx.out(`${markdown}\n${html}`);
+    ctx.out(args.format === 'json' ? JSON.stringify({ markdown, html }) : `${markdown}\n${html}`);
     return 0;
   },
 });

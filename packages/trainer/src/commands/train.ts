@@ -4,7 +4,9 @@ import {
   type CliContext,
   defineCommand,
   loadConfig,
+  OutputFormatSchema,
   parseConfig,
+  RunNameSchema,
   UsageError,
 } from '@gopo/core';
 import { z } from 'zod';
@@ -14,11 +16,7 @@ import { summaryMarkdown } from '../gopo/report.js';
 import { runGopoTraining } from '../gopo/run.js';
 
 export const TrainOptionsSchema = z.object({
-  runName: z
-    .string()
-    .regex(/^[\w-][\w.-]*$/, 'a run name is one plain path segment')
-    .default('gopo')
-    .describe('run folder name under --runs-dir'),
+  runName: RunNameSchema.default('gopo'),
   runsDir: z.string().default('runs').describe('parent folder of run folders'),
   overwrite: z.boolean().default(false).describe('replace an existing run folder of this name'),
   resume: z
@@ -35,7 +33,11 @@ export const TrainOptionsSchema = z.object({
     .describe('--from-logs: sessions are compared within groups of this key'),
   iterations: z.number().int().min(1).optional().describe('overrides loop.iterations'),
   evalScenarios: z.number().int().min(1).optional().describe('overrides eval.scenarios'),
-  format: z.enum(['table', 'json']).default('table').describe('how the before/after summary is printed'),
+  allowConfigChange: z
+    .boolean()
+    .default(false)
+    .describe('resume even though training settings changed (the run is then no exact continuation)'),
+  format: OutputFormatSchema,
 });
 
 /** The run config: --config (YAML/JSON), then --set overrides, then the dedicated flags; seed from --seed. */
@@ -54,7 +56,7 @@ export async function resolveTrainConfig(
     });
   return parseConfig(
     GopoTrainConfigSchema,
-    applyOverrides({}, [...flagOverrides, ...ctx.overrides]),
+    applyOverrides({}, [...flagOverrides, ...ctx.overrides], GopoTrainConfigSchema),
     '(command line)',
   );
 }
@@ -64,6 +66,8 @@ export const trainCommand = defineCommand({
   path: ['train'],
   describe: 'train the Expert Agent with GOPO: online in the shop simulator, or --from-logs on your logs',
   options: TrainOptionsSchema,
+  globals: ['seed', 'config', 'set', 'device'],
+  files: { inputs: ['fromLogs'] },
   examples: [
     ['gopo train', 'a short run from the shipped warm start (runs/gopo)'],
     [
@@ -84,6 +88,7 @@ export const trainCommand = defineCommand({
       runsDir: args.runsDir,
       resume: args.resume,
       overwrite: args.overwrite,
+      allowConfigChange: args.allowConfigChange,
       logger: ctx.logger,
       provider: ctx.device === 'auto' ? ('auto' as const) : ctx.device,
     };
