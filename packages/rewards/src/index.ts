@@ -77,6 +77,7 @@ export {
   type GoalCall,
   goalApiReward,
   goalCallCompleted,
+  isUnconstrained,
   type JoshSummary,
   joshSummary,
   normalizeValue,

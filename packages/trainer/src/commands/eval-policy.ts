@@ -2,7 +2,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { defineCommand, FileFormatError, MissingFileError, OutputFormatSchema, UsageError } from '@gopo/core';
 import { type StrategyPolicy, writeSessions } from '@gopo/dialogue';
-import { shopStrategyPolicies } from '@gopo/envs';
+import { evalToolPolicies, shopStrategyPolicies, TOOL_EVAL_ENVS, ToolEvalOptionsSchema } from '@gopo/envs';
 import { ExpertAgent } from '@gopo/expert-agent';
 import { formatReport } from '@gopo/rewards';
 import { z } from 'zod';
@@ -39,8 +39,12 @@ export async function readRunConfig(runDir: string): Promise<GopoTrainConfig> {
 export const evalPolicyCommand = defineCommand({
   path: ['eval-policy'],
   describe:
-    'play held-out shop scenarios with a trained run, an agent folder or a scripted policy; write Mgshop-style logs',
+    'play held-out shop scenarios with a trained run, an agent folder or a scripted policy; write Mgshop-style logs; or (--env) run scripted policies on ToolWOZ or tau-bench retail',
   options: z.object({
+    env: z
+      .enum(['shop', ...TOOL_EVAL_ENVS])
+      .default('shop')
+      .describe('shop (held-out scenarios), or a tool environment: toolwoz, taubench-retail'),
     run: z
       .string()
       .optional()
@@ -49,11 +53,15 @@ export const evalPolicyCommand = defineCommand({
     policy: z
       .string()
       .optional()
-      .describe(`a scripted shop policy: ${shopStrategyPolicies.names().join(', ')}`),
+      .describe(
+        `a scripted policy: shop: ${shopStrategyPolicies.names().join(', ')}; toolwoz, taubench-retail: comma-separated names (default oracle,rule)`,
+      ),
     scenarios: z.number().int().min(1).max(100_000).default(200).describe('held-out scenarios to play'),
     sample: z.boolean().default(false).describe('sample strategies instead of taking the most probable'),
     out: z.string().optional().describe('write the sessions here (JSONL, atomically)'),
     format: z.enum(['table', 'json', 'md']).default('table').describe('how the metrics are printed'),
+    // The tool environments' own options (packages/envs).
+    ...ToolEvalOptionsSchema.omit({ env: true, policy: true, out: true, format: true }).shape,
   }),
   globals: ['seed', 'device'],
   files: { inputDirs: ['run', 'agent'], outputs: ['out'] },
@@ -61,8 +69,23 @@ export const evalPolicyCommand = defineCommand({
     ['gopo eval-policy --run runs/gopo --scenarios 500 --out gopo.jsonl', 'the trained agent of a run'],
     ['gopo eval-policy --policy oracle --out oracle.jsonl', 'the oracle on the same scenarios'],
     ['gopo eval gopo.jsonl --against oracle.jsonl', 'then a paired comparison'],
+    ['gopo eval-policy --env toolwoz --policy oracle,rule,greedy', 'ToolWOZ baselines on the MultiWOZ goals'],
+    ['gopo eval-policy --env taubench-retail --policy rule,hasty --trials 4', 'tau-bench pass^1..4 (dev)'],
   ],
   async run(args, ctx) {
+    if (args.env !== 'shop' && (args.run || args.agent))
+      throw new UsageError(
+        '--run and --agent play the shop; with --env toolwoz or taubench-retail name --policy',
+      );
+    if (args.env !== 'shop')
+      return evalToolPolicies(
+        ToolEvalOptionsSchema.parse({
+          ...args,
+          policy: args.policy?.split(',').map((p) => p.trim()),
+          format: args.format === 'json' ? 'json' : 'text',
+        }),
+        ctx,
+      );
     const sources = [args.run, args.agent, args.policy].filter((x) => x !== undefined);
     if (sources.length !== 1) throw new UsageError('name exactly one of --run, --agent or --policy');
     const config = args.run ? await readRunConfig(args.run) : GopoTrainConfigSchema.parse({});
