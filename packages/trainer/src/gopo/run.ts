@@ -27,27 +27,16 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
 } from '@gopo/core';
+import { type DialogueEnv, type RolloutBatch, shopSopDefault } from '@gopo/dialogue';
+import { generateWorld, ShopEnv } from '@gopo/envs';
 import {
-  type DialogueEnv,
-  loggedDecisions,
-  type RolloutBatch,
-  readSessionsAll,
-  type Session,
-  shopSopDefault,
-} from '@gopo/dialogue';
-import { generateWorld, ShopEnv, shopStrategyPolicies } from '@gopo/envs';
-import {
-  decisionAccuracy,
   ExpertAgent,
   type ExpertRuntimeOptions,
   ExpertUpdater,
   type GopoUpdateResult,
   gopoUpdate,
-  type RowInput,
-  sftWarmStart,
   withReferenceLogProbs,
 } from '@gopo/expert-agent';
-import { loadDefaultTokenizer } from '@gopo/lm';
 import {
   findLatestCheckpoint,
   loadCheckpoint,
@@ -59,7 +48,6 @@ import { type Comparison, compareScored, type Evaluation, selectMetrics } from '
 import { createReplyBackend, type ReplyBackend } from '../backends/reply-backends.js';
 import { sequenceRewardFn } from '../rewards.js';
 import { assembleBatch } from '../rollout/batch.js';
-import type { EpisodeJob } from '../rollout/episodes.js';
 import { InProcessPool, type RolloutWorkerPool } from '../rollout/worker-pool.js';
 import { type GopoTrainConfig, GopoTrainConfigSchema } from './config.js';
 import { evaluateHeldOut, type PolicyEvaluation, REPORT_METRICS } from './evaluate.js';
