@@ -125,7 +125,7 @@ export const GopoTrainConfigSchema = z
           .number()
           .int()
           .min(1)
-          .default(10)
+          .default(6)
           .describe('hierarchical iterations, each K_E Expert phases then K_C CS phases'),
         expertPhases: z
           .number()
@@ -145,7 +145,12 @@ export const GopoTrainConfigSchema = z
     eval: z
       .object({
         scenarios: z.number().int().min(1).default(200).describe('held-out scenarios per evaluation'),
-        every: z.number().int().min(1).default(1).describe('evaluate after every this many phases'),
+        every: z
+          .number()
+          .int()
+          .min(1)
+          .default(2)
+          .describe('evaluate after every this many Expert phases (and after the last)'),
         resamples: z.number().int().min(100).max(100_000).default(1000).describe('bootstrap resamples'),
       })
       .strict()
