@@ -13,7 +13,9 @@ export const ReplyBackendConfigSchema = z
     z.object({ kind: z.literal('template').describe("the simulator's template CS agent (frozen)") }).strict(),
     z
       .object({
-        kind: z.literal('lm').describe('a strategy-conditioned reply model from @gopo/lm (frozen here)'),
+        kind: z
+          .literal('lm')
+          .describe("a strategy-conditioned reply model: @gopo/cs-agent's CsAgent (frozen here)"),
         dir: z.string().min(1).describe('Hugging Face-layout model folder with tokenizer.json'),
         maxNewTokens: z.number().int().min(1).max(512).default(64).describe('reply length cap in tokens'),
         temperature: z.number().min(0).default(0).describe('sampling temperature (0: greedy)'),
