@@ -53,8 +53,16 @@ export class CsAgent implements ReplyPolicy {
   }
 
   /** A reply model folder (Hugging Face layout with tokenizer.json, e.g. `gopo cs sft`'s model/). */
-  static async load(dir: string, generation: CsGenerationConfigInput = {}): Promise<CsAgent> {
-    const model = await LlamaModel.fromPretrained(dir);
+  static async load(
+    dir: string,
+    generation: CsGenerationConfigInput = {},
+    options: { trainable?: boolean; intraOpThreads?: number } = {},
+  ): Promise<CsAgent> {
+    // A trained agent feeds its weights as inputs, so updates reach every compiled session.
+    const model = await LlamaModel.fromPretrained(dir, {
+      ...(options.trainable ? { weightsAs: 'inputs' as const } : {}),
+      ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
+    });
     const tokenizer = await Tokenizer.load(path.join(dir, TOKENIZER_FILE));
     return new CsAgent(model, tokenizer, generation);
   }

@@ -37,15 +37,9 @@ import {
   gopoUpdate,
   withReferenceLogProbs,
 } from '@gopo/expert-agent';
-import {
-  findLatestCheckpoint,
-  loadCheckpoint,
-  saveCheckpoint,
-  toHostTensor,
-  toSafetensorsTensor,
-} from '@gopo/nn';
 import { type Comparison, compareScored, type Evaluation, selectMetrics } from '@gopo/rewards';
 import { createReplyBackend, type ReplyBackend } from '../backends/reply-backends.js';
+import { loadPhaseCheckpoint, savePhaseCheckpoint } from '../checkpoints.js';
 import { sequenceRewardFn } from '../rewards.js';
 import { assembleBatch } from '../rollout/batch.js';
 import { InProcessPool, type RolloutWorkerPool } from '../rollout/worker-pool.js';
@@ -282,19 +276,12 @@ export async function openRunSession(
       },
     );
     let done = 0;
-    const latest = await findLatestCheckpoint(run.checkpointsDir);
+    const latest = await loadPhaseCheckpoint(run.checkpointsDir);
     if (latest) {
-      const ck = await loadCheckpoint(latest);
-      await updater.importState({
-        params: new Map([...ck.params].map(([k, v]) => [k, toHostTensor(v)])),
-        optimizerState: new Map([...ck.optimizerState].map(([k, v]) => [k, toHostTensor(v)])),
-        step: ck.state.lrSchedule.step,
-        rng: ck.state.rng as [number, number, number, number],
-        lastLr: ck.state.lrSchedule.lastLr,
-      });
-      done = ck.state.step;
-      agent.version = Number(ck.state.metrics.version ?? 0);
-      log.info(`resumed from ${path.basename(latest)}: ${done} phase(s) done`);
+      await updater.importState(latest.snapshot);
+      done = latest.phases;
+      agent.version = latest.scalars.version ?? 0;
+      log.info(`resumed from ${path.basename(latest.path)}: ${done} phase(s) done`);
     }
     await trimMetrics(run.metricsFile, done);
     const evalConfig = { ...c.metrics, bootstrap: { ...c.metrics.bootstrap, resamples: c.eval.resamples } };
@@ -327,20 +314,13 @@ export async function openRunSession(
       evaluate: (label) => evaluateWith(pool, label),
       async checkpoint(phases) {
         const snap = await updater.exportState();
-        await saveCheckpoint(
+        await savePhaseCheckpoint(
           run.checkpointsDir,
-          {
-            params: new Map([...agent.store.entries()].map(([k, v]) => [k, toSafetensorsTensor(v)])),
-            optimizerState: new Map([...snap.optimizerState].map(([k, v]) => [k, toSafetensorsTensor(v)])),
-            state: {
-              step: phases,
-              rng: snap.rng,
-              lrSchedule: { step: snap.step, lastLr: snap.lastLr },
-              metrics: { version: agent.version },
-              config: { resumeKey: key },
-            },
-          },
-          { keep: c.keepCheckpoints },
+          snap,
+          phases,
+          { version: agent.version },
+          key,
+          c.keepCheckpoints,
         );
       },
       async finish(after, phases, interrupted) {
@@ -391,7 +371,7 @@ export async function runGopoTraining(
     const changing = plan.filter((p) => p.kind === 'expert');
     const evalAfter = new Set(
       changing
-        .filter((p, k) => (k + 1) % c.eval.every === 0 || k === changing.length - 1)
+        .filter((_p, k) => (k + 1) % c.eval.every === 0 || k === changing.length - 1)
         .map((p) => p.index),
     );
     const progress = new Progress({

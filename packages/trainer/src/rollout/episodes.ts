@@ -63,6 +63,16 @@ export interface RunEpisodesOptions {
   readonly maxLive?: number;
   /** Called as each episode finishes (progress). */
   readonly onEpisode?: (result: EpisodeResult) => void;
+  /** Called on every agent turn with what the agents saw and did (CS phases collect states here). */
+  readonly onTurn?: (turn: TurnRecord) => void;
+}
+
+/** One agent turn as it was played. */
+export interface TurnRecord {
+  readonly job: EpisodeJob;
+  readonly state: AgentState;
+  readonly strategy: string;
+  readonly reply: string;
 }
 
 interface Live {
@@ -149,6 +159,7 @@ export async function runEpisodes(
         refLogProb: null,
         reward: null,
       });
+      options.onTurn?.({ job: l.job, state, strategy: strategies[d.action]!, reply: replies[k]! });
       l.env.step({
         strategy: strategies[d.action]!,
         text: replies[k]!,
