@@ -138,7 +138,9 @@ export class ExpertUpdater {
    * reported with `rolledBack: true`; the version stays.
    */
   async step(items: readonly RowInput[], inputs: ObjectiveInputs = {}): Promise<GuardedStepResult> {
-    const before = await this.exportState();
+    // A copy: exportState hands out the trainer's own buffers, which the next step may write (a
+    // bucket's trainer writes into spares that can be the buffers another bucket's trainer exported).
+    const before = copySnapshot(await this.exportState());
     const longest = Math.max(1, ...items.map((i) => i.encoded.ids.length));
     const seqLen = Math.min(
       roundUp(longest, TRAIN_LENGTH_BUCKET),
@@ -163,6 +165,15 @@ export class ExpertUpdater {
     this.agent.version++;
     return { ...r, rolledBack: false };
   }
+}
+
+/** A snapshot that owns its tensors. */
+function copySnapshot(s: TrainerSnapshot): TrainerSnapshot {
+  const copy = (m: ReadonlyMap<string, HostTensor>) =>
+    new Map(
+      [...m].map(([k, v]) => [k, { ...v, dims: [...v.dims], data: v.data.slice() as HostTensor['data'] }]),
+    );
+  return { ...s, params: copy(s.params), optimizerState: copy(s.optimizerState) };
 }
 
 /** A step's result and whether a non-finite step was undone. */

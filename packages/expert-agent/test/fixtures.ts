@@ -4,7 +4,15 @@
  * small decoder with weights large enough that every log-prob depends on its context.
  */
 import { Rng } from '@gopo/core';
-import { type AgentState, decisionStateText, SHOP_STRATEGIES, type Turn } from '@gopo/dialogue';
+import {
+  type AgentState,
+  type DecisionRecord,
+  decisionStateText,
+  type RolloutBatch,
+  SHOP_STRATEGIES,
+  type TrajectoryRecord,
+  type Turn,
+} from '@gopo/dialogue';
 import { loadDefaultTokenizer, type Tokenizer } from '@gopo/lm';
 import type { ParamStore } from '@gopo/nn';
 import type { EncodableDecision, ExpertEncoder } from '../src/encoder.js';
@@ -116,6 +124,50 @@ export function stateBefore(t: HandTrajectory, k: number): AgentState {
   };
 }
 
+/**
+ * A scored rollout batch of hand-built trajectories: one group per entry of `groups`, one trajectory
+ * per reward, `agentTurns` decided agent turns each (no behaviour or reference log-probs yet).
+ */
+export function handBatch(
+  groups: readonly (readonly number[])[],
+  options: { agentTurns?: number; seed?: number } = {},
+): RolloutBatch {
+  const trajectories: TrajectoryRecord[] = [];
+  const decisions: DecisionRecord[] = [];
+  groups.forEach((rewards, group) => {
+    for (const reward of rewards) {
+      const index = trajectories.length;
+      const t = handTrajectory((options.seed ?? 0) * 1000 + index, { agentTurns: options.agentTurns ?? 3 });
+      trajectories.push({
+        scenario: `scenario-${group}`,
+        group,
+        session: {
+          session_id: `s-${index}`,
+          domain: 'shop',
+          goal: { type: 'purchase', slots: {} },
+          turns: t.turns,
+          outcome: { status: 'success', converted: false, resolved: true, escalated: false, order_value: 0 },
+        },
+        reward,
+        rewardParts: {},
+        policyVersion: 0,
+      });
+      for (const d of t.decisions)
+        decisions.push({
+          trajectory: index,
+          turn: d.turn,
+          state: d.state,
+          mask: [...d.mask],
+          action: d.action,
+          behaviorLogProb: null,
+          refLogProb: null,
+          reward: null,
+        });
+    }
+  });
+  return { strategies: [...STRATEGIES], trajectories, decisions };
+}
+
 /** The trajectory as one training row for `encoder`. */
 export function rowOf(encoder: ExpertEncoder, t: HandTrajectory): RowInput {
   const encoded = encoder.encode(t.turns, t.decisions);
@@ -166,6 +218,14 @@ export function scaleWeights(store: ParamStore, scale: number): void {
     for (let i = 0; i < d.length; i++) d[i]! *= scale;
   }
 }
+
+/** The SFT / GOPO step settings of the learning tests: plain AdamW, no decay, one ORT thread. */
+export const TEST_TRAINER = {
+  lr: 1e-2,
+  clipNorm: 1,
+  optimizer: { kind: 'adamw', weightDecay: 0 },
+  intraOpThreads: 1,
+} as const;
 
 /** Every parameter of a store, copied (for before / after comparisons). */
 export function snapshotWeights(agent: ExpertAgent): Map<string, Float32Array> {
