@@ -16,6 +16,8 @@ import {
   GopoLossConfigSchema,
   gopoPairwiseLoss,
   gopoUpdate,
+  groupAdvantages,
+  groupRelativeLoss,
   type RowInput,
   sftWarmStart,
   TRAIN_LENGTH_BUCKET,
@@ -153,6 +155,77 @@ describe('pairwise GOPO update', () => {
     expect(r.steps).toBe(1);
     expect(Math.abs(r.history[0]!.loss! - host.loss)).toBeLessThan(1e-4 * Math.max(1, host.loss));
     expect(Math.abs(r.history[0]!['rewards/margins']! - host.metrics['rewards/margins']!)).toBeLessThan(1e-3);
+  });
+});
+
+describe('group-relative GOPO update', () => {
+  it("a step's loss is groupRelativeLoss of the log-probs before it, with each group's advantages", async () => {
+    const agent = await tinyAgent(7, { scale: 10 });
+    const reference = agent.clone();
+    scaleWeights(reference.store, 0.9);
+    let batch = await withReferenceLogProbs(
+      handBatch([
+        [1, 0.2, 0.6],
+        [0.1, 0.9, 0.4],
+      ]),
+      reference,
+    );
+    const rows = encodeBatch(agent, batch);
+    const logps = await agent.decisionLogProbs(rows);
+    // behaviour log-probs off the current ones by +-0.3, so some ratios are clipped
+    const shift = (k: number) => (k % 2 === 0 ? 0.3 : -0.3);
+    const behaviour = new Map<object, number>();
+    const byTrajectory = decisionsByTrajectory(batch);
+    rows.forEach((r, i) =>
+      r.encoded.decisions.forEach((k, j) => {
+        const d = byTrajectory[r.trajectory]![k]!;
+        behaviour.set(d, logps[i]![j]![d.action]! + shift(j));
+      }),
+    );
+    batch = {
+      ...batch,
+      decisions: batch.decisions.map((d) => ({ ...d, behaviorLogProb: behaviour.get(d)! })),
+    };
+    const cfg = GopoLossConfigSchema.parse({ mode: 'group_relative', clipEps: 0.2, klCoef: 0.1 });
+    const host = {
+      logp: [] as number[],
+      oldLogp: [] as number[],
+      refLogp: [] as number[],
+      advantage: [] as number[],
+    };
+    for (const members of trajectoriesByGroup(batch)) {
+      const adv = groupAdvantages(
+        members.map((m) => batch.trajectories[m]!.reward!),
+        cfg.advantageEps,
+      );
+      members.forEach((m, j) => {
+        const row = rows.findIndex((r) => r.trajectory === m);
+        decisionsByTrajectory(batch)[m]!.forEach((d, k) => {
+          host.logp.push(logps[row]![k]![d.action]!);
+          host.oldLogp.push(d.behaviorLogProb!);
+          host.refLogp.push(d.refLogProb!);
+          host.advantage.push(adv[j]!);
+        });
+      });
+    }
+    const expected = groupRelativeLoss(host, cfg);
+    expect(expected.metrics['policy/clip_frac']).toBeGreaterThan(0);
+    const updater = await ExpertUpdater.create(
+      agent,
+      { rows: 6, seqLen: 256, slots: 3 },
+      { kind: 'group_relative', loss: cfg },
+      TEST_TRAINER,
+    );
+    const r = await gopoUpdate(updater, batch, {
+      groupsPerStep: 2,
+      epochs: 1,
+      rng: Rng.fromSeed(4, 'update'),
+      maxRollbacks: 0,
+    });
+    expect(r.steps).toBe(1);
+    expect(Math.abs(r.history[0]!.loss! - expected.loss)).toBeLessThan(1e-4);
+    expect(Math.abs(r.history[0]!['policy/kl']! - expected.metrics['policy/kl']!)).toBeLessThan(1e-4);
+    expect(r.history[0]!['policy/clip_frac']).toBeCloseTo(expected.metrics['policy/clip_frac']!, 5);
   });
 });
 
