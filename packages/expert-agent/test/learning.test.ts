@@ -50,6 +50,35 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/** Two groups of three hand-built trajectories, scored, with reference log-probs from `reference`. */
+const scoredBatch = (reference: ExpertAgent, agentTurns = 3): Promise<RolloutBatch> =>
+  withReferenceLogProbs(
+    handBatch(
+      [
+        [1, 0.2, 0.6],
+        [0.1, 0.9, 0.5],
+      ],
+      { agentTurns },
+    ),
+    reference,
+  );
+
+/** A reference that differs from `agent` (its weights shrunk), so the reference terms matter. */
+function shrunkClone(agent: ExpertAgent): ExpertAgent {
+  const reference = agent.clone();
+  scaleWeights(reference.store, 0.9);
+  return reference;
+}
+
+/** gopoUpdate over both groups at once, `epochs` steps. */
+const update = (updater: ExpertUpdater, batch: RolloutBatch, epochs: number, seed: number) =>
+  gopoUpdate(updater, batch, {
+    groupsPerStep: 2,
+    epochs,
+    rng: Rng.fromSeed(seed, 'update'),
+    maxRollbacks: 0,
+  });
+
 describe('SFT warm start', () => {
   it('a tiny agent fits a handful of logged trajectories: loss near zero, every parameter moves', async () => {
     const agent = await tinyAgent(3);
@@ -84,21 +113,10 @@ describe('pairwise GOPO update', () => {
 
   it('raises the log-prob of every chosen trajectory relative to its rejected one', async () => {
     const agent = await tinyAgent(4);
-    const batch = await withReferenceLogProbs(
-      handBatch([
-        [1, 0.2, 0.6],
-        [0.1, 0.9, 0.5],
-      ]),
-      agent.clone(),
-    );
+    const batch = await scoredBatch(agent.clone());
     const updater = await pairwise(agent, 6, 3, { beta: 1 });
     const before = await trajectoryLogProbs(agent, batch);
-    const r = await gopoUpdate(updater, batch, {
-      groupsPerStep: 2,
-      epochs: 8,
-      rng: Rng.fromSeed(2, 'update'),
-      maxRollbacks: 0,
-    });
+    const r = await update(updater, batch, 8, 2);
     const after = await trajectoryLogProbs(agent, batch);
     expect(r.pairs).toBe(6);
     expect(r.steps).toBe(8);
@@ -120,19 +138,7 @@ describe('pairwise GOPO update', () => {
     { slots: 3, what: 'more decisions than slots (the later ones carry no loss)' },
   ])("a step's loss is gopoPairwiseLoss of the log-probs before it: $what", async ({ slots }) => {
     const agent = await tinyAgent(6, { scale: 10 });
-    const reference = agent.clone();
-    // the reference differs from the policy, so the reference sums matter
-    scaleWeights(reference.store, 0.9);
-    const batch = await withReferenceLogProbs(
-      handBatch(
-        [
-          [1, 0.2, 0.6],
-          [0.1, 0.9, 0.5],
-        ],
-        { agentTurns: 4 },
-      ),
-      reference,
-    );
+    const batch = await scoredBatch(shrunkClone(agent), 4);
     const cfg = GopoLossConfigSchema.parse({ beta: 0.7, lengthNormalize: true, nllWeight: 0.3 });
     const updater = await pairwise(agent, 6, slots, cfg);
     const policy = await trajectoryLogProbs(agent, batch, slots);
@@ -146,12 +152,7 @@ describe('pairwise GOPO update', () => {
       ).map((p) => ({ chosen: members[p.chosen]!, rejected: members[p.rejected]! })),
     );
     const host = gopoPairwiseLoss({ policy, reference: refSum, turns }, pairs, cfg);
-    const r = await gopoUpdate(updater, batch, {
-      groupsPerStep: 2,
-      epochs: 1,
-      rng: Rng.fromSeed(3, 'update'),
-      maxRollbacks: 0,
-    });
+    const r = await update(updater, batch, 1, 3);
     expect(r.steps).toBe(1);
     expect(Math.abs(r.history[0]!.loss! - host.loss)).toBeLessThan(1e-4 * Math.max(1, host.loss));
     expect(Math.abs(r.history[0]!['rewards/margins']! - host.metrics['rewards/margins']!)).toBeLessThan(1e-3);
@@ -161,27 +162,19 @@ describe('pairwise GOPO update', () => {
 describe('group-relative GOPO update', () => {
   it("a step's loss is groupRelativeLoss of the log-probs before it, with each group's advantages", async () => {
     const agent = await tinyAgent(7, { scale: 10 });
-    const reference = agent.clone();
-    scaleWeights(reference.store, 0.9);
-    let batch = await withReferenceLogProbs(
-      handBatch([
-        [1, 0.2, 0.6],
-        [0.1, 0.9, 0.4],
-      ]),
-      reference,
-    );
+    let batch = await scoredBatch(shrunkClone(agent));
     const rows = encodeBatch(agent, batch);
     const logps = await agent.decisionLogProbs(rows);
     // behaviour log-probs off the current ones by +-0.3, so some ratios are clipped
     const shift = (k: number) => (k % 2 === 0 ? 0.3 : -0.3);
     const behaviour = new Map<object, number>();
     const byTrajectory = decisionsByTrajectory(batch);
-    rows.forEach((r, i) =>
+    rows.forEach((r, i) => {
       r.encoded.decisions.forEach((k, j) => {
         const d = byTrajectory[r.trajectory]![k]!;
         behaviour.set(d, logps[i]![j]![d.action]! + shift(j));
-      }),
-    );
+      });
+    });
     batch = {
       ...batch,
       decisions: batch.decisions.map((d) => ({ ...d, behaviorLogProb: behaviour.get(d)! })),
@@ -216,12 +209,7 @@ describe('group-relative GOPO update', () => {
       { kind: 'group_relative', loss: cfg },
       TEST_TRAINER,
     );
-    const r = await gopoUpdate(updater, batch, {
-      groupsPerStep: 2,
-      epochs: 1,
-      rng: Rng.fromSeed(4, 'update'),
-      maxRollbacks: 0,
-    });
+    const r = await update(updater, batch, 1, 4);
     expect(r.steps).toBe(1);
     expect(Math.abs(r.history[0]!.loss! - expected.loss)).toBeLessThan(1e-4);
     expect(Math.abs(r.history[0]!['policy/kl']! - expected.metrics['policy/kl']!)).toBeLessThan(1e-4);
