@@ -1,4 +1,10 @@
-import { type DecideOptions, RolloutBatchSchema, type StrategyPolicy, shopSopDefault } from '@gopo/dialogue';
+import {
+  type DecideOptions,
+  type ReplyPolicy,
+  RolloutBatchSchema,
+  type StrategyPolicy,
+  shopSopDefault,
+} from '@gopo/dialogue';
 import {
   generateWorld,
   historyStrategyPolicy,
@@ -131,7 +137,7 @@ describe('runEpisodes', () => {
     expect(together.policy.version).toBeGreaterThan(0);
   });
 
-  it('an inadmissible action is an error naming the policy, the strategy and the SOP state', async () => {
+  it('an inadmissible action is an error naming the policy, the strategy and the SOP state, before any reply', async () => {
     const rogue: StrategyPolicy = {
       name: 'rogue',
       strategies: sop.strategies,
@@ -147,9 +153,18 @@ describe('runEpisodes', () => {
     env.reset(100);
     const { sopState, admissible } = env.agentState();
     const name = sop.strategies[admissible.indexOf(false)]!;
-    await expect(
-      runEpisodes(jobs(1, 1), { strategy: rogue, reply: templateReplyPolicy }, makeEnv),
-    ).rejects.toThrow(`rogue chose ${name}, which the SOP does not admit in state ${sopState}`);
+    const replies: string[] = [];
+    const reply: ReplyPolicy = {
+      name: 'spy',
+      async reply(requests) {
+        replies.push(...requests.map((r) => r.strategy));
+        return templateReplyPolicy.reply(requests);
+      },
+    };
+    await expect(runEpisodes(jobs(1, 1), { strategy: rogue, reply }, makeEnv)).rejects.toThrow(
+      `rogue chose ${name}, which the SOP does not admit in state ${sopState}`,
+    );
+    expect(replies).toEqual([]);
   });
 
   it('results and their assembled batch pass the schemas; groups and trajectories line up', async () => {
