@@ -16,6 +16,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { assembleBatch } from './batch.js';
 import { type EpisodeJob, EpisodeResultSchema, runEpisodes } from './episodes.js';
+import { InProcessPool } from './worker-pool.js';
 
 const world = generateWorld({ items: 120, users: 30 });
 const sop = shopSopDefault();
@@ -186,5 +187,18 @@ describe('runEpisodes', () => {
     }
     // unscored, every reward is null and still valid
     RolloutBatchSchema.parse(assembleBatch(results, sop.strategies));
+  });
+});
+
+describe('InProcessPool', () => {
+  it('plays greedy and sampled jobs of one call in their own batches and returns them in job order', async () => {
+    const all = jobs(3, 2).map((j, i) => ({ ...j, greedy: i % 3 === 0 }));
+    const roles = { strategy: historyStrategyPolicy, reply: templateReplyPolicy };
+    const results = await new InProcessPool(roles, makeEnv, 2).run(all);
+    expect(results.map((r) => r.job)).toEqual(all);
+    for (const greedy of [true, false]) {
+      const part = all.filter((j) => j.greedy === greedy);
+      expect(results.filter((r) => r.job.greedy === greedy)).toEqual(await runEpisodes(part, roles, makeEnv));
+    }
   });
 });
