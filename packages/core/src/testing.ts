@@ -8,6 +8,7 @@ export function testCliContext(overrides: Partial<CliContext> = {}): { ctx: CliC
     logger: silentLogger(),
     seed: 1,
     device: 'cpu',
+    given: new Set(),
     configFile: undefined,
     overrides: [],
     dataDir: undefined,

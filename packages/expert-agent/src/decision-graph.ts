@@ -57,8 +57,7 @@ export function maskedDecisionLogits(
   }).logits;
   // The strategy tokens' rows of the output head (tied to the embedding in the default config), so
   // the head starts from what the tokens mean and a checkpoint stays a plain Hugging Face model. Taken
-  // outside the scope below: inside it the parameter would be a new, untied `strategy_head.*` weight
-  // that save() does not write.
+  // outside the head's scope: inside it the name would be a new, unsaved parameter.
   const headWeight = llamaHeadWeight(g, cfg, dtype);
   return g.scope('strategy_head', () => {
     const width = hidden.shape[2] as number;

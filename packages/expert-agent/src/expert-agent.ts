@@ -104,6 +104,18 @@ export class ExpertAgent implements StrategyPolicy {
     for (const [name, shape] of llamaParamShapes(config)) {
       if (!store.has(name)) throw new UsageError(`Expert Agent weights lack ${name} [${shape.join(', ')}]`);
     }
+    // Every parameter the decision graph reads must be a decoder weight that save() writes: a head
+    // that created its own would train and then vanish from the saved agent.
+    const g = new Graph({ name: 'expert-check' });
+    decisionLogProbs(g, config, this.encoder.strategyIds, {
+      ids: g.input('ids', 'int64', [1, 2]),
+      attention: g.input('attention', 'bool', [1, 2]),
+      positions: g.input('positions', 'int64', [1, 1]),
+      mask: g.input('mask', 'bool', [1, 1, strategies.length]),
+    });
+    const saved = llamaParamShapes(config);
+    const extra = [...g.params.keys()].filter((n) => !saved.has(n));
+    if (extra.length > 0) throw new Error(`the decision graph reads parameters save() would not write: ${extra.join(', ')}`);
   }
 
   /** A randomly initialised agent (for tests and training from scratch). */

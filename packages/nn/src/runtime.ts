@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { asResourceError } from '@gopo/core';
 import * as ort from 'onnxruntime-node';
 import type { EmittedModel } from './emit.js';
 import { emitModel } from './emit.js';
@@ -259,6 +260,11 @@ export interface SessionOptions {
   deviceOutputs?: readonly string[];
 }
 
+/** ORT's allocation failures ("Failed to allocate memory ...", bad_alloc) surface as ResourceError. */
+const rethrowResource = (e: unknown): never => {
+  throw asResourceError(e);
+};
+
 /** A compiled graph: one ORT session, built once and cached by model bytes and options. */
 export class GraphSession {
   private constructor(
@@ -291,7 +297,7 @@ export class GraphSession {
             ),
           }
         : {}),
-    });
+    }).catch(rethrowResource);
     return new GraphSession(session, model, provider, deviceOutputs, Boolean(process.env.GOPO_NN_PROFILE));
   }
 
@@ -313,7 +319,9 @@ export class GraphSession {
       const buf = into[o.name];
       fetches[o.name] = buf ? toOrt(buf) : null;
     }
-    const res = await this.session.run(ortFeeds, fetches as ort.InferenceSession.FetchesType);
+    const res = await this.session
+      .run(ortFeeds, fetches as ort.InferenceSession.FetchesType)
+      .catch(rethrowResource);
     const out: Record<string, RunValue> = {};
     for (const o of this.model.outputs) {
       const buf = into[o.name];

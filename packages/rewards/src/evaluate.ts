@@ -3,11 +3,12 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
+  assertNotJsonArray,
   ConfigError,
+  checkInputFile,
   FileFormatError,
   formatFieldPath,
   type JsonlIssue,
-  MissingFileError,
   Rng,
 } from '@gopo/core';
 import { GOAL_TYPES, type GoalType, type Session } from '@gopo/dialogue';
@@ -92,12 +93,9 @@ export async function scoreFile(
   ctx: ScoringContext,
   options: ScoreFileOptions = {},
 ): Promise<ScoredFile> {
-  let size: number;
-  try {
-    size = (await fs.stat(file)).size;
-  } catch {
-    throw new MissingFileError(file, 'log file');
-  }
+  checkInputFile(file, 'log file');
+  await assertNotJsonArray(file);
+  const size = (await fs.stat(file)).size;
   const workers = Math.max(1, Math.floor(options.workers ?? 1));
   if (workers > 1 && options.onSession)
     throw new Error('scoreFile: onSession needs the sessions on this thread; use workers: 1');

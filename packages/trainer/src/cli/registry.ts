@@ -6,6 +6,7 @@ import { rewardsCommands } from '@gopo/rewards';
 import { dataCommand } from '../commands/data.js';
 import { demoCommand } from '../commands/demo.js';
 import { evalPolicyCommand, reportCommand } from '../commands/eval-policy.js';
+import { expertSftCommand } from '../commands/expert-sft.js';
 import { trainCommand } from '../commands/train.js';
 
 /** Every `gopo` subcommand, each declared by the package that owns it. */
@@ -15,6 +16,7 @@ export const ALL_COMMANDS: readonly CommandSpec[] = [
   trainCommand,
   evalPolicyCommand,
   reportCommand,
+  expertSftCommand,
   ...dialogueCommands,
   ...envsCommands,
   ...lmCommands,
