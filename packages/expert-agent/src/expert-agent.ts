@@ -115,7 +115,8 @@ export class ExpertAgent implements StrategyPolicy {
     });
     const saved = llamaParamShapes(config);
     const extra = [...g.params.keys()].filter((n) => !saved.has(n));
-    if (extra.length > 0) throw new Error(`the decision graph reads parameters save() would not write: ${extra.join(', ')}`);
+    if (extra.length > 0)
+      throw new Error(`the decision graph reads parameters save() would not write: ${extra.join(', ')}`);
   }
 
   /** A randomly initialised agent (for tests and training from scratch). */

@@ -52,11 +52,29 @@ describe('gopo train', () => {
     expect(tse.pValue).toBeLessThan(0.05);
     // The run folder holds what the README promises.
     const root = join(runsDir, 'learn');
-    for (const f of ['config.json', 'metrics.jsonl', 'summary.json', 'report.md', 'report.html', 'agent/expert.json'])
+    for (const f of [
+      'config.json',
+      'metrics.jsonl',
+      'summary.json',
+      'report.md',
+      'report.html',
+      'agent/expert.json',
+    ])
       expect(existsSync(join(root, f)), f).toBe(true);
-    const records = readFileSync(join(root, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const records = readFileSync(join(root, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const phase = records.find((x) => x.phase === 0);
-    for (const k of ['reward/total', 'loss/gopo', 'rewards/accuracies', 'policy/kl', 'policy/entropy', 'time/rollout', 'time/update'])
+    for (const k of [
+      'reward/total',
+      'loss/gopo',
+      'rewards/accuracies',
+      'policy/kl',
+      'policy/entropy',
+      'time/rollout',
+      'time/update',
+    ])
       expect(Number.isFinite(phase[k]), k).toBe(true);
     const html = readFileSync(join(root, 'report.html'), 'utf8');
     expect(html).not.toMatch(/<script[^>]+src=/); // self-contained
