@@ -1,7 +1,15 @@
 export {
+  CsAgent,
+  type CsGenerationConfig,
+  type CsGenerationConfigInput,
+  CsGenerationConfigSchema,
+  type GeneratedReply,
+} from './cs-agent.js';
+export { replyRecords } from './reply-corpus.js';
+export {
   extractReplyExamples,
   type ReplyExample,
   type ReplyExampleConfig,
   ReplyExampleConfigSchema,
 } from './reply-examples.js';
-export { replyPromptFor, replyPromptMessages } from './reply-prompt.js';
+export { DEFAULT_REPLY_HISTORY_TURNS, replyPromptFor, replyPromptMessages } from './reply-prompt.js';

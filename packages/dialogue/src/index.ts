@@ -68,6 +68,7 @@ export type {
   ScoredSession,
   SessionRewardFn,
   StrategyDecision,
+  StrategyJudge,
   StrategyPolicy,
 } from './roles.js';
 export {

@@ -56,6 +56,12 @@ export interface ExpertRuntimeOptions {
 /** Token lengths are padded to a multiple of this, so a few compiled shapes serve every prompt. */
 const LENGTH_BUCKET = 64;
 
+/**
+ * Most attention-score elements (rows x heads x T x T) one forward run may hold: 2^25 floats, 128 MB
+ * per score tensor, so memory stays bounded however many long dialogues are live.
+ */
+const ATTENTION_BUDGET = 2 ** 25;
+
 /** The Llama config of an Expert Agent decoder for a tokenizer. */
 export function expertLlamaConfig(model: ExpertModelConfigInput, tokenizer: Tokenizer): LlamaConfig {
   const m = ExpertModelConfigSchema.parse(model);
@@ -198,7 +204,13 @@ export class ExpertAgent implements StrategyPolicy {
           mask: { dtype: 'bool', shape: ['rows', 'slots', s] },
         },
         this.store,
-        { provider: this.runtime.provider ?? 'cpu', intraOpThreads: this.runtime.intraOpThreads ?? 0 },
+        {
+          provider: this.runtime.provider ?? 'cpu',
+          intraOpThreads: this.runtime.intraOpThreads ?? 0,
+          // One session per length bucket, each seeing every batch size: without the arena each run
+          // returns its memory instead of every session keeping its largest run's.
+          memoryArena: false,
+        },
       );
       this.forwards.set(seqLen, f);
     }
@@ -207,20 +219,26 @@ export class ExpertAgent implements StrategyPolicy {
 
   /**
    * SOP-masked log-probs over the strategy set at every decision of each item, one Float64Array per
-   * decision (-Infinity outside the admissible set). Items are run in chunks of at most `chunk` rows.
+   * decision (-Infinity outside the admissible set), in item order. Items run sorted by length (little
+   * padding), at most `maxRows` at a time and fewer for long sequences, so that a run's attention
+   * scores stay within ATTENTION_BUDGET elements whatever the batch.
    */
-  async decisionLogProbs(items: readonly RowInput[], chunk = 32): Promise<Float64Array[][]> {
-    const out: Float64Array[][] = [];
+  async decisionLogProbs(items: readonly RowInput[], maxRows = 64): Promise<Float64Array[][]> {
+    const out: Float64Array[][] = new Array(items.length);
     const s = this.strategies.length;
-    for (let at = 0; at < items.length; at += chunk) {
-      const part = items.slice(at, at + chunk);
-      const rows = part.length;
-      const seqLen = Math.min(
-        roundUp(Math.max(1, ...part.map((p) => p.encoded.ids.length)), LENGTH_BUCKET),
-        roundUp(this.maxSeqLen, LENGTH_BUCKET),
-      );
+    const heads = this.config.num_attention_heads;
+    const cap = roundUp(this.maxSeqLen, LENGTH_BUCKET);
+    const bucket = (i: RowInput) => Math.min(roundUp(Math.max(1, i.encoded.ids.length), LENGTH_BUCKET), cap);
+    const order = items.map((_, i) => i).sort((a, b) => bucket(items[a]!) - bucket(items[b]!) || a - b);
+    for (let at = 0; at < order.length; ) {
+      const seqLen = bucket(items[order[at]!]!);
+      const limit = Math.max(1, Math.min(maxRows, Math.floor(ATTENTION_BUDGET / (heads * seqLen * seqLen))));
+      const idx: number[] = [];
+      while (at < order.length && idx.length < limit && bucket(items[order[at]!]!) === seqLen)
+        idx.push(order[at++]!);
+      const part = idx.map((i) => items[i]!);
       const slots = Math.max(1, ...part.map((p) => p.encoded.positions.length));
-      const packed = packRows(part, { rows, seqLen, slots }, s, this.tokenizer.padId);
+      const packed = packRows(part, { rows: part.length, seqLen, slots }, s, this.tokenizer.padId);
       const f = await this.forward(seqLen);
       const { ids, attention, positions, mask } = packed;
       const logp = (await f.run({ ids, attention, positions, mask })).logp!.data as Float32Array;
@@ -233,7 +251,7 @@ export class ExpertAgent implements StrategyPolicy {
             Float64Array.from({ length: s }, (_, j) => (m[j] ? logp[base + j]! : Number.NEGATIVE_INFINITY)),
           );
         }
-        out.push(list);
+        out[idx[r]!] = list;
       });
     }
     return out;

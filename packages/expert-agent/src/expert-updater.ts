@@ -7,11 +7,11 @@
 import {
   type Batch,
   type BatchSpec,
+  BucketedTrainer,
   type Graph,
   type HostTensor,
   type StepResult,
   type Tensor,
-  Trainer,
   type TrainerConfigInput,
   type TrainerSnapshot,
 } from '@gopo/nn';
@@ -74,16 +74,27 @@ export const TRAIN_LENGTH_BUCKET = 128;
  * with the weights from one bucket's step to the next, so the buckets behave as one optimizer.
  */
 export class ExpertUpdater {
-  private readonly trainers = new Map<number, Promise<Trainer>>();
-  private current: Trainer | undefined;
+  private readonly buckets: BucketedTrainer;
 
   private constructor(
     readonly agent: ExpertAgent,
     /** rows (B) and slots (D) per step; seqLen is the longest bucket. */
     readonly shape: RowShape,
     readonly objective: ExpertObjective,
-    readonly trainerConfig: TrainerConfigInput,
-  ) {}
+    trainerConfig: TrainerConfigInput,
+  ) {
+    // One step session per length bucket is alive at once: without the arena, each returns its
+    // step's memory rather than keeping its largest step's (GBs for the long buckets).
+    this.buckets = new BucketedTrainer(
+      (seqLen) => ({
+        model: (g, x) => objectiveGraph(g, x, agent, objective),
+        spec: batchSpec({ ...shape, seqLen }, agent.strategies.length, objective),
+      }),
+      { memoryArena: false, ...trainerConfig },
+      agent.store,
+      roundUp(shape.seqLen, TRAIN_LENGTH_BUCKET),
+    );
+  }
 
   static async create(
     agent: ExpertAgent,
@@ -94,42 +105,19 @@ export class ExpertUpdater {
     return new ExpertUpdater(agent, shape, objective, trainer);
   }
 
-  private trainerFor(seqLen: number): Promise<Trainer> {
-    let t = this.trainers.get(seqLen);
-    if (!t) {
-      const { agent, objective } = this;
-      const spec = batchSpec({ ...this.shape, seqLen }, agent.strategies.length, objective);
-      t = Trainer.create(
-        (g, x) => objectiveGraph(g, x, agent, objective),
-        spec,
-        this.trainerConfig,
-        agent.store,
-      );
-      this.trainers.set(seqLen, t);
-    }
-    return t;
-  }
-
   /** Optimizer steps taken so far (over every bucket). */
   get steps(): number {
-    return this.current?.step ?? 0;
-  }
-
-  /** The active step's trainer (its state is the optimizer's; for checkpoints). */
-  async activeTrainer(): Promise<Trainer> {
-    return this.current ?? (await this.trainerFor(roundUp(this.shape.seqLen, TRAIN_LENGTH_BUCKET)));
+    return this.buckets.steps;
   }
 
   /** Weights, optimizer state and step counter (for checkpoints and rollbacks). */
-  async exportState(): Promise<TrainerSnapshot> {
-    return (await this.activeTrainer()).exportState();
+  exportState(): Promise<TrainerSnapshot> {
+    return this.buckets.exportState();
   }
 
   /** Restores what exportState produced (the agent's weights included). */
-  async importState(snapshot: TrainerSnapshot): Promise<void> {
-    const t = await this.activeTrainer();
-    await t.importState(snapshot);
-    this.current = t;
+  importState(snapshot: TrainerSnapshot): Promise<void> {
+    return this.buckets.importState(snapshot);
   }
 
   /**
@@ -138,17 +126,9 @@ export class ExpertUpdater {
    * reported with `rolledBack: true`; the version stays.
    */
   async step(items: readonly RowInput[], inputs: ObjectiveInputs = {}): Promise<GuardedStepResult> {
-    // A copy: exportState hands out the trainer's own buffers, which the next step may write (a
-    // bucket's trainer writes into spares that can be the buffers another bucket's trainer exported).
-    const before = copySnapshot(await this.exportState());
     const longest = Math.max(1, ...items.map((i) => i.encoded.ids.length));
-    const seqLen = Math.min(
-      roundUp(longest, TRAIN_LENGTH_BUCKET),
-      roundUp(this.shape.seqLen, TRAIN_LENGTH_BUCKET),
-    );
-    const trainer = await this.trainerFor(seqLen);
-    if (this.current && this.current !== trainer) await trainer.importState(await this.current.exportState());
-    this.current = trainer;
+    const cap = roundUp(this.shape.seqLen, TRAIN_LENGTH_BUCKET);
+    const seqLen = Math.min(roundUp(longest, TRAIN_LENGTH_BUCKET), cap);
     const rows = packRows(
       items,
       { ...this.shape, seqLen },
@@ -156,24 +136,18 @@ export class ExpertUpdater {
       this.agent.tokenizer.padId,
     );
     const { ids, attention, positions, mask, actions, weights } = rows;
-    const batch: Batch = { ids, attention, positions, mask, actions, weights, ...inputs };
-    const r = await trainer.trainStep(batch);
-    if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
-      await trainer.importState(before);
-      return { ...r, rolledBack: true };
-    }
-    this.agent.version++;
-    return { ...r, rolledBack: false };
+    const r = await this.buckets.step(seqLen, {
+      ids,
+      attention,
+      positions,
+      mask,
+      actions,
+      weights,
+      ...inputs,
+    });
+    if (!r.rolledBack) this.agent.version++;
+    return r;
   }
-}
-
-/** A snapshot that owns its tensors. */
-function copySnapshot(s: TrainerSnapshot): TrainerSnapshot {
-  const copy = (m: ReadonlyMap<string, HostTensor>) =>
-    new Map(
-      [...m].map(([k, v]) => [k, { ...v, dims: [...v.dims], data: v.data.slice() as HostTensor['data'] }]),
-    );
-  return { ...s, params: copy(s.params), optimizerState: copy(s.optimizerState) };
 }
 
 /** A step's result and whether a non-finite step was undone. */

@@ -258,6 +258,12 @@ export interface SessionOptions {
    * back; every other output comes back to the host.
    */
   deviceOutputs?: readonly string[];
+  /**
+   * Keep ORT's CPU memory arena and memory-pattern planning (default true: fastest for a session that
+   * runs one shape over and over). False returns each run's memory: for sessions that see many shapes
+   * (symbolic dims) or run rarely, whose arenas would otherwise each hold their largest run for good.
+   */
+  memoryArena?: boolean;
 }
 
 /** ORT's allocation failures ("Failed to allocate memory ...", bad_alloc) surface as ResourceError. */
@@ -286,6 +292,7 @@ export class GraphSession {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      ...(options.memoryArena === false ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
       // GOPO_NN_PROFILE=<prefix> writes ORT's per-node timing JSON for every session (performance work).
       ...(process.env.GOPO_NN_PROFILE
         ? { enableProfiling: true, profileFilePrefix: process.env.GOPO_NN_PROFILE }
@@ -395,7 +402,7 @@ export function getSession(model: EmittedModel, options: SessionOptions = {}): P
   const key = createHash('sha256')
     .update(model.bytes)
     .update(
-      `|${options.provider ?? 'cpu'}|${options.intraOpThreads ?? 0}|${(options.deviceOutputs ?? []).join(',')}`,
+      `|${options.provider ?? 'cpu'}|${options.intraOpThreads ?? 0}|${(options.deviceOutputs ?? []).join(',')}|${options.memoryArena ?? true}`,
     )
     .digest('hex');
   let hit = sessionCache.get(key);

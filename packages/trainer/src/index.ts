@@ -1,4 +1,3 @@
-export { LmReplyPolicy } from './backends/lm-reply.js';
 export { ChatBackendError, OpenAiReplyPolicy } from './backends/openai-reply.js';
 export { createReplyBackend, type ReplyBackend } from './backends/reply-backends.js';
 export { EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, type MainIo, main } from './cli/main.js';

@@ -3,13 +3,13 @@
  * on the same scenarios), and a run killed with SIGKILL after a checkpoint resumes to the same final
  * weights, bit for bit, as a run that was never interrupted.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '@gopo/core';
+import { type StartedProcess, startProcess } from '@gopo/core/testing';
 import { readSafetensors } from '@gopo/nn';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GopoTrainConfigSchema } from '../src/gopo/config.js';
@@ -82,60 +82,31 @@ describe('gopo train', () => {
   }, 900_000);
 });
 
-function startChild(runsDir: string, runName: string) {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      '--conditions=@gopo/source',
-      '--import',
-      'tsx',
-      join(here, '..', 'src', 'bin.ts'),
-      'train',
-      '--runs-dir',
-      runsDir,
-      '--run-name',
-      runName,
-      '--seed',
-      '5',
-      '--set',
-      'rollout.scenarios=2',
-      '--set',
-      'rollout.groupSize=3',
-      '--set',
-      'update.groupsPerStep=1',
-      '--set',
-      'loop.iterations=3',
-      '--set',
-      'loop.csPhases=0',
-      '--set',
-      'eval.scenarios=6',
-      '--set',
-      'eval.resamples=100',
-      '--set',
-      'threads=1',
-      '--quiet',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout?.on('data', (b: Buffer) => {
-    out += b.toString();
-  });
-  child.stderr?.on('data', (b: Buffer) => {
-    out += b.toString();
-  });
-  const done = new Promise<{ code: number | null; signal: string | null; out: string }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, out }));
-  });
-  return { child, done };
+function startChild(runsDir: string, runName: string): Promise<StartedProcess> {
+  return startProcess([
+    '--conditions=@gopo/source',
+    '--import',
+    'tsx',
+    join(here, '..', 'src', 'bin.ts'),
+    'train',
+    '--runs-dir',
+    runsDir,
+    '--run-name',
+    runName,
+    '--seed',
+    '5',
+    ...['rollout.scenarios=2', 'rollout.groupSize=3', 'update.groupsPerStep=1', 'loop.iterations=3']
+      .concat(['loop.csPhases=0', 'eval.scenarios=6', 'eval.resamples=100', 'threads=1'])
+      .flatMap((s) => ['--set', s]),
+    '--quiet',
+  ]);
 }
 
 describe('gopo train resume', () => {
   it('a SIGKILLed run resumed from its checkpoint ends bit-identical to an uninterrupted run', async () => {
     const runsDir = await tempDir('gopo-resume-');
-    const reference = startChild(runsDir, 'straight');
-    const killed = startChild(runsDir, 'killed');
+    const reference = await startChild(runsDir, 'straight');
+    const killed = await startChild(runsDir, 'killed');
     const ckDir = join(runsDir, 'killed', 'checkpoints');
     const t0 = Date.now();
     while (!existsSync(ckDir) || !(await readdir(ckDir)).some((n) => n.startsWith('step-'))) {
@@ -145,7 +116,7 @@ describe('gopo train resume', () => {
     killed.child.kill('SIGKILL');
     const k = await killed.done;
     expect(k.signal).toBe('SIGKILL');
-    const resumed = await startChild(runsDir, 'killed').done;
+    const resumed = await (await startChild(runsDir, 'killed')).done;
     expect(resumed.code, resumed.out).toBe(0);
     const straight = await reference.done;
     expect(straight.code, straight.out).toBe(0);

@@ -3,6 +3,7 @@ import { dialogueCommands } from '@gopo/dialogue';
 import { envsCommands } from '@gopo/envs';
 import { lmCommands } from '@gopo/lm';
 import { rewardsCommands } from '@gopo/rewards';
+import { csSampleCommand, csSftCommand } from '../commands/cs.js';
 import { dataCommand } from '../commands/data.js';
 import { demoCommand } from '../commands/demo.js';
 import { evalPolicyCommand, reportCommand } from '../commands/eval-policy.js';
@@ -17,6 +18,8 @@ export const ALL_COMMANDS: readonly CommandSpec[] = [
   evalPolicyCommand,
   reportCommand,
   expertSftCommand,
+  csSftCommand,
+  csSampleCommand,
   ...dialogueCommands,
   ...envsCommands,
   ...lmCommands,

@@ -386,7 +386,14 @@ export async function runGopoTraining(
     const G = c.rollout.groupSize;
     let latestEval = session.before;
     const plan = phasePlan(c);
-    const lastExpert = plan.filter((p) => p.kind === 'expert').at(-1)?.index ?? -1;
+    // Phases that change a policy (Expert phases; CS phases of a trainable backend, none yet): the
+    // evaluation cadence counts these, since a skipped CS phase leaves the last evaluation current.
+    const changing = plan.filter((p) => p.kind === 'expert');
+    const evalAfter = new Set(
+      changing
+        .filter((p, k) => (k + 1) % c.eval.every === 0 || k === changing.length - 1)
+        .map((p) => p.index),
+    );
     const progress = new Progress({
       total: plan.length,
       label: 'gopo',
@@ -431,9 +438,7 @@ export async function runGopoTraining(
         log.info(`phase ${phase.index} (cs): skipped, the ${c.reply.kind} reply backend is frozen`);
         metrics['cs/skipped'] = 1;
       }
-      // A skipped CS phase changed nothing: its evaluation would repeat the last one.
-      const changed = phase.kind === 'expert';
-      if (changed && ((phase.index + 1) % c.eval.every === 0 || phase.index === lastExpert)) {
+      if (evalAfter.has(phase.index)) {
         latestEval = await timers.time('eval', () => session.evaluate(`after phase ${phase.index}`));
         metrics = { ...metrics, ...evalMetrics(latestEval.evaluation) };
       }
