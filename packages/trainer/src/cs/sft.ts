@@ -53,7 +53,11 @@ export const CsSftConfigSchema = z
   .strict()
   .superRefine((c, ctx) => {
     if (c.warmupSteps > c.steps)
-      ctx.addIssue({ code: 'custom', path: ['warmupSteps'], message: `warmupSteps exceeds steps (${c.steps})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['warmupSteps'],
+        message: `warmupSteps exceeds steps (${c.steps})`,
+      });
   })
   .describe('gopo cs sft');
 export type CsSftConfig = z.infer<typeof CsSftConfigSchema>;

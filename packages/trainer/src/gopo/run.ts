@@ -391,7 +391,7 @@ export async function runGopoTraining(
     const changing = plan.filter((p) => p.kind === 'expert');
     const evalAfter = new Set(
       changing
-        .filter((p, k) => (k + 1) % c.eval.every === 0 || k === changing.length - 1)
+        .filter((_p, k) => (k + 1) % c.eval.every === 0 || k === changing.length - 1)
         .map((p) => p.index),
     );
     const progress = new Progress({
