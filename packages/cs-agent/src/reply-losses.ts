@@ -114,7 +114,7 @@ export function clippedSurrogateHost(
   count = Math.max(count, 1);
   let loss = 0;
   const grad = logp.map((row) => row.map(() => 0));
-  logp.forEach((row, b) =>
+  logp.forEach((row, b) => {
     row.forEach((lp, t) => {
       const m = mask[b]![t]!;
       if (m === 0) return;
@@ -126,8 +126,8 @@ export function clippedSurrogateHost(
         loss -= (m * un) / count;
         grad[b]![t] = -(m * un) / count;
       } else loss -= (m * cl) / count;
-    }),
-  );
+    });
+  });
   return { loss, grad };
 }
 

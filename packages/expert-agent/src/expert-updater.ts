@@ -5,7 +5,6 @@
  * and P pair slots for the pairwise loss.
  */
 import {
-  type Batch,
   type BatchSpec,
   BucketedTrainer,
   type Graph,

@@ -7,6 +7,7 @@
  * give the same weights up to float rounding.
  */
 import type { ParamStore } from './params.js';
+import type { HostTensor } from './runtime.js';
 import {
   type Batch,
   type BatchSpec,
@@ -65,7 +66,9 @@ export class BucketedTrainer {
    * undone (weights and optimizer state restored) and reported as rolled back.
    */
   async step(bucket: number, batch: Batch, guard = true): Promise<StepResult & { rolledBack: boolean }> {
-    const before = guard ? await this.exportState() : undefined;
+    // A copy: exportState hands out the trainer's own buffers, and a bucket's trainer writes its step
+    // into spares that can be the very buffers another bucket's trainer exported.
+    const before = guard ? copySnapshot(await this.exportState()) : undefined;
     const t = await this.trainer(bucket);
     if (this.current && this.current !== t) await t.importState(await this.current.exportState());
     this.current = t;
@@ -76,4 +79,13 @@ export class BucketedTrainer {
     }
     return { ...r, rolledBack: false };
   }
+}
+
+/** A snapshot that owns its tensors. */
+function copySnapshot(s: TrainerSnapshot): TrainerSnapshot {
+  const copy = (m: ReadonlyMap<string, HostTensor>) =>
+    new Map(
+      [...m].map(([k, v]) => [k, { ...v, dims: [...v.dims], data: v.data.slice() as HostTensor['data'] }]),
+    );
+  return { ...s, params: copy(s.params), optimizerState: copy(s.optimizerState) };
 }

@@ -107,7 +107,7 @@ export const csSampleCommand = defineCommand({
           : [],
       );
       const replies = await agent.reply(requests);
-      requests.forEach((r, k) =>
+      requests.forEach((r, k) => {
         rows.push({
           session: s.session_id,
           turn: r.turn,
@@ -115,8 +115,8 @@ export const csSampleCommand = defineCommand({
           user: [...r.state.turns].reverse().find((t) => t.role === 'user')?.text ?? '',
           logged: r.logged,
           reply: replies[k]!,
-        }),
-      );
+        });
+      });
     }
     if (args.format === 'json') ctx.out(JSON.stringify(rows));
     else

@@ -134,6 +134,13 @@ export async function runEpisodes(
       uniforms,
       ...(privileged ? { privileged } : {}),
     });
+    // Checked before any reply is written: an inadmissible move is never executed, not even by the CS Agent.
+    decisions.forEach((d, k) => {
+      if (!states[k]!.admissible[d.action])
+        throw new RangeError(
+          `${roles.strategy.name} chose ${strategies[d.action]}, which the SOP does not admit in state ${states[k]!.sopState}`,
+        );
+    });
     const replies = await roles.reply.reply(
       live.map((l, k) => ({
         state: states[k]!,
@@ -144,10 +151,6 @@ export async function runEpisodes(
     live.forEach((l, k) => {
       const d = decisions[k]!;
       const state = states[k]!;
-      if (!state.admissible[d.action])
-        throw new RangeError(
-          `${roles.strategy.name} chose ${strategies[d.action]}, which the SOP does not admit in state ${state.sopState}`,
-        );
       const lp = d.logProbs[d.action]!;
       l.decisions.push({
         trajectory: 0,
