@@ -68,10 +68,11 @@ export class BucketedTrainer {
   async step(bucket: number, batch: Batch, guard = true): Promise<StepResult & { rolledBack: boolean }> {
     // A copy: exportState hands out the trainer's own buffers, and a bucket's trainer writes its step
     // into spares that can be the very buffers another bucket's trainer exported.
-    const before = guard ? copySnapshot(await this.exportState()) : undefined;
     const t = await this.trainer(bucket);
     if (this.current && this.current !== t) await t.importState(await this.current.exportState());
     this.current = t;
+    // Taken from the bucket about to step, so no other bucket's step graph is compiled for it.
+    const before = guard ? copySnapshot(await t.exportState()) : undefined;
     const r = await t.trainStep(batch);
     if (before && (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm))) {
       await t.importState(before);
