@@ -3,7 +3,7 @@ import { dialogueCommands } from '@gopo/dialogue';
 import { envsCommands } from '@gopo/envs';
 import { lmCommands } from '@gopo/lm';
 import { rewardsCommands } from '@gopo/rewards';
-import { csSampleCommand, csSftCommand } from '../commands/cs.js';
+import { csKtoCommand, csRlCommand, csSampleCommand, csSftCommand } from '../commands/cs.js';
 import { dataCommand } from '../commands/data.js';
 import { demoCommand } from '../commands/demo.js';
 import { evalPolicyCommand, reportCommand } from '../commands/eval-policy.js';
@@ -20,6 +20,8 @@ export const ALL_COMMANDS: readonly CommandSpec[] = [
   expertSftCommand,
   csSftCommand,
   csSampleCommand,
+  csRlCommand,
+  csKtoCommand,
   ...dialogueCommands,
   ...envsCommands,
   ...lmCommands,

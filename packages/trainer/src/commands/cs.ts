@@ -5,6 +5,7 @@ import { readSessionsAll, type Session } from '@gopo/dialogue';
 import { templateReplyPolicy } from '@gopo/envs';
 import { z } from 'zod';
 import { CsSftConfigSchema, runCsSft } from '../cs/sft.js';
+import { CsTrainConfigSchema, runCsTraining } from '../cs/train.js';
 import { GopoTrainConfigSchema } from '../gopo/config.js';
 import { shopEnvFactory } from '../gopo/run.js';
 import { simulateHistory } from '../gopo/warm-start.js';
@@ -128,3 +129,55 @@ export const csSampleCommand = defineCommand({
     return 0;
   },
 });
+
+function csTrainCommand(mode: 'rl' | 'kto') {
+  return defineCommand({
+    path: ['cs', mode],
+    describe:
+      mode === 'rl'
+        ? "per-turn RL of the CS Agent's reply model (adherence + SOP compliance + step reward - adaptive KL; clipped surrogate with a per-state group baseline)"
+        : "KTO of the CS Agent's reply model on good/bad sampled replies",
+    options: z.object({
+      model: z.string().optional().describe("the SFT reply model folder (overrides the config's model)"),
+      runName: RunNameSchema.default(`cs-${mode}`),
+      runsDir: z.string().default('runs').describe('parent folder of run folders'),
+      overwrite: z.boolean().default(false).describe('replace an existing run folder of this name'),
+      resume: z.boolean().default(true).describe('continue an existing run from its last checkpoint'),
+      format: OutputFormatSchema,
+    }),
+    globals: ['seed', 'config', 'set'],
+    files: { inputDirs: ['model'] },
+    examples: [
+      [
+        `gopo cs ${mode} --model runs/cs-sft/model --run-name cs-${mode}`,
+        `the ${mode.toUpperCase()} run; the model lands in runs/cs-${mode}/model`,
+      ],
+    ],
+    async run(args, ctx) {
+      const c = await resolveCommandConfig(CsTrainConfigSchema, {
+        configFile: ctx.configFile,
+        overrides: [...(args.model ? [`model=${JSON.stringify(args.model)}`] : []), ...ctx.overrides],
+      });
+      const r = await runCsTraining(c, mode, {
+        runName: args.runName,
+        runsDir: args.runsDir,
+        seed: ctx.seed,
+        resume: args.resume && !args.overwrite,
+        overwrite: args.overwrite,
+        logger: ctx.logger,
+      });
+      if (args.format === 'json') ctx.out(JSON.stringify(r));
+      else {
+        ctx.out(`reply model: ${r.model}`);
+        for (const [k, v] of Object.entries(r.after.metrics))
+          ctx.out(
+            `${k.padEnd(24)} ${r.before.metrics[k]?.value.toFixed(1).padStart(6)} -> ${v.value.toFixed(1).padStart(6)}`,
+          );
+      }
+      return 0;
+    },
+  });
+}
+
+export const csRlCommand = csTrainCommand('rl');
+export const csKtoCommand = csTrainCommand('kto');
