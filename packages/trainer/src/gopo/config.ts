@@ -3,22 +3,43 @@
  * cross-field rules in superRefine. A run writes the resolved config into its folder; a resumed run
  * must resolve to the same training-relevant settings (see resumeKey in loop.ts).
  */
+
+import { KtoConfigSchema, ReplyRlConfigSchema } from '@gopo/cs-agent';
 import { ShopEnvConfigSchema } from '@gopo/envs';
 import { ExpertModelConfigSchema, GopoLossConfigSchema } from '@gopo/expert-agent';
 import { MetricsConfigSchema } from '@gopo/rewards';
 import { z } from 'zod';
+
+/** The CS phases of the hierarchical loop (DESIGN.md 4.6): the reply model's updates, Expert frozen. */
+export const CsPhaseConfigSchema = z
+  .object({
+    mode: z.enum(['rl', 'kto']).default('rl').describe('per-turn RL (clipped surrogate) or KTO'),
+    scenarios: z.number().int().min(1).default(16).describe('episodes played per CS phase'),
+    rl: ReplyRlConfigSchema.prefault({}),
+    kto: KtoConfigSchema.prefault({}),
+    rows: z.number().int().min(1).default(16).describe('replies per optimizer step'),
+    epochs: z.number().int().min(1).default(1).describe("passes over a phase's replies"),
+    lr: z.number().positive().default(2e-5).describe('learning rate (constant)'),
+  })
+  .strict()
+  .describe("the reply model's training in CS phases");
 
 export const ReplyBackendConfigSchema = z
   .discriminatedUnion('kind', [
     z.object({ kind: z.literal('template').describe("the simulator's template CS agent (frozen)") }).strict(),
     z
       .object({
-        kind: z
-          .literal('lm')
-          .describe("a strategy-conditioned reply model: @gopo/cs-agent's CsAgent (frozen here)"),
+        kind: z.literal('lm').describe("a strategy-conditioned reply model: @gopo/cs-agent's CsAgent"),
         dir: z.string().min(1).describe('Hugging Face-layout model folder with tokenizer.json'),
         maxNewTokens: z.number().int().min(1).max(512).default(64).describe('reply length cap in tokens'),
-        temperature: z.number().min(0).default(0).describe('sampling temperature (0: greedy)'),
+        temperature: z
+          .number()
+          .min(0)
+          .default(0)
+          .describe('sampling temperature of the replies in rollouts (0: greedy)'),
+        train: CsPhaseConfigSchema.optional().describe(
+          'train the reply model in the CS phases of the loop (absent: frozen, CS phases are skipped)',
+        ),
       })
       .strict(),
     z
@@ -94,7 +115,7 @@ export const GopoTrainConfigSchema = z
     loss: GopoLossConfigSchema.prefault({}),
     rollout: z
       .object({
-        scenarios: z.number().int().min(1).default(8).describe('training scenarios per Expert phase'),
+        scenarios: z.number().int().min(1).default(16).describe('training scenarios per Expert phase'),
         groupSize: z
           .number()
           .int()
@@ -127,7 +148,7 @@ export const GopoTrainConfigSchema = z
           .number()
           .int()
           .min(1)
-          .default(6)
+          .default(8)
           .describe('hierarchical iterations, each K_E Expert phases then K_C CS phases'),
         expertPhases: z
           .number()
@@ -151,7 +172,7 @@ export const GopoTrainConfigSchema = z
           .number()
           .int()
           .min(1)
-          .default(2)
+          .default(4)
           .describe('evaluate after every this many Expert phases (and after the last)'),
         resamples: z.number().int().min(100).max(100_000).default(1000).describe('bootstrap resamples'),
       })
