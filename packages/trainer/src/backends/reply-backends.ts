@@ -12,28 +12,32 @@ import { OpenAiReplyPolicy } from './openai-reply.js';
 
 export interface ReplyBackend {
   readonly policy: ReplyPolicy;
-  /** Whether CS phases can train it (none of today's backends: they are frozen here). */
-  readonly trainable: boolean;
+  /** The trainable reply model when the config asks to train it in CS phases (lm with `train`). */
+  readonly trainable?: { readonly agent: CsAgent; readonly reference: CsAgent };
   close(): Promise<void>;
 }
 
 export async function createReplyBackend(
   config: ReplyBackendConfig,
   strategies: readonly string[],
+  threads = 0,
 ): Promise<ReplyBackend> {
   return match(config)
-    .with({ kind: 'template' }, async () => ({
-      policy: templateReplyPolicy,
-      trainable: false,
-      close: async () => {},
-    }))
+    .with({ kind: 'template' }, async () => ({ policy: templateReplyPolicy, close: async () => {} }))
     .with({ kind: 'lm' }, async (c) => {
-      const policy = await CsAgent.load(c.dir, { maxNewTokens: c.maxNewTokens, temperature: c.temperature });
-      return { policy, trainable: false, close: async () => {} };
+      const gen = { maxNewTokens: c.maxNewTokens, temperature: c.temperature };
+      const policy = await CsAgent.load(c.dir, gen, {
+        trainable: c.train !== undefined,
+        intraOpThreads: threads,
+      });
+      const trainable = c.train
+        ? { agent: policy, reference: await CsAgent.load(c.dir, gen, { intraOpThreads: threads }) }
+        : undefined;
+      return { policy, ...(trainable ? { trainable } : {}), close: async () => {} };
     })
     .with({ kind: 'openai' }, async (c) => {
       const policy = new OpenAiReplyPolicy(c, strategies);
-      return { policy, trainable: false, close: async () => policy.close() };
+      return { policy, close: async () => policy.close() };
     })
     .exhaustive();
 }

@@ -27,8 +27,9 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
 } from '@gopo/core';
+import { type CsAgent, CsUpdater } from '@gopo/cs-agent';
 import { type DialogueEnv, type RolloutBatch, shopSopDefault } from '@gopo/dialogue';
-import { generateWorld, ShopEnv } from '@gopo/envs';
+import { generateWorld, ShopEnv, templateReplyPolicy } from '@gopo/envs';
 import {
   ExpertAgent,
   type ExpertRuntimeOptions,
@@ -37,9 +38,17 @@ import {
   gopoUpdate,
   withReferenceLogProbs,
 } from '@gopo/expert-agent';
-import { type Comparison, compareScored, type Evaluation, selectMetrics } from '@gopo/rewards';
+import {
+  type Comparison,
+  compareScored,
+  createKlController,
+  type Evaluation,
+  selectMetrics,
+} from '@gopo/rewards';
 import { createReplyBackend, type ReplyBackend } from '../backends/reply-backends.js';
 import { loadPhaseCheckpoint, savePhaseCheckpoint } from '../checkpoints.js';
+import { shopNluJudge } from '../cs/judges.js';
+import { type CsPhaseContext, csKtoPhase, csRlPhase } from '../cs/phases.js';
 import { sequenceRewardFn } from '../rewards.js';
 import { assembleBatch } from '../rollout/batch.js';
 import { InProcessPool, type RolloutWorkerPool } from '../rollout/worker-pool.js';
@@ -201,6 +210,8 @@ export interface RunSession {
   /** Rollouts with the agent being trained. */
   readonly pool: RolloutWorkerPool;
   readonly updater: ExpertUpdater;
+  /** The CS phases' state when the reply backend is trained (reply.kind lm with `train`). */
+  readonly cs?: CsSession;
   /** Phases completed before this process started (from the last checkpoint). */
   readonly done: number;
   /** Held-out evaluation of the initial agent. */
@@ -251,7 +262,7 @@ export async function openRunSession(
   );
   const makeEnv = shopEnvFactory(c);
   const strategies = makeEnv().strategies;
-  const reply = await createReplyBackend(c.reply, strategies);
+  const reply = await createReplyBackend(c.reply, strategies, c.threads);
   try {
     const agent = await warmStartAgent(c, run, makeEnv, reply, log, runtime);
     const reference = agent.clone();
@@ -275,6 +286,7 @@ export async function openRunSession(
         seed: c.seed,
       },
     );
+    const cs = reply.trainable ? await openCsSession(c, run, pool, reply.trainable, key, log) : undefined;
     let done = 0;
     const latest = await loadPhaseCheckpoint(run.checkpointsDir);
     if (latest) {
@@ -309,6 +321,7 @@ export async function openRunSession(
       reference,
       pool,
       updater,
+      ...(cs ? { cs } : {}),
       done,
       before,
       evaluate: (label) => evaluateWith(pool, label),
@@ -328,6 +341,7 @@ export async function openRunSession(
         const comparison = compareScored(after.scored, before.scored, metricsList, evalConfig, c.seed);
         if (!interrupted) {
           await agent.save(run.file('agent'));
+          if (cs) await cs.save(run.file('cs-model'));
           await writeJsonAtomic(run.file('evals', 'after.json'), after.evaluation);
           await writeJsonAtomic(run.file('summary.json'), {
             phases,
@@ -368,7 +382,7 @@ export async function runGopoTraining(
     const plan = phasePlan(c);
     // Phases that change a policy (Expert phases; CS phases of a trainable backend, none yet): the
     // evaluation cadence counts these, since a skipped CS phase leaves the last evaluation current.
-    const changing = plan.filter((p) => p.kind === 'expert');
+    const changing = plan.filter((p) => p.kind === 'expert' || session.cs !== undefined);
     const evalAfter = new Set(
       changing
         .filter((_p, k) => (k + 1) % c.eval.every === 0 || k === changing.length - 1)
@@ -414,6 +428,12 @@ export async function runGopoTraining(
           `phase ${phase.index} (expert): R ${metrics['reward/total']!.toFixed(3)}, TSE ${(100 * metrics['reward/tse']!).toFixed(1)}, ` +
             `${u.pairs} pairs, ${u.steps} steps, KL ${metrics['policy/kl']!.toFixed(4)}, entropy ${metrics['policy/entropy']!.toFixed(3)}`,
         );
+      } else if (session.cs) {
+        const r = await timers.time('cs', () => session.cs!.phase(phase.index));
+        metrics = { ...metrics, ...r };
+        log.info(
+          `phase ${phase.index} (cs ${session.cs.mode}): reward ${r['cs/reward']?.toFixed(3)}, adherence ${(100 * (r['cs/adherence'] ?? 0)).toFixed(1)}%, KL ${r['cs/kl']?.toFixed(3)}`,
+        );
       } else {
         log.info(`phase ${phase.index} (cs): skipped, the ${c.reply.kind} reply backend is frozen`);
         metrics['cs/skipped'] = 1;
@@ -425,6 +445,7 @@ export async function runGopoTraining(
       metrics = { ...metrics, ...timers.metrics() };
       await run.logMetrics(phase.index + 1, metrics);
       await session.checkpoint(phase.index + 1);
+      if (session.cs) await session.cs.checkpoint(phase.index + 1);
       phases = phase.index + 1;
       progress.tick(1, `phase ${phase.index}`);
     }
@@ -498,4 +519,84 @@ export function guardAlarms(
     log.warn(
       `phase ${phase}: policy entropy ${entropy.toFixed(4)} fell below the alarm ${c.guards.entropyAlarm}`,
     );
+}
+
+/** The CS phases of a run whose reply model trains (reply.kind lm with `train`). */
+export interface CsSession {
+  readonly mode: 'rl' | 'kto';
+  /** One CS phase; returns its metrics. */
+  phase(index: number): Promise<Record<string, number>>;
+  checkpoint(phases: number): Promise<void>;
+  /** Writes the reply model folder (with its tokenizer). */
+  save(dir: string): Promise<void>;
+}
+
+async function openCsSession(
+  c: GopoTrainConfig,
+  run: RunDir,
+  pool: RolloutWorkerPool,
+  models: { agent: CsAgent; reference: CsAgent },
+  key: string,
+  log: Logger,
+): Promise<CsSession> {
+  const t = (c.reply as Extract<GopoTrainConfig['reply'], { kind: 'lm' }>).train!;
+  const objective =
+    t.mode === 'rl' ? ({ kind: 'rl', rl: t.rl } as const) : ({ kind: 'kto', kto: t.kto } as const);
+  const updater = new CsUpdater(models.agent, t.rows, objective, {
+    lr: t.lr,
+    clipNorm: 1,
+    optimizer: { kind: 'adamw', weightDecay: 0 },
+    intraOpThreads: c.threads,
+    seed: c.seed,
+  });
+  const kl = createKlController(c.metrics.kl);
+  const ctx: CsPhaseContext = {
+    agent: models.agent,
+    reference: models.reference,
+    updater,
+    pool,
+    judge: shopNluJudge,
+    referenceReplies: (requests) => templateReplyPolicy.reply(requests),
+    weights: c.metrics.objective,
+    kl,
+    stepBeta: c.metrics.stepReward.beta,
+  };
+  const dir = run.file('checkpoints-cs');
+  const latest = await loadPhaseCheckpoint(dir);
+  if (latest) {
+    await updater.importState(latest.snapshot);
+    kl.restore({ value: latest.scalars.klBeta ?? kl.value });
+    log.info(`resumed the reply model from ${path.basename(latest.path)}`);
+  }
+  return {
+    mode: t.mode,
+    async phase(index) {
+      const jobs = trainingJobs(c.seed, index, t.scenarios, 1);
+      const rng = Rng.fromSeed(c.seed, `cs:${index}`);
+      const r =
+        t.mode === 'rl'
+          ? await csRlPhase(ctx, jobs, {
+              samples: t.rl.samples,
+              temperature: t.rl.temperature,
+              epochs: t.epochs,
+              rng,
+            })
+          : await csKtoPhase(ctx, jobs, { temperature: t.rl.temperature, epochs: t.epochs, rng });
+      return r.metrics;
+    },
+    async checkpoint(phases) {
+      await savePhaseCheckpoint(
+        dir,
+        await updater.exportState(),
+        phases,
+        { klBeta: kl.value },
+        key,
+        c.keepCheckpoints,
+      );
+    },
+    async save(out) {
+      await models.agent.model.save(out);
+      await models.agent.tokenizer.save(path.join(out, 'tokenizer.json'));
+    },
+  };
 }
