@@ -150,15 +150,16 @@ const root = document.getElementById('charts');
 for (const s of series) {
   const box = document.createElement('div'); box.className = 'chart';
   const canvas = document.createElement('canvas'); box.appendChild(canvas); root.appendChild(box);
-  const datasets = [{ label: s.label, data: s.y, borderColor: '#1f77b4', backgroundColor: '#1f77b4', tension: 0 }];
+  const pts = (ys) => ys.map((y, i) => ({ x: s.x[i], y }));
+  const datasets = [{ label: s.label, data: pts(s.y), borderColor: '#1f77b4', backgroundColor: '#1f77b4', tension: 0 }];
   if (s.low) {
-    datasets.push({ label: '95% low', data: s.low, borderColor: 'rgba(31,119,180,0.25)', pointRadius: 0, fill: false });
-    datasets.push({ label: '95% high', data: s.high, borderColor: 'rgba(31,119,180,0.25)', backgroundColor: 'rgba(31,119,180,0.12)', pointRadius: 0, fill: '-1' });
+    datasets.push({ label: '95% low', data: pts(s.low), borderColor: 'rgba(31,119,180,0.25)', pointRadius: 0, fill: false });
+    datasets.push({ label: '95% high', data: pts(s.high), borderColor: 'rgba(31,119,180,0.25)', backgroundColor: 'rgba(31,119,180,0.12)', pointRadius: 0, fill: '-1' });
   }
-  new Chart(canvas, { type: 'line', data: { labels: s.x, datasets },
+  new Chart(canvas, { type: 'line', data: { datasets },
     options: { animation: false, maintainAspectRatio: false,
       plugins: { title: { display: true, text: s.label }, legend: { display: false } },
-      scales: { x: { title: { display: true, text: 'phases done' } } } } });
+      scales: { x: { type: 'linear', title: { display: true, text: 'phases done' }, ticks: { precision: 0 } } } } });
 }
 </script></body></html>
 `;
