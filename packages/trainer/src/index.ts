@@ -1,5 +1,6 @@
 export { ChatBackendError, OpenAiReplyPolicy } from './backends/openai-reply.js';
 export { createReplyBackend, type ReplyBackend } from './backends/reply-backends.js';
+export { loadPhaseCheckpoint, type PhaseCheckpoint, savePhaseCheckpoint } from './checkpoints.js';
 export { EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, type MainIo, main } from './cli/main.js';
 export { ALL_COMMANDS } from './cli/registry.js';
 export { dataCommand } from './commands/data.js';
@@ -7,6 +8,11 @@ export { demoCommand } from './commands/demo.js';
 export { evalPolicyCommand, readRunConfig, reportCommand } from './commands/eval-policy.js';
 export { expertSftCommand } from './commands/expert-sft.js';
 export { trainCommand } from './commands/train.js';
+export { type CsEvaluation, distinct2, evaluateReplies, factSupport } from './cs/evaluate.js';
+export { shopNluJudge } from './cs/judges.js';
+export { type CsPhaseContext, collectTurns, csKtoPhase, csRlPhase, sampleAndScore } from './cs/phases.js';
+export { CsSftConfigSchema, runCsSft, writeReplyCorpus } from './cs/sft.js';
+export { CsTrainConfigSchema, type CsTrainResult, runCsTraining } from './cs/train.js';
 export {
   compareMethods,
   comparisonTable,
@@ -16,6 +22,7 @@ export {
 } from './gopo/compare.js';
 export {
   AgentInitSchema,
+  CsPhaseConfigSchema,
   type GopoTrainConfig,
   type GopoTrainConfigInput,
   GopoTrainConfigSchema,
