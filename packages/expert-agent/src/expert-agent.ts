@@ -194,34 +194,44 @@ export class ExpertAgent implements StrategyPolicy {
 
   /**
    * SOP-masked log-probs over the strategy set at every decision of each item, one Float64Array per
-   * decision (-Infinity outside the admissible set). Items are run in chunks of at most `chunk` rows.
+   * decision (-Infinity outside the admissible set). Items run grouped by their length bucket, in
+   * chunks of at most `chunk` rows and at least two (a lone item gets a padding row): an item's
+   * log-probs then depend on the item only, not on which others share its call (a longer padding
+   * or a one-row product changes the last bits), and no row pays for a longer neighbour's padding.
    */
   async decisionLogProbs(items: readonly RowInput[], chunk = 32): Promise<Float64Array[][]> {
-    const out: Float64Array[][] = [];
+    const out: Float64Array[][] = new Array(items.length);
     const s = this.strategies.length;
-    for (let at = 0; at < items.length; at += chunk) {
-      const part = items.slice(at, at + chunk);
-      const rows = part.length;
-      const seqLen = Math.min(
-        roundUp(Math.max(1, ...part.map((p) => p.encoded.ids.length)), LENGTH_BUCKET),
-        roundUp(this.maxSeqLen, LENGTH_BUCKET),
-      );
-      const slots = Math.max(1, ...part.map((p) => p.encoded.positions.length));
-      const packed = packRows(part, { rows, seqLen, slots }, s, this.tokenizer.padId);
-      const f = await this.forward(seqLen);
-      const { ids, attention, positions, mask } = packed;
-      const logp = (await f.run({ ids, attention, positions, mask })).logp!.data as Float32Array;
-      part.forEach((p, r) => {
-        const list: Float64Array[] = [];
-        for (let k = 0; k < p.encoded.positions.length; k++) {
-          const base = (r * slots + k) * s;
-          const m = p.masks[k]!;
-          list.push(
-            Float64Array.from({ length: s }, (_, j) => (m[j] ? logp[base + j]! : Number.NEGATIVE_INFINITY)),
-          );
-        }
-        out.push(list);
-      });
+    const cap = roundUp(this.maxSeqLen, LENGTH_BUCKET);
+    const buckets = new Map<number, number[]>();
+    items.forEach((p, i) => {
+      const seqLen = Math.min(roundUp(Math.max(1, p.encoded.ids.length), LENGTH_BUCKET), cap);
+      const list = buckets.get(seqLen);
+      if (list) list.push(i);
+      else buckets.set(seqLen, [i]);
+    });
+    for (const [seqLen, members] of [...buckets].sort(([a], [b]) => a - b)) {
+      for (let at = 0; at < members.length; at += chunk) {
+        const index = members.slice(at, at + chunk);
+        const part = index.map((i) => items[i]!);
+        const slots = Math.max(1, ...part.map((p) => p.encoded.positions.length));
+        const shape = { rows: Math.max(2, part.length), seqLen, slots };
+        const packed = packRows(part, shape, s, this.tokenizer.padId);
+        const f = await this.forward(seqLen);
+        const { ids, attention, positions, mask } = packed;
+        const logp = (await f.run({ ids, attention, positions, mask })).logp!.data as Float32Array;
+        part.forEach((p, r) => {
+          const list: Float64Array[] = [];
+          for (let k = 0; k < p.encoded.positions.length; k++) {
+            const base = (r * slots + k) * s;
+            const m = p.masks[k]!;
+            list.push(
+              Float64Array.from({ length: s }, (_, j) => (m[j] ? logp[base + j]! : Number.NEGATIVE_INFINITY)),
+            );
+          }
+          out[index[r]!] = list;
+        });
+      }
     }
     return out;
   }
