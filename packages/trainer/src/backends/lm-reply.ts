@@ -24,8 +24,12 @@ export class LmReplyPolicy implements ReplyPolicy {
     private readonly config: LmConfig,
   ) {}
 
-  static async load(config: LmConfig): Promise<LmReplyPolicy> {
-    const model = await LlamaModel.fromPretrained(config.dir);
+  /** Loads the model folder; `intraOpThreads` as in LlamaModelOptions (0 or absent: ORT's default). */
+  static async load(
+    config: LmConfig,
+    runtime: { readonly intraOpThreads?: number } = {},
+  ): Promise<LmReplyPolicy> {
+    const model = await LlamaModel.fromPretrained(config.dir, runtime);
     const tokenizer = await Tokenizer.load(path.join(config.dir, TOKENIZER_FILE));
     return new LmReplyPolicy(model, tokenizer, new ChatTemplate(tokenizer), config);
   }

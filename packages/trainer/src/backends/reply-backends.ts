@@ -20,6 +20,7 @@ export interface ReplyBackend {
 export async function createReplyBackend(
   config: ReplyBackendConfig,
   strategies: readonly string[],
+  runtime: { readonly intraOpThreads?: number } = {},
 ): Promise<ReplyBackend> {
   return match(config)
     .with({ kind: 'template' }, async () => ({
@@ -28,7 +29,7 @@ export async function createReplyBackend(
       close: async () => {},
     }))
     .with({ kind: 'lm' }, async (c) => {
-      const policy = await LmReplyPolicy.load(c);
+      const policy = await LmReplyPolicy.load(c, runtime);
       return { policy, trainable: false, close: async () => {} };
     })
     .with({ kind: 'openai' }, async (c) => {
