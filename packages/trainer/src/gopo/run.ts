@@ -328,8 +328,11 @@ export async function openRunSession(
               env: c.env,
               reply: c.reply,
               maxLive: c.rollout.maxLive,
-              intraOpThreads:
-                c.threads || Math.max(1, Math.floor(os.availableParallelism() / c.rollout.workers)),
+              // The thread budget (threads, else every core) shared out among the workers.
+              intraOpThreads: Math.max(
+                1,
+                Math.floor((c.threads || os.availableParallelism()) / c.rollout.workers),
+              ),
             },
             learner: agent,
           })
