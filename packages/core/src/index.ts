@@ -59,6 +59,7 @@ export {
   type LogLevel,
   silentLogger,
 } from './logger.js';
+export { siblingModule, startModuleWorker } from './module-worker.js';
 export { Progress, type ProgressOptions, progressEnabled } from './progress.js';
 export { createRegistry, type Registry } from './registry.js';
 export { hashString, Rng, type RngState } from './rng.js';

@@ -1,31 +1,31 @@
 /**
  * Rollout and GOPO-phase benchmark, all measured in one run on this machine (DESIGN.md 4.6, issue 18):
- *   (a) rollout throughput, dialogues/s and Expert decisions/s, with the in-process pool and the
- *       thread pool at 1 and 2 workers (ORT threads per worker = cores / workers), the same jobs in
- *       interleaved rounds (their results are checked to be identical);
+ *   (a) rollout throughput, dialogues/s and Expert decisions/s, with the in-process pool (ORT on
+ *       every core, and on one) and the thread pool at 1 and 2 workers (ORT threads per worker =
+ *       cores / workers), the same jobs in rotating rounds (results checked to be identical);
  *   (b) the time split of a GOPO Expert phase as the loop's PhaseTimers report it (runGopoTraining,
- *       metrics.jsonl of its second phase: the first one also compiles the step graphs);
+ *       metrics.jsonl of its third phase: earlier ones compile and warm the step graphs), in process
+ *       and with 2 workers;
  *   (c) the update's tokens/s: non-padding tokens of the GOPO steps per second of step time;
  *   (d) how busy batching keeps the model: FLOP/s of the batched Expert forward during in-process
- *       rollouts (decoder matmul FLOPs from the config and the actual token counts) over the FLOP/s
- *       of a pure MatMul of similar size (one nn graph, same threads), timed in the same run.
+ *       rollouts (decoder matmul FLOPs from the config and the real token counts) over the FLOP/s of
+ *       a pure MatMul of similar size (one nn graph, same threads), timed right after each round.
  * The Expert Agent is a randomly initialised one of the default size (weights do not change the
- * cost). Writes bench-results/rollout.{json,md}.
+ * cost). Writes bench-results/rollout.{json,md}. Where the forward's time goes: profile-rollout.ts.
  *
- *   pnpm --filter @gopo/trainer bench     (BENCH_SCENARIOS scenarios x 4 per timed rollout, default
- *                                          16, so that maxLive 64 dialogues run at once; BENCH_ROUNDS
- *                                          timed rounds per pool, default 2; the GOPO phase plays the
- *                                          default config's 8 scenarios x 4)
+ *   pnpm --filter @gopo/trainer bench   (BENCH_SCENARIOS x 4 dialogues per timed rollout, default
+ *                                        8 x 4 = 32 at once; BENCH_ROUNDS timed rounds, default 2;
+ *                                        the GOPO phase plays the default config's 8 scenarios x 4)
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger, writeFileAtomic, writeJsonAtomic } from '@gopo/core';
+import { createLogger, PhaseTimers, writeFileAtomic, writeJsonAtomic } from '@gopo/core';
 import { templateReplyPolicy } from '@gopo/envs';
 import { ExpertAgent, ExpertModelConfigSchema, ExpertUpdater, TRAIN_LENGTH_BUCKET } from '@gopo/expert-agent';
 import { loadDefaultTokenizer } from '@gopo/lm';
-import { emitModel, Forward, Graph, getSession, type HostTensor } from '@gopo/nn';
+import { emitModel, Forward, Graph, getSession, type HostTensor, Trainer } from '@gopo/nn';
 import { GopoTrainConfigSchema } from '../src/gopo/config.js';
 import { runGopoTraining, shopEnvFactory } from '../src/gopo/run.js';
 import { trainingJobs } from '../src/gopo/scenarios.js';
@@ -36,7 +36,7 @@ import { InProcessPool, type RolloutWorkerPool } from '../src/rollout/worker-poo
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outDir = path.join(here, '..', 'bench-results');
 const cores = os.availableParallelism();
-const scenarios = Number(process.env.BENCH_SCENARIOS ?? 16);
+const scenarios = Number(process.env.BENCH_SCENARIOS ?? 8);
 const G = 4;
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const loadBefore = os.loadavg();
@@ -65,6 +65,7 @@ const attentionFlops = (n: number) => cfg.num_hidden_layers * 2 * 2 * n * n * d;
 // --- instrumentation: the Expert forward's time and token counts during in-process rollouts ---
 interface ForwardTally {
   ms: number;
+  decideMs: number;
   calls: number;
   /** FLOPs of the real tokens (each row's own length). */
   usefulFlops: number;
@@ -74,16 +75,18 @@ interface ForwardTally {
   executedTokens: number;
   callTokens: number[];
 }
-const tally: ForwardTally = {
+const newTally = (): ForwardTally => ({
   ms: 0,
+  decideMs: 0,
   calls: 0,
   usefulFlops: 0,
   executedFlops: 0,
   usefulTokens: 0,
   executedTokens: 0,
   callTokens: [],
-};
-let counting = false;
+});
+/** Where the Expert forwards of this thread are counted now (null: nowhere). */
+let counting: ForwardTally | null = null;
 const forwardRun = Forward.prototype.run;
 Forward.prototype.run = async function (this: Forward, batch) {
   const t0 = performance.now();
@@ -91,7 +94,8 @@ Forward.prototype.run = async function (this: Forward, batch) {
     return await forwardRun.call(this, batch);
   } finally {
     const attention = batch.attention as HostTensor | undefined;
-    if (counting && attention && 'positions' in batch) {
+    const tally = counting;
+    if (tally && attention && 'positions' in batch) {
       tally.ms += performance.now() - t0;
       tally.calls++;
       const [rows, seqLen] = attention.dims as [number, number];
@@ -109,16 +113,52 @@ Forward.prototype.run = async function (this: Forward, batch) {
     }
   }
 };
-let decideMs = 0;
 const decide = ExpertAgent.prototype.decide;
 ExpertAgent.prototype.decide = async function (this: ExpertAgent, states, options) {
   const t0 = performance.now();
+  const tally = counting;
   try {
     return await decide.call(this, states, options);
   } finally {
-    if (counting) decideMs += performance.now() - t0;
+    if (tally) tally.decideMs += performance.now() - t0;
   }
 };
+
+const gemmK = d;
+const gemmN = cfg.intermediate_size;
+interface MatmulPeer {
+  readonly rows: number;
+  readonly threads: number;
+  readonly flops: number;
+  /** Mean seconds per run over a window of `ms` (like the forward's mean over a rollout). */
+  seconds(ms: number): Promise<number>;
+}
+/** One MatMul [rows, d] x [d, intermediate] in an nn graph: the peer of the Expert forward. */
+async function matmulPeer(rows: number, threads: number): Promise<MatmulPeer> {
+  const g = new Graph({ name: 'matmul_peer' });
+  g.output('y', g.matmul(g.input('x', 'float32', [rows, gemmK]), g.input('w', 'float32', [gemmK, gemmN])));
+  const session = await getSession(emitModel(g, { provider: 'cpu' }), { intraOpThreads: threads });
+  const rand = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.05);
+  const feeds: Record<string, HostTensor> = {
+    x: { dtype: 'float32', dims: [rows, gemmK], data: rand(rows * gemmK) },
+    w: { dtype: 'float32', dims: [gemmK, gemmN], data: rand(gemmK * gemmN) },
+  };
+  for (let i = 0; i < 3; i++) await session.run(feeds);
+  return {
+    rows,
+    threads,
+    flops: 2 * rows * gemmK * gemmN,
+    async seconds(ms) {
+      const t0 = performance.now();
+      let n = 0;
+      while (performance.now() - t0 < ms) {
+        await session.run(feeds);
+        n++;
+      }
+      return (performance.now() - t0) / 1000 / n;
+    },
+  };
+}
 
 // --- (a) rollout throughput --------------------------------------------------------------------
 interface PoolRow {
@@ -130,133 +170,101 @@ interface PoolRow {
   decisions: number;
   startSeconds: number;
 }
-const perWorker = (w: number) => Math.max(1, Math.floor(cores / w));
-const spec = (w: number) => ({
-  policy: { kind: 'expert' as const, dir: agentDir },
-  env: base.env,
-  maxLive: base.rollout.maxLive,
-  intraOpThreads: perWorker(w),
-});
-const pools: { row: PoolRow; pool: RolloutWorkerPool }[] = [];
-{
-  const t0 = performance.now();
-  pools.push({
-    row: {
-      name: 'in-process',
-      workers: 1,
-      threadsPerWorker: cores,
-      seconds: 0,
-      dialogues: 0,
-      decisions: 0,
-      startSeconds: 0,
-    },
-    pool: new InProcessPool({ strategy: agent, reply: templateReplyPolicy }, makeEnv, base.rollout.maxLive),
-  });
-  pools[0]!.row.startSeconds = (performance.now() - t0) / 1000;
+interface Measured {
+  readonly row: PoolRow;
+  readonly pool: RolloutWorkerPool;
+  /** In-process pools: their forwards' tally and the MatMul peer timed after each of their rounds. */
+  tally?: ForwardTally;
+  peer?: MatmulPeer;
+  readonly rounds: {
+    forwardSeconds: number;
+    usefulFlops: number;
+    executedFlops: number;
+    matmulSeconds: number;
+  }[];
 }
+const row = (name: string, workers: number, threadsPerWorker: number, startSeconds = 0): PoolRow => ({
+  name,
+  workers,
+  threadsPerWorker,
+  seconds: 0,
+  dialogues: 0,
+  decisions: 0,
+  startSeconds,
+});
+const inProcessPool = (threads: number) =>
+  new InProcessPool(
+    {
+      strategy: new ExpertAgent(cfg, tokenizer, agent.strategies, agent.store, agent.version, {
+        intraOpThreads: threads,
+      }),
+      reply: templateReplyPolicy,
+    },
+    makeEnv,
+    base.rollout.maxLive,
+  );
+const pools: Measured[] = [
+  { row: row('in-process', 1, cores), pool: inProcessPool(cores), tally: newTally(), rounds: [] },
+  { row: row('in-process, 1 ORT thread', 1, 1), pool: inProcessPool(1), tally: newTally(), rounds: [] },
+];
 for (const w of [1, 2]) {
   const t0 = performance.now();
-  const pool = await ThreadPool.create({ workers: w, spec: spec(w), learner: agent });
-  pools.push({
-    row: {
-      name: `thread pool, ${w} worker${w > 1 ? 's' : ''}`,
-      workers: w,
-      threadsPerWorker: perWorker(w),
-      seconds: 0,
-      dialogues: 0,
-      decisions: 0,
-      startSeconds: (performance.now() - t0) / 1000,
+  const threads = Math.max(1, Math.floor(cores / w));
+  const pool = await ThreadPool.create({
+    workers: w,
+    spec: {
+      policy: { kind: 'expert', dir: agentDir },
+      env: base.env,
+      maxLive: base.rollout.maxLive,
+      intraOpThreads: threads,
     },
-    pool,
+    learner: agent,
   });
+  const name = `thread pool, ${w} worker${w > 1 ? 's' : ''}`;
+  pools.push({ row: row(name, w, threads, (performance.now() - t0) / 1000), pool, rounds: [] });
 }
 const jobsOf = (round: number) => trainingJobs(11, 1000 + round, scenarios, G);
-console.log(
-  `warm-up: ${pools.length} pools x ${(scenarios * G) / 2} dialogues (compiles the length buckets)`,
-);
-counting = true; // the warm-up's call sizes choose the MatMul peer's shape
-for (const { pool } of pools) {
-  await pool.run(jobsOf(-1).slice(0, (scenarios * G) / 2));
-  counting = false;
+const warmJobs = jobsOf(-1).slice(0, (scenarios * G) / 2);
+console.log(`warm-up: ${pools.length} pools x ${warmJobs.length} dialogues (compiles the length buckets)`);
+const sizes = newTally(); // the warm-up's forward calls choose the MatMul peer's row count
+for (const m of pools) {
+  counting = m.tally ? sizes : null;
+  await m.pool.run(warmJobs);
+  counting = null;
 }
-
-// --- (d) the pure MatMul peer: [tokens, d] x [d, intermediate], tokens = median of the forward calls
-const sortedCalls = [...tally.callTokens].sort((a, b) => a - b);
-const gemmRows = sortedCalls[Math.floor(sortedCalls.length / 2)] ?? 4096;
-const gemmK = d;
-const gemmN = cfg.intermediate_size;
-/** A session of one MatMul [rows, d] x [d, intermediate] and a timer of its mean rate. */
-async function matmulPeer(
-  rows: number,
-): Promise<{ flops: number; seconds: (ms: number) => Promise<number> }> {
-  const g = new Graph({ name: 'matmul_peer' });
-  g.output('y', g.matmul(g.input('x', 'float32', [rows, gemmK]), g.input('w', 'float32', [gemmK, gemmN])));
-  const session = await getSession(emitModel(g, { provider: 'cpu' }), { intraOpThreads: cores });
-  const rand = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.05);
-  const feeds: Record<string, HostTensor> = {
-    x: { dtype: 'float32', dims: [rows, gemmK], data: rand(rows * gemmK) },
-    w: { dtype: 'float32', dims: [gemmK, gemmN], data: rand(gemmK * gemmN) },
-  };
-  for (let i = 0; i < 3; i++) await session.run(feeds);
-  return {
-    flops: 2 * rows * gemmK * gemmN,
-    // Mean time per run over a window, like the forward's mean over a rollout under the same load.
-    async seconds(ms: number) {
-      const t0 = performance.now();
-      let n = 0;
-      while (performance.now() - t0 < ms) {
-        await session.run(feeds);
-        n++;
-      }
-      return (performance.now() - t0) / 1000 / n;
-    },
-  };
-}
-const peer = await matmulPeer(gemmRows);
+const callTokens = [...sizes.callTokens].sort((a, b) => a - b);
+const gemmRows = callTokens[Math.floor(callTokens.length / 2)] ?? 4096;
+for (const m of pools) if (m.tally) m.peer = await matmulPeer(gemmRows, m.row.threadsPerWorker);
 // For scale: the same product over 16,384 rows (every live dialogue's tokens in one call).
 const bigRows = 16_384;
-const bigPeer = await matmulPeer(bigRows);
+const bigPeer = await matmulPeer(bigRows, cores);
+const bigSamples: number[] = [];
 
-// Timed rounds: every pool plays the same jobs (starting with another pool each round, so drifting
-// load hits them alike); the MatMul peers run right after the in-process rollout of each round.
-interface RoundRatio {
-  forwardSeconds: number;
-  usefulFlops: number;
-  executedFlops: number;
-  matmulSeconds: number;
-  bigMatmulSeconds: number;
-}
-const roundRatios: RoundRatio[] = [];
-tally.ms = 0;
-tally.calls = 0;
-tally.usefulFlops = 0;
-tally.executedFlops = 0;
-tally.usefulTokens = 0;
-tally.executedTokens = 0;
-decideMs = 0;
+// Timed rounds: every pool plays the same jobs, starting with another pool each round so that
+// drifting load hits them alike; each in-process pool's MatMul peer runs right after its rollout.
 let identical = true;
 for (let r = 0; r < rounds; r++) {
   const jobs = jobsOf(r);
   let first: EpisodeResult[] | undefined;
   for (let k = 0; k < pools.length; k++) {
-    const { row, pool } = pools[(r + k) % pools.length]!;
-    const before = { ...tally };
-    counting = row.name === 'in-process';
+    const m = pools[(r + k) % pools.length]!;
+    const before = m.tally ? { ...m.tally } : undefined;
+    counting = m.tally ?? null;
     const t0 = performance.now();
-    const results = await pool.run(jobs);
-    row.seconds += (performance.now() - t0) / 1000;
-    if (counting) {
-      counting = false;
-      roundRatios.push({
-        forwardSeconds: (tally.ms - before.ms) / 1000,
-        usefulFlops: tally.usefulFlops - before.usefulFlops,
-        executedFlops: tally.executedFlops - before.executedFlops,
-        matmulSeconds: await peer.seconds(1000),
-        bigMatmulSeconds: await bigPeer.seconds(500),
+    const results = await m.pool.run(jobs);
+    m.row.seconds += (performance.now() - t0) / 1000;
+    counting = null;
+    if (m.tally && m.peer && before) {
+      m.rounds.push({
+        forwardSeconds: (m.tally.ms - before.ms) / 1000,
+        usefulFlops: m.tally.usefulFlops - before.usefulFlops,
+        executedFlops: m.tally.executedFlops - before.executedFlops,
+        matmulSeconds: await m.peer.seconds(1000),
       });
+      if (m.row.threadsPerWorker === cores) bigSamples.push(await bigPeer.seconds(500));
     }
-    row.dialogues += results.length;
-    row.decisions += results.reduce((n, x) => n + x.decisions.length, 0);
+    m.row.dialogues += results.length;
+    m.row.decisions += results.reduce((n, x) => n + x.decisions.length, 0);
     if (first === undefined) first = results;
     else if (JSON.stringify(results) !== JSON.stringify(first)) identical = false;
   }
@@ -266,19 +274,75 @@ for (let r = 0; r < rounds; r++) {
 }
 await Promise.all(pools.map((p) => p.pool.close()));
 const inProcess = pools[0]!.row;
-const perRound = roundRatios.map((x) => ({
-  ...x,
-  usefulOverMatmul: x.usefulFlops / x.forwardSeconds / (peer.flops / x.matmulSeconds),
-  executedOverMatmul: x.executedFlops / x.forwardSeconds / (peer.flops / x.matmulSeconds),
-}));
-const gemmSeconds = roundRatios.reduce((a, x) => a + x.matmulSeconds, 0) / roundRatios.length;
-const gemmFlops = peer.flops / gemmSeconds;
-const bigSeconds = roundRatios.reduce((a, x) => a + x.bigMatmulSeconds, 0) / roundRatios.length;
-const bigFlops = bigPeer.flops / bigSeconds;
+const bigFlops = bigPeer.flops / (bigSamples.reduce((a, x) => a + x, 0) / Math.max(1, bigSamples.length));
+/** The forward-vs-MatMul figures of an in-process pool. */
+const busy = pools
+  .filter((m) => m.tally && m.peer)
+  .map((m) => {
+    const t = m.tally!;
+    const peer = m.peer!;
+    const matmulSeconds = m.rounds.reduce((a, x) => a + x.matmulSeconds, 0) / m.rounds.length;
+    const matmulFlops = peer.flops / matmulSeconds;
+    const useful = t.usefulFlops / (t.ms / 1000);
+    const executed = t.executedFlops / (t.ms / 1000);
+    return {
+      pool: m.row.name,
+      threads: m.row.threadsPerWorker,
+      calls: t.calls,
+      forwardSeconds: t.ms / 1000,
+      decideSeconds: t.decideMs / 1000,
+      usefulTokens: t.usefulTokens,
+      executedTokens: t.executedTokens,
+      usefulFlopsPerSecond: useful,
+      executedFlopsPerSecond: executed,
+      matmul: { m: peer.rows, k: gemmK, n: gemmN, seconds: matmulSeconds, flopsPerSecond: matmulFlops },
+      usefulOverMatmul: useful / matmulFlops,
+      executedOverMatmul: executed / matmulFlops,
+      usefulOverMatmulPerRound: m.rounds.map(
+        (x) => x.usefulFlops / x.forwardSeconds / (peer.flops / x.matmulSeconds),
+      ),
+    };
+  });
 
 // --- (b, c) one GOPO Expert phase through the loop, with the update's tokens counted -----------
+// Graph building and session compilation (Trainer.create, Forward.create; a new length bucket
+// compiles mid-phase) are counted apart, per phase of the loop's PhaseTimers, so the split and the
+// tokens/s can be read with and without them.
+let compileMs = 0;
+let currentPhase: string | null = null;
+let phaseCompile: Record<string, number> = {};
+function timedCreate<A extends unknown[], R>(create: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    const t0 = performance.now();
+    try {
+      return await create(...args);
+    } finally {
+      const ms = performance.now() - t0;
+      compileMs += ms;
+      if (currentPhase) phaseCompile[currentPhase] = (phaseCompile[currentPhase] ?? 0) + ms;
+    }
+  };
+}
+Trainer.create = timedCreate(Trainer.create.bind(Trainer));
+Forward.create = timedCreate(Forward.create.bind(Forward));
+const phaseTime = PhaseTimers.prototype.time;
+PhaseTimers.prototype.time = async function <T>(
+  this: PhaseTimers,
+  phase: string,
+  fn: () => Promise<T> | T,
+): Promise<T> {
+  if (phase === 'rollout') phaseCompile = {}; // an Expert phase starts
+  currentPhase = phase;
+  try {
+    return (await phaseTime.call(this, phase, fn)) as T;
+  } finally {
+    currentPhase = null;
+  }
+};
+
 interface StepTally {
   ms: number;
+  compileMs: number;
   tokens: number;
   padded: number;
 }
@@ -286,12 +350,14 @@ const steps: StepTally[] = [];
 const updaterStep = ExpertUpdater.prototype.step;
 ExpertUpdater.prototype.step = async function (this: ExpertUpdater, items, inputs) {
   const t0 = performance.now();
+  const c0 = compileMs;
   const r = await updaterStep.call(this, items, inputs);
   const longest = Math.max(1, ...items.map((i) => i.encoded.ids.length));
   const bucket = (n: number) => Math.ceil(n / TRAIN_LENGTH_BUCKET) * TRAIN_LENGTH_BUCKET;
   const seqLen = Math.min(bucket(longest), bucket(this.shape.seqLen));
   steps.push({
     ms: performance.now() - t0,
+    compileMs: compileMs - c0,
     tokens: items.reduce((n, i) => n + i.encoded.ids.length, 0),
     padded: this.shape.rows * seqLen,
   });
@@ -299,14 +365,15 @@ ExpertUpdater.prototype.step = async function (this: ExpertUpdater, items, input
 };
 interface PhaseResult {
   readonly workers: number;
-  readonly split: { phase: string; seconds: number }[];
+  /** Seconds per phase as PhaseTimers report them, and the graph compilation inside each. */
+  readonly split: { phase: string; seconds: number; compileSeconds: number }[];
   readonly evalSeconds: number;
   readonly steps: number;
+  /** Step time without compilation. */
   readonly stepSeconds: number;
   readonly nonPaddingTokens: number;
   readonly paddedTokens: number;
   readonly tokensPerSecond: number;
-  readonly tokensPerUpdateSecond: number;
 }
 const evalScenarios = 8;
 async function gopoPhase(workers: number): Promise<PhaseResult> {
@@ -314,7 +381,7 @@ async function gopoPhase(workers: number): Promise<PhaseResult> {
     seed: 1,
     agent: { from: 'dir', dir: agentDir },
     rollout: { workers },
-    loop: { iterations: 2, expertPhases: 1, csPhases: 0 },
+    loop: { iterations: 3, expertPhases: 1, csPhases: 0 },
     eval: { scenarios: evalScenarios, resamples: 100 },
     threads: cores,
   });
@@ -335,13 +402,14 @@ async function gopoPhase(workers: number): Promise<PhaseResult> {
   const m = ((last.metrics as Record<string, number> | undefined) ?? last) as Record<string, number>;
   const own = steps.slice(first);
   const mine = own.slice(own.length - (m['update/steps'] ?? 0));
-  const stepSeconds = mine.reduce((a, s) => a + s.ms, 0) / 1000;
+  const stepSeconds = mine.reduce((a, s) => a + s.ms - s.compileMs, 0) / 1000;
   const tokens = mine.reduce((a, s) => a + s.tokens, 0);
   return {
     workers,
     split: ['rollout', 'score', 'reference', 'update', 'sync'].map((k) => ({
       phase: k,
       seconds: m[`time/${k}`] ?? 0,
+      compileSeconds: (phaseCompile[k] ?? 0) / 1000,
     })),
     evalSeconds: m['time/eval'] ?? 0,
     steps: mine.length,
@@ -349,18 +417,15 @@ async function gopoPhase(workers: number): Promise<PhaseResult> {
     nonPaddingTokens: tokens,
     paddedTokens: mine.reduce((a, s) => a + s.padded, 0),
     tokensPerSecond: tokens / stepSeconds,
-    tokensPerUpdateSecond: tokens / (m['time/update'] ?? Number.NaN),
   };
 }
 console.log(
-  `GOPO: 2 Expert phases of ${base.rollout.scenarios} scenarios x ${base.rollout.groupSize} through runGopoTraining, in process and with 2 workers (the second phase is reported)`,
+  `GOPO: 3 Expert phases of ${base.rollout.scenarios} scenarios x ${base.rollout.groupSize} through runGopoTraining, in process and with 2 workers (the third phase is reported)`,
 );
 const phases = [await gopoPhase(1), await gopoPhase(2)];
 await fs.rm(root, { recursive: true, force: true });
 
 // --- results ------------------------------------------------------------------------------------
-const usefulFlopRate = tally.usefulFlops / (tally.ms / 1000);
-const executedFlopRate = tally.executedFlops / (tally.ms / 1000);
 const result = {
   date: new Date().toISOString(),
   machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores, node: process.version },
@@ -384,23 +449,9 @@ const result = {
     })),
   },
   forward: {
-    calls: tally.calls,
-    seconds: tally.ms / 1000,
-    decideSeconds: decideMs / 1000,
-    usefulTokens: tally.usefulTokens,
-    executedTokens: tally.executedTokens,
-    usefulFlops: tally.usefulFlops,
-    executedFlops: tally.executedFlops,
-    usefulFlopsPerSecond: usefulFlopRate,
-    executedFlopsPerSecond: executedFlopRate,
     medianTokensPerCall: gemmRows,
-  },
-  matmul: { m: gemmRows, k: gemmK, n: gemmN, seconds: gemmSeconds, flopsPerSecond: gemmFlops },
-  largeMatmul: { m: bigRows, k: gemmK, n: gemmN, seconds: bigSeconds, flopsPerSecond: bigFlops },
-  ratios: {
-    usefulForwardOverMatmul: usefulFlopRate / gemmFlops,
-    executedForwardOverMatmul: executedFlopRate / gemmFlops,
-    perRound,
+    byPool: busy,
+    largeMatmul: { m: bigRows, k: gemmK, n: gemmN, flopsPerSecond: bigFlops },
     target: 0.5,
   },
   gopoPhases: phases,
@@ -422,30 +473,30 @@ const table = [
       `| ${p.name} | ${p.threadsPerWorker} | ${f(p.dialoguesPerSecond, 2)} | ${f(p.decisionsPerSecond, 1)} | ${f(p.overInProcess, 2)} | ${f(p.startSeconds, 1)} |`,
   ),
   '',
-  `| GOPO Expert phase (${base.rollout.scenarios} scenarios x G ${base.rollout.groupSize}), the loop's PhaseTimers | in process (s) | share | 2 workers (s) | share |`,
-  '|---|---:|---:|---:|---:|',
+  `| GOPO Expert phase (${base.rollout.scenarios} scenarios x G ${base.rollout.groupSize}), the loop's PhaseTimers | in process (s) | of which compiling | share without it | 2 workers (s) | of which compiling | share without it |`,
+  '|---|---:|---:|---:|---:|---:|---:|',
   ...phases[0]!.split.map((s, i) => {
     const cells = phases.map((p) => {
-      const total = p.split.reduce((a, x) => a + x.seconds, 0);
-      const x = p.split[i]!.seconds;
-      return `${f(x, 2)} | ${f((100 * x) / total)}%`;
+      const steady = p.split.reduce((a, x) => a + x.seconds - x.compileSeconds, 0);
+      const x = p.split[i]!;
+      return `${f(x.seconds, 2)} | ${f(x.compileSeconds, 2)} | ${f((100 * (x.seconds - x.compileSeconds)) / steady)}%`;
     });
     return `| ${s.phase} | ${cells.join(' | ')} |`;
   }),
-  `| (eval, ${evalScenarios} held-out scenarios, not in the split) | ${phases.map((p) => `${f(p.evalSeconds, 2)} | `).join('| ')}|`,
+  `| (eval, ${evalScenarios} held-out scenarios, not in the split) | ${phases.map((p) => `${f(p.evalSeconds, 2)} | | `).join('| ')}|`,
   '',
   '| measure | value | target |',
   '|---|---|---|',
   ...phases.map(
     (p) =>
-      `| update tokens/s, ${p.workers > 1 ? `${p.workers} workers` : 'in process'} (non-padding tokens / GOPO step time) | ${f(p.tokensPerSecond, 0)} (${p.nonPaddingTokens} tokens in ${p.steps} steps, ${f(p.stepSeconds, 2)} s; ${f((100 * p.nonPaddingTokens) / Math.max(1, p.paddedTokens))}% of the ${p.paddedTokens} tokens computed; ${f(p.tokensPerUpdateSecond, 0)} per second of time/update) | |`,
+      `| update tokens/s, ${p.workers > 1 ? `${p.workers} workers` : 'in process'} (non-padding tokens / GOPO step time without compiling) | ${f(p.tokensPerSecond, 0)} (${p.nonPaddingTokens} tokens in ${p.steps} steps, ${f(p.stepSeconds, 2)} s; ${f((100 * p.nonPaddingTokens) / Math.max(1, p.paddedTokens))}% of the ${p.paddedTokens} tokens computed) | |`,
   ),
-  `| Expert forward during rollouts, useful FLOP/s | ${g9(usefulFlopRate)} GFLOP/s (${tally.calls} calls, ${f(tally.ms / 1000, 2)} s; real tokens ${f((100 * tally.usefulTokens) / Math.max(1, tally.executedTokens))}% of those computed) | |`,
-  `| same, FLOP/s as executed (padding included) | ${g9(executedFlopRate)} GFLOP/s | |`,
-  `| pure MatMul [${gemmRows}, ${gemmK}] x [${gemmK}, ${gemmN}] (the median forward call's tokens), ${cores} threads, right after each in-process round | ${g9(gemmFlops)} GFLOP/s (${f(gemmSeconds * 1000, 2)} ms) | |`,
-  `| for scale: MatMul [${bigRows}, ${gemmK}] x [${gemmK}, ${gemmN}] | ${g9(bigFlops)} GFLOP/s (useful forward / it: ${f(usefulFlopRate / bigFlops, 2)}) | |`,
-  `| useful forward FLOP/s / MatMul FLOP/s | ${f(result.ratios.usefulForwardOverMatmul, 2)} (per round ${perRound.map((x) => f(x.usefulOverMatmul, 2)).join(', ')}; as executed, padding included: ${f(result.ratios.executedForwardOverMatmul, 2)}) | >= 0.5 |`,
-  `| host share of decide() (encoding, packing, outside the forward) | ${f((100 * (decideMs - tally.ms)) / Math.max(1, decideMs))}% of ${f(decideMs / 1000, 2)} s | |`,
+  ...busy.flatMap((b) => [
+    `| Expert forward during ${b.pool} rollouts (${b.threads} ORT thread${b.threads > 1 ? 's' : ''}), useful FLOP/s | ${g9(b.usefulFlopsPerSecond)} GFLOP/s (${b.calls} calls, ${f(b.forwardSeconds, 2)} s; as executed, padding included, ${g9(b.executedFlopsPerSecond)}; real tokens ${f((100 * b.usefulTokens) / Math.max(1, b.executedTokens))}% of those computed; host work ${f((100 * (b.decideSeconds - b.forwardSeconds)) / Math.max(1e-9, b.decideSeconds))}% of decide()) | |`,
+    `| pure MatMul [${b.matmul.m}, ${gemmK}] x [${gemmK}, ${gemmN}] (the median call's tokens), ${b.threads} thread${b.threads > 1 ? 's' : ''}, 1 s after each of those rounds | ${g9(b.matmul.flopsPerSecond)} GFLOP/s (${f(b.matmul.seconds * 1000, 2)} ms) | |`,
+    `| **useful forward FLOP/s / MatMul FLOP/s, ${b.threads} thread${b.threads > 1 ? 's' : ''}** | **${f(b.usefulOverMatmul, 2)}** (rounds ${b.usefulOverMatmulPerRound.map((x) => f(x, 2)).join(', ')}; as executed ${f(b.executedOverMatmul, 2)}) | >= 0.5 |`,
+  ]),
+  `| for scale: MatMul [${bigRows}, ${gemmK}] x [${gemmK}, ${gemmN}], ${cores} threads | ${g9(bigFlops)} GFLOP/s (useful forward, ${cores} threads, / it: ${f(busy[0]!.usefulFlopsPerSecond / bigFlops, 2)}) | |`,
   '',
   `Whole benchmark: ${f(result.wallSeconds, 0)} s.`,
   '',

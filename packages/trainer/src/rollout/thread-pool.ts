@@ -10,10 +10,8 @@
  * failing call was playing; a worker that dies is reported as a RolloutWorkerExitError (the pool
  * then refuses further work); close() terminates the threads.
  */
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { GopoError, UsageError } from '@gopo/core';
+import type { Worker } from 'node:worker_threads';
+import { GopoError, siblingModule, startModuleWorker, UsageError } from '@gopo/core';
 import type { ParamStore } from '@gopo/nn';
 import { type EpisodeJob, type EpisodeResult, EpisodeResultSchema } from './episodes.js';
 import type { RolloutWorkerPool, RunJobsOptions } from './worker-pool.js';
@@ -54,24 +52,8 @@ export class RolloutWorkerExitError extends GopoError {
   }
 }
 
-// Under the source condition (tests, benches, dev) the worker is a .ts file that plain Node cannot
-// load: it is started through tsx's loader, with the same condition, from a small bootstrap script
-// (as @gopo/rewards starts its score workers).
-const WORKER_URL = new URL(
-  import.meta.url.endsWith('.ts') ? './rollout-worker.ts' : './rollout-worker.js',
-  import.meta.url,
-);
-
-function startWorker(workerData: unknown): Worker {
-  if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, { workerData });
-  const tsx = pathToFileURL(
-    createRequire(import.meta.url)
-      .resolve('tsx/esm/api')
-      .replace(/\.cjs$/, '.mjs'),
-  ).href;
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { (m.register ?? m.default.register)(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-  return new Worker(boot, { eval: true, workerData, execArgv: ['--conditions=@gopo/source'] });
-}
+// From source (tests, benches, dev) the worker is rollout-worker.ts, started through tsx.
+const WORKER_URL = siblingModule(import.meta.url, 'rollout-worker');
 
 type Reply = Extract<FromWorker, { type: 'done' | 'synced' }>;
 
@@ -222,7 +204,7 @@ export class ThreadPool implements RolloutWorkerPool {
       throw new UsageError('only an Expert Agent spec can sync learner weights');
     const handles = Array.from(
       { length: options.workers },
-      (_, i) => new WorkerHandle(i, startWorker({ spec, index: i })),
+      (_, i) => new WorkerHandle(i, startModuleWorker(WORKER_URL, { workerData: { spec, index: i } })),
     );
     try {
       const started = await Promise.allSettled(handles.map((h) => h.ready));
