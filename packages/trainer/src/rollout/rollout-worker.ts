@@ -2,7 +2,8 @@
  * A rollout worker thread of ThreadPool: builds its environment and policies from the spec in
  * `workerData`, then serves `run` (play a shard of jobs with runEpisodes, streaming each finished
  * episode) and `sync` (replace the Expert Agent's weights with the learner's) one at a time.
- * A failing call reports the ids of the jobs it was playing.
+ * A failing call reports the ids of the jobs it was playing. On `close` it stops before its next
+ * policy call, aborts reply requests in flight and lets its thread end (never inside a model call).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type {
@@ -44,7 +45,16 @@ function taggedSync<T>(jobs: () => readonly string[], fn: () => T): T {
   }
 }
 
-/** The policies, with every failure tagged with the session ids (job ids) of the batch. */
+/** Set by `close`: the next policy call throws instead of running. */
+let stopping = false;
+const checkOpen = () => {
+  if (stopping) throw new Error('the pool is closing');
+};
+
+/**
+ * The policies, with every failure tagged with the session ids (job ids) of the batch, and no call
+ * started once the pool is closing.
+ */
 function trackedRoles(roles: EpisodeRoles): EpisodeRoles {
   const inner = roles.strategy;
   const strategy: StrategyPolicy = {
@@ -61,7 +71,10 @@ function trackedRoles(roles: EpisodeRoles): EpisodeRoles {
     decide: (states: readonly AgentState[], options: DecideOptions) =>
       tagged(
         () => states.map((s) => s.sessionId),
-        () => inner.decide(states, options),
+        () => {
+          checkOpen();
+          return inner.decide(states, options);
+        },
       ),
   };
   const reply: ReplyPolicy = {
@@ -69,7 +82,10 @@ function trackedRoles(roles: EpisodeRoles): EpisodeRoles {
     reply: (requests: readonly ReplyRequest[]) =>
       tagged(
         () => requests.map((r) => r.state.sessionId),
-        () => roles.reply.reply(requests),
+        () => {
+          checkOpen();
+          return roles.reply.reply(requests);
+        },
       ),
   };
   return { strategy, reply };
@@ -122,7 +138,11 @@ function postError(request: number | null, e: unknown): void {
   });
 }
 
-async function serve(built: WorkerRoles, maxLive: number, msg: ToWorker): Promise<void> {
+async function serve(
+  built: WorkerRoles,
+  maxLive: number,
+  msg: Exclude<ToWorker, { type: 'close' }>,
+): Promise<void> {
   if (msg.type === 'sync') {
     const agent = built.agent;
     if (agent) {
@@ -164,6 +184,14 @@ async function start(): Promise<void> {
   // One request at a time, in arrival order.
   let queue: Promise<void> = Promise.resolve();
   port.on('message', (raw: unknown) => {
+    if ((raw as { type?: unknown } | null)?.type === 'close') {
+      stopping = true;
+      void built.reply.close();
+      // Once the call in flight has stopped (JS is running, no model call is), the thread ends;
+      // keep-alive sockets of a reply backend would otherwise keep it up.
+      queue = queue.then(() => process.exit(0));
+      return;
+    }
     queue = queue.then(async () => {
       const parsed = ToWorkerSchema.safeParse(raw);
       if (!parsed.success) {
@@ -174,6 +202,7 @@ async function start(): Promise<void> {
         );
         return;
       }
+      if (parsed.data.type === 'close') return;
       try {
         await serve(built, maxLive, parsed.data);
       } catch (e) {

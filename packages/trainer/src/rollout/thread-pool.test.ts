@@ -1,4 +1,6 @@
 import { promises as fs } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ShopEnvConfigSchema, shopStrategyPolicies, templateReplyPolicy } from '@gopo/envs';
@@ -171,51 +173,64 @@ describe('ThreadPool', () => {
   });
 
   it('a worker that dies mid-run is reported (not hung) and the pool refuses more work', async () => {
-    const pool = await ThreadPool.create({ workers: 2, spec: expertSpec(), learner });
+    // Replies from a server that never answers keep both workers waiting on HTTP (no model call in
+    // flight: onnxruntime-node aborts the process when a thread is torn down inside a session run).
+    const seen: number[] = [];
+    const server = createServer(() => seen.push(1));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const pool = await ThreadPool.create({
+      workers: 2,
+      spec: {
+        policy: { kind: 'scripted', name: 'history' },
+        env,
+        reply: { kind: 'openai', baseUrl: `http://127.0.0.1:${port}/v1`, model: 'm', timeoutMs: 60_000 },
+      },
+    });
     try {
-      // Worker 1 ends as the first episode of the call comes back (its shard of 6 jobs, 4 live at a
-      // time, is then unfinished).
-      let killed: Promise<number> | undefined;
-      const running = pool
-        .run(jobs, {
-          onEpisode: () => {
-            killed ??= pool.threads[1]!.terminate();
-          },
-        })
-        .then(
-          () => undefined,
-          (err: unknown) => err,
-        );
+      const sampled = jobs.slice(0, 8);
+      const running = pool.run(sampled).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      // Every dialogue's first reply is in flight: 4 per worker.
+      while (seen.length < 8) await new Promise((r) => setTimeout(r, 10));
+      await pool.threads[1]!.terminate();
       const e = await running;
-      expect(killed).toBeDefined();
-      await killed;
       expect(e).toBeInstanceOf(RolloutWorkerExitError);
       const err = e as RolloutWorkerExitError;
       expect(err.worker).toBe(1);
-      expect(err.jobs).toEqual(jobs.slice(6).map((j) => j.id));
+      expect(err.jobs).toEqual(sampled.slice(4).map((j) => j.id));
       expect(err.message).toMatch(/rollout worker 1 exited \(code 1\) while playing jobs /);
       await expect(pool.run(jobs.slice(0, 1))).rejects.toThrow(RolloutWorkerExitError);
       await expect(pool.sync()).rejects.toThrow(RolloutWorkerExitError);
     } finally {
+      // Worker 0 is still waiting on the server: close() aborts its request and it leaves.
       await pool.close();
+      server.closeAllConnections();
+      server.close();
     }
   });
 
-  it('close() terminates the workers and later calls are refused', async () => {
-    const pool = await ThreadPool.create({
-      workers: 2,
-      spec: { policy: { kind: 'scripted', name: 'history' }, env },
-    });
+  it('close() mid-run stops the workers between model calls; later calls are refused', async () => {
+    const pool = await ThreadPool.create({ workers: 2, spec: expertSpec(), learner });
     const exits = pool.threads.map((t) => new Promise<number>((resolve) => t.once('exit', resolve)));
-    const running = pool.run(jobs).then(
-      () => 'finished',
-      (err: unknown) => err,
-    );
-    await pool.close();
-    await Promise.all(exits);
+    let closing: Promise<void> | undefined;
+    const running = pool
+      .run(jobs, {
+        onEpisode: () => {
+          closing ??= pool.close();
+        },
+      })
+      .then(
+        () => 'finished',
+        (err: unknown) => err,
+      );
     const r = await running;
-    // The run either finished before close() or was rejected by it; it never hangs.
-    if (r !== 'finished') expect(String(r)).toMatch(/closed/);
+    expect(closing).toBeDefined();
+    await closing;
+    expect(String(r)).toMatch(/the pool was closed/);
+    expect(await Promise.all(exits)).toEqual([0, 0]);
     await expect(pool.run(jobs)).rejects.toThrow(/closed/);
     await pool.close();
   });

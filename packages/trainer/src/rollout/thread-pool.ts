@@ -8,7 +8,9 @@
  *
  * A failure inside a worker comes back as a RolloutWorkerError naming the worker and the jobs the
  * failing call was playing; a worker that dies is reported as a RolloutWorkerExitError (the pool
- * then refuses further work); close() terminates the threads.
+ * then refuses further work). close() ends the threads gracefully: each stops at its next policy call
+ * and leaves on its own. A worker is never terminated inside a model call: onnxruntime-node aborts
+ * the whole process when a thread is torn down during a session run.
  */
 import type { Worker } from 'node:worker_threads';
 import { GopoError, siblingModule, startModuleWorker, UsageError } from '@gopo/core';
@@ -70,9 +72,10 @@ class WorkerHandle {
   private readonly pending = new Map<number, Pending>();
   private nextRequest = 0;
   private closing = false;
+  private exited = false;
   private crash: Error | undefined;
-  /** Why the thread is gone, once it is (and the pool did not end it). */
-  exitError: RolloutWorkerExitError | undefined;
+  /** Why the worker can take no more work, once it cannot (and the pool did not close it). */
+  exitError: RolloutWorkerExitError | RolloutWorkerError | undefined;
 
   constructor(
     readonly index: number,
@@ -89,8 +92,14 @@ class WorkerHandle {
     thread.on('message', (raw: unknown) => {
       const parsed = FromWorkerSchema.safeParse(raw);
       if (!parsed.success) {
-        this.crash = new Error(`unreadable message from the worker: ${parsed.error.message}`);
-        void thread.terminate();
+        this.fail(
+          new RolloutWorkerError(
+            index,
+            this.pendingJobs(),
+            `sent an unreadable message: ${parsed.error.message}`,
+          ),
+        );
+        thread.postMessage({ type: 'close' });
         return;
       }
       const m = parsed.data;
@@ -136,14 +145,24 @@ class WorkerHandle {
       this.crash = e;
     });
     thread.on('exit', (code) => {
+      this.exited = true;
       if (this.closing) return;
-      const jobs = [...this.pending.values()].flatMap((p) => p.jobs.map((j) => j.id));
       const detail = this.crash ? `${this.crash.name}: ${this.crash.message}` : '';
-      this.exitError = new RolloutWorkerExitError(index, code, jobs, detail);
-      failReady(this.exitError);
-      for (const p of this.pending.values()) p.reject(this.exitError);
-      this.pending.clear();
+      const error = new RolloutWorkerExitError(index, code, this.pendingJobs(), detail);
+      failReady(error);
+      this.fail(error);
     });
+  }
+
+  private pendingJobs(): string[] {
+    return [...this.pending.values()].flatMap((p) => p.jobs.map((j) => j.id));
+  }
+
+  /** Rejects every call in flight with `error` and refuses later ones. */
+  private fail(error: RolloutWorkerExitError | RolloutWorkerError): void {
+    this.exitError ??= error;
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
   }
 
   request(
@@ -165,12 +184,21 @@ class WorkerHandle {
     });
   }
 
-  async terminate(): Promise<void> {
+  /**
+   * Rejects the calls in flight and asks the worker to leave: it stops at its next policy call and
+   * its thread ends on its own. Only a worker that has not left after `graceMs` is terminated.
+   */
+  async close(graceMs = 60_000): Promise<void> {
     this.closing = true;
     const closed = new RolloutWorkerError(this.index, [], 'the pool was closed');
     for (const p of this.pending.values()) p.reject(closed);
     this.pending.clear();
-    await this.thread.terminate();
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.thread.once('exit', () => resolve()));
+    this.thread.postMessage({ type: 'close' });
+    const timer = setTimeout(() => void this.thread.terminate(), graceMs);
+    await exited;
+    clearTimeout(timer);
   }
 }
 
@@ -214,7 +242,7 @@ export class ThreadPool implements RolloutWorkerPool {
       await pool.sync();
       return pool;
     } catch (e) {
-      await Promise.all(handles.map((h) => h.terminate()));
+      await Promise.all(handles.map((h) => h.close()));
       throw e;
     }
   }
@@ -263,8 +291,16 @@ export class ThreadPool implements RolloutWorkerPool {
               },
             ),
       );
-      // Every shard settles before the call does, so the next call finds idle workers.
-      const settled = await Promise.allSettled(calls);
+      // Every shard settles before the call does, so the next call finds idle workers; unless a
+      // worker died: the pool takes no more work then, and the call fails at once.
+      const died = new Promise<never>((_, reject) => {
+        for (const c of calls)
+          c.catch((e: unknown) => {
+            if (e instanceof RolloutWorkerExitError) reject(e);
+          });
+      });
+      died.catch(() => {});
+      const settled = await Promise.race([Promise.allSettled(calls), died]);
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
       const missing = out.indexOf(undefined);
@@ -302,10 +338,10 @@ export class ThreadPool implements RolloutWorkerPool {
     });
   }
 
-  /** Terminates the workers; calls in flight are rejected. */
+  /** Ends the workers (see the top of this file); calls in flight are rejected at once. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(this.handles.map((h) => h.terminate()));
+    await Promise.all(this.handles.map((h) => h.close()));
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Messages between a ThreadPool and its rollout worker threads, schema-checked on both sides.
  * Requests are numbered; a worker answers each with `done`, `synced` or `error`, after streaming
- * one `episode` per finished episode of a `run`.
+ * one `episode` per finished episode of a `run`. `close` has no answer: the thread ends.
  */
 import { z } from 'zod';
 import { EpisodeJobSchema } from './episodes.js';
@@ -14,6 +14,9 @@ const ParamSchema = z.object({
 export type ParamMessage = z.infer<typeof ParamSchema>;
 
 export const ToWorkerSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('close').describe('stop at the next policy call, then leave (the thread ends)'),
+  }),
   z.object({
     type: z.literal('run'),
     request: z.number().int(),
