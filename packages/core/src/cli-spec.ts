@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Logger } from './logger.js';
 
 /** Execution device names accepted everywhere a device is chosen. */
@@ -10,6 +10,8 @@ export interface CliContext {
   readonly logger: Logger;
   readonly seed: number;
   readonly device: DeviceName;
+  /** The command-specific global flags given on the command line (the others hold their defaults). */
+  readonly given: ReadonlySet<CommandGlobal>;
   /** --config, when given; a command that takes a config file reads it from here. */
   readonly configFile: string | undefined;
   /** --set key=value overrides for the config. */
@@ -19,6 +21,28 @@ export interface CliContext {
   readonly quiet: boolean;
   /** Command results go here (stdout), logs go to the logger (stderr). */
   readonly out: (text: string) => void;
+}
+
+/**
+ * The global flags that only some commands use. Every command lists the ones it honours in
+ * `globals`; the CLI refuses the others with exit 2, so no flag is ever silently ignored.
+ * (--log-level, --log-file, --quiet, --verbose and --data-dir apply to every command.)
+ */
+export const COMMAND_GLOBALS = ['config', 'set', 'seed', 'device'] as const;
+export type CommandGlobal = (typeof COMMAND_GLOBALS)[number];
+
+/** The largest --seed (seeds are unsigned 32-bit integers). */
+export const MAX_SEED = 0xffffffff;
+
+/**
+ * Which of a command's options name files, so that the CLI checks them before the command runs: an
+ * input must exist and be a file (a folder for `inputDirs`), and an output is never a folder, a
+ * device, or the same file as an input, the --config file or the --log-file.
+ */
+export interface CommandFiles<T> {
+  readonly inputs?: readonly (keyof T & string)[];
+  readonly inputDirs?: readonly (keyof T & string)[];
+  readonly outputs?: readonly (keyof T & string)[];
 }
 
 export interface PositionalSpec {
@@ -39,6 +63,10 @@ export interface CommandSpec<S extends z.ZodObject = z.ZodObject> {
   readonly positionals?: readonly PositionalSpec[];
   readonly options: S;
   readonly examples?: readonly (readonly [command: string, description: string])[];
+  /** The global flags this command honours (see COMMAND_GLOBALS); the others are refused. */
+  readonly globals: readonly CommandGlobal[];
+  /** Options naming files the command reads and writes (checked before `run`). */
+  readonly files?: CommandFiles<z.infer<S>>;
   /** Returns the exit code (default 0). Throw a GopoError for user errors. */
   run(args: z.infer<S>, ctx: CliContext): Promise<number | undefined> | number | undefined;
 }
@@ -46,6 +74,16 @@ export interface CommandSpec<S extends z.ZodObject = z.ZodObject> {
 export function defineCommand<S extends z.ZodObject>(spec: CommandSpec<S>): CommandSpec<S> {
   return spec;
 }
+
+/**
+ * The `--format` option of every command that prints results: `text` for people, `json` (one JSON
+ * document on stdout) for programs.
+ */
+export const OutputFormatSchema = z
+  .enum(['text', 'json'])
+  .default('text')
+  .describe('result format: text for people, json for programs (one JSON document on stdout)');
+export type OutputFormat = z.infer<typeof OutputFormatSchema>;
 
 export type OptionKind = 'string' | 'number' | 'boolean' | 'array';
 
@@ -76,6 +114,11 @@ interface ZodLike {
 export function describeOptions(schema: z.ZodObject): OptionDescription[] {
   const out: OptionDescription[] = [];
   for (const [name, field] of Object.entries(schema.shape)) {
+    // yargs reads --no-x as x=false, so an option named noX could never be given.
+    if (/^no[A-Z]/.test(name))
+      throw new Error(
+        `option ${name}: name it ${name[2]!.toLowerCase()}${name.slice(3)} (--no-… negates a boolean)`,
+      );
     let node = field as unknown as ZodLike;
     let required = true;
     let defaultValue: unknown;

@@ -66,6 +66,76 @@ export class UnknownNameError extends GopoError {
   }
 }
 
+/**
+ * A path the command was asked to read or write cannot be used as asked: a directory where a file is
+ * needed, a device, a path that cannot be created, an output that is one of the inputs.
+ */
+export class PathError extends GopoError {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`${file}: ${reason}`);
+  }
+}
+
+/** A run folder cannot be created, reused or replaced as asked; nothing was deleted. */
+export class RunDirError extends GopoError {
+  constructor(
+    readonly dir: string,
+    readonly reason: string,
+  ) {
+    super(`run folder ${dir}: ${reason}`);
+  }
+}
+
+/**
+ * The machine ran out of a resource (memory, most often inside ONNX Runtime or a typed-array
+ * allocation). Not a bug: the sizes asked for do not fit.
+ */
+export class ResourceError extends GopoError {
+  constructor(
+    readonly resource: string,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`out of ${resource}: ${detail} (try smaller sizes: batch, sequence length, resamples)`, options);
+  }
+}
+
 export function isGopoError(e: unknown): e is GopoError {
   return e instanceof GopoError;
+}
+
+// Messages that V8, Node and ONNX Runtime use when an allocation fails.
+const OUT_OF_MEMORY =
+  /bad_alloc|Failed to allocate|out of memory|Array buffer allocation failed|Invalid typed array length|Cannot create a string longer than|Invalid string length/i;
+
+/**
+ * The error as a ResourceError when it is an allocation failure (from V8, Node or ONNX Runtime),
+ * else unchanged; the CLI prints the former as a user-facing resource message.
+ */
+export function asResourceError(e: unknown): unknown {
+  if (e instanceof GopoError || !(e instanceof Error)) return e;
+  if (!OUT_OF_MEMORY.test(e.message)) return e;
+  return new ResourceError('memory', e.message.split('\n')[0]!, { cause: e });
+}
+
+/**
+ * Text safe to print on a terminal: control characters (C0, DEL, C1, and the Unicode line and
+ * bidirectional-override characters) become visible escapes, so bytes from a user's file cannot move
+ * the cursor, change colours or reorder what is shown.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => {
+      const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+      const code = c.charCodeAt(0);
+      return (
+        named[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`)
+      );
+    },
+  );
 }

@@ -114,7 +114,7 @@ describe('run directories', () => {
       step: 1,
       'loss/gopo': 0.5,
     });
-    await expect(createRunDir('exp1', {}, { parent })).rejects.toThrow(/already exists/);
+    await expect(createRunDir('exp1', {}, { parent })).rejects.toThrow(/already holds a run/);
     const resumed = await createRunDir('exp1', { lr: 1 }, { parent, resume: true });
     expect(resumed.resumed).toBe(true);
     expect(readFileSync(resumed.metricsFile, 'utf8')).toContain('loss/gopo');

@@ -1,9 +1,9 @@
-import { createReadStream, promises as fs } from 'node:fs';
-import * as path from 'node:path';
-import { createInterface } from 'node:readline';
+import { promises as fs } from 'node:fs';
 import type { z } from 'zod';
 import { AtomicFileWriter } from './atomic-file.js';
-import { FileFormatError, MissingFileError } from './errors.js';
+import { FileFormatError } from './errors.js';
+import { assertNotJsonArray, readLines } from './lines.js';
+import { checkInputFile, resolveOutputFile } from './paths.js';
 
 /** One validated record and the 1-based line it came from. */
 export interface JsonlRecord<T> {
@@ -50,26 +50,26 @@ export function parseJsonlLine<S extends z.ZodType>(
 }
 
 /**
- * Streams a JSON Lines file, validating each non-blank line with `schema`. Memory stays bounded by
- * the longest line. An invalid line throws a FileFormatError naming file, line and field path, unless
- * `skipInvalid` is set.
+ * Streams a JSON Lines file, validating each non-blank line with `schema`. Lines are those of
+ * lines.ts (\n, \r\n; UTF-8; at most MAX_LINE_BYTES), so an overlong or non-UTF-8 line is a line
+ * error like invalid JSON. Memory stays bounded by the longest line. An invalid line throws a
+ * FileFormatError naming file, line and field path, unless `skipInvalid` is set. A folder, a missing
+ * file and a file holding one JSON array are errors whatever the options.
  */
 export async function* readJsonl<S extends z.ZodType>(
   file: string,
   schema?: S,
   options: ReadJsonlOptions = {},
 ): AsyncGenerator<JsonlRecord<z.infer<S>>> {
-  try {
-    await fs.access(file);
-  } catch {
-    throw new MissingFileError(file);
-  }
-  const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-  let line = 0;
-  for await (const text of rl) {
-    line++;
-    if (text.trim() === '') continue;
-    const parsed = parseJsonlLine(text, line, schema);
+  checkInputFile(file);
+  await assertNotJsonArray(file);
+  for await (const l of readLines(file)) {
+    const line = l.line;
+    if (l.text !== undefined && l.text.trim() === '') continue;
+    const parsed: ReturnType<typeof parseJsonlLine<S>> =
+      l.text === undefined
+        ? { ok: false, issues: [{ line, path: [], message: l.fault }] }
+        : parseJsonlLine(l.text, line, schema);
     if (parsed.ok) {
       yield { line, value: parsed.value };
       continue;
@@ -80,7 +80,6 @@ export async function* readJsonl<S extends z.ZodType>(
     }
     const first = parsed.issues[0]!;
     const more = parsed.issues.length > 1 ? ` (+${parsed.issues.length - 1} more issue(s) on this line)` : '';
-    rl.close();
     throw new FileFormatError({ file, line, path: first.path }, first.message + more);
   }
 }
@@ -139,8 +138,10 @@ export class JsonlWriter<T = unknown> {
   }
 }
 
-/** Appends one record to a JSONL log (metrics, events); creates the file and its directory. */
+/**
+ * Appends one record to a JSONL log (metrics, events); creates the file and its folder. A folder or
+ * device at the path is refused (resolveOutputFile).
+ */
 export async function appendJsonl(file: string, record: unknown): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.appendFile(file, `${JSON.stringify(record)}\n`);
+  await fs.appendFile(resolveOutputFile(file), `${JSON.stringify(record)}\n`);
 }

@@ -1,6 +1,6 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import winston from 'winston';
+import { escapeControl } from './errors.js';
+import { checkAppendFile } from './paths.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -20,7 +20,8 @@ export type Logger = winston.Logger;
 const humanFormat = winston.format.printf(({ level, message, timestamp, scope, ...rest }) => {
   const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
   const where = scope ? ` [${String(scope)}]` : '';
-  return `${String(timestamp).slice(11, 19)} ${level}${where} ${String(message)}${extra}`;
+  // Messages quote user input (file names, bad lines): escaped like errors, so the terminal shows bytes.
+  return `${String(timestamp).slice(11, 19)} ${level}${where} ${escapeControl(String(message))}${extra}`;
 });
 
 /** Human-readable console output plus optional structured JSON lines in a file. */
@@ -34,7 +35,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     }),
   ];
   if (options.file) {
-    fs.mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
+    checkAppendFile(options.file);
     transports.push(
       new winston.transports.File({
         filename: options.file,

@@ -1,13 +1,55 @@
-import { defineCommand, FileFormatError } from '@gopo/core';
+import { defineCommand, FileFormatError, OutputFormatSchema } from '@gopo/core';
 import { z } from 'zod';
-import { formatLogIssue, readSessions, validateLogFile } from './log-io.js';
-import { loadSop, shopSopDefault } from './sop.js';
+import {
+  formatLogIssue,
+  type LogValidationReport,
+  noSessionsError,
+  readSessions,
+  validateLogFile,
+} from './log-io.js';
+import { loadSop, type Sop, shopSopDefault } from './sop.js';
 
 const countsLine = (rec: Readonly<Record<string, number>>) =>
   Object.entries(rec)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `${k}=${v}`)
     .join(' ') || '-';
+
+/** SOP violations of the valid sessions of a log. */
+interface SopCount {
+  readonly name: string;
+  readonly violations: number;
+  readonly agentTurns: number;
+  readonly sessionsAffected: number;
+}
+
+async function countSopViolations(file: string, sop: Sop, strict: boolean): Promise<SopCount> {
+  let violations = 0;
+  let agentTurns = 0;
+  let sessionsAffected = 0;
+  for await (const { session } of readSessions(file, { skipInvalid: true, strict })) {
+    const checks = sop.replay(session);
+    const v = checks.filter((c) => c.violation).length;
+    agentTurns += checks.length;
+    violations += v;
+    if (v > 0) sessionsAffected++;
+  }
+  return { name: sop.spec.name, violations, agentTurns, sessionsAffected };
+}
+
+function reportLines(report: LogValidationReport, sop: SopCount | null): string[] {
+  const lines = [
+    `${report.file}: ${report.validSessions} valid session(s), ${report.invalidLines} invalid line(s) skipped`,
+    `user turns: ${report.userTurns}  agent turns: ${report.agentTurns}  sessions with references: ${report.withReference}`,
+    `goals: ${countsLine(report.byGoal)}`,
+    `outcomes: ${countsLine(report.byStatus)}`,
+  ];
+  if (sop)
+    lines.push(
+      `SOP ${sop.name}: ${sop.violations} violation(s) over ${sop.agentTurns} agent turn(s), ${sop.sessionsAffected} session(s) affected`,
+    );
+  return lines;
+}
 
 export const logsValidateCommand = defineCommand({
   path: ['logs', 'validate'],
@@ -27,43 +69,38 @@ export const logsValidateCommand = defineCommand({
       .string()
       .optional()
       .describe('SOP file (YAML/JSON) to count SOP violations with; "shop" for the default shop SOP'),
+    format: OutputFormatSchema,
   }),
+  globals: [],
+  files: { inputs: ['file'] },
   examples: [
     ['gopo logs validate logs.jsonl', 'check a log, exit 2 on the first bad line report'],
     ['gopo logs validate logs.jsonl --skip-invalid --sop shop', 'count bad lines and SOP violations'],
+    ['gopo logs validate logs.jsonl --format json', 'the report as JSON'],
   ],
   async run(args, ctx) {
     const report = await validateLogFile(args.file, { strict: args.strict });
-    if (report.invalidLines > 0 && !args.skipInvalid) {
-      for (const issue of report.issues) ctx.out(formatLogIssue(args.file, issue));
+    const failed = report.invalidLines > 0 && !args.skipInvalid;
+    const sop =
+      args.sop && !failed
+        ? await countSopViolations(
+            args.file,
+            args.sop === 'shop' ? shopSopDefault() : await loadSop(args.sop),
+            args.strict,
+          )
+        : null;
+    const empty = !failed && report.validSessions === 0;
+    if (args.format === 'json') ctx.out(JSON.stringify({ ...report, sop }, null, 2));
+    else if (failed) for (const issue of report.issues) ctx.out(formatLogIssue(args.file, issue));
+    else if (!empty) for (const line of reportLines(report, sop)) ctx.out(line);
+    if (failed) {
       const first = report.issues[0]!;
       throw new FileFormatError(
         { file: args.file, line: first.line, path: first.path },
         `${first.message} (${report.invalidLines} invalid line(s), ${report.issues.length} issue(s) in all)`,
       );
     }
-    ctx.out(
-      `${args.file}: ${report.validSessions} valid session(s), ${report.invalidLines} invalid line(s) skipped`,
-    );
-    ctx.out(`turns: ${report.turns}  sessions with references: ${report.withReference}`);
-    ctx.out(`goals: ${countsLine(report.byGoal)}`);
-    ctx.out(`outcomes: ${countsLine(report.byStatus)}`);
-    if (args.sop) {
-      const sop = args.sop === 'shop' ? shopSopDefault() : await loadSop(args.sop);
-      let violations = 0;
-      let agentTurns = 0;
-      let sessionsWithViolation = 0;
-      for await (const { session } of readSessions(args.file, { skipInvalid: true, strict: args.strict })) {
-        const checks = sop.replay(session);
-        const v = checks.filter((c) => c.violation).length;
-        agentTurns += checks.length;
-        violations += v;
-        if (v > 0) sessionsWithViolation++;
-      }
-      ctx.out(
-        `SOP ${sop.spec.name}: ${violations} violation(s) over ${agentTurns} agent turn(s), ${sessionsWithViolation} session(s) affected`,
-      );
-    }
+    if (empty) throw noSessionsError(args.file, report.invalidLines);
     return 0;
   },
 });

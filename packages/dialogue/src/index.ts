@@ -10,6 +10,7 @@ export { parseSession, safeParseSession } from './fast-session.js';
 export {
   formatLogIssue,
   type LogValidationReport,
+  noSessionsError,
   type ReadSessionsOptions,
   readSessions,
   readSessionsAll,
@@ -67,6 +68,7 @@ export type {
   ScoredSession,
   SessionRewardFn,
   StrategyDecision,
+  StrategyJudge,
   StrategyPolicy,
 } from './roles.js';
 export {
@@ -86,6 +88,7 @@ export {
 export {
   compileSop,
   loadSop,
+  loadSopSync,
   parseSopText,
   SHOP_SOP_FILE,
   Sop,
@@ -108,3 +111,39 @@ export {
   strategyIndex,
 } from './strategies.js';
 export { type StrictEvent, StrictEventSchema, StrictSessionSchema } from './strict-events.js';
+export {
+  type AssistantMessage,
+  AssistantMessageSchema,
+  assistantMessage,
+  type ChatMessage,
+  ChatMessageSchema,
+  checkToolArguments,
+  type JsonSchema,
+  JsonSchemaSchema,
+  type OpenAiToolCall,
+  OpenAiToolCallSchema,
+  parseOpenAiToolCall,
+  type SystemMessage,
+  SystemMessageSchema,
+  safeParseOpenAiToolCall,
+  type ToolAgent,
+  type ToolAgentAction,
+  ToolAgentActionSchema,
+  type ToolAgentStep,
+  ToolAgentStepSchema,
+  type ToolAgentView,
+  type ToolArgumentIssue,
+  type ToolCall,
+  ToolCallParseError,
+  ToolCallSchema,
+  type ToolMessage,
+  ToolMessageSchema,
+  ToolNameSchema,
+  type ToolSpec,
+  ToolSpecSchema,
+  toOpenAiToolCall,
+  toolCallsOf,
+  toolResultMessage,
+  type UserMessage,
+  UserMessageSchema,
+} from './tool-agent.js';

@@ -113,7 +113,10 @@ describe('gopo logs validate', () => {
     await writeSessions(file, [session('a'), session('b')]);
     const out: string[] = [];
     expect(
-      await logsValidateCommand.run({ file, skipInvalid: false, strict: true, sop: 'shop' }, ctx(out)),
+      await logsValidateCommand.run(
+        { file, skipInvalid: false, strict: true, sop: 'shop', format: 'text' },
+        ctx(out),
+      ),
     ).toBe(0);
     expect(out.join('\n')).toMatch(/2 valid session\(s\), 0 invalid/);
     expect(out.join('\n')).toMatch(/sessions with references: 2/);
@@ -126,11 +129,13 @@ describe('gopo logs validate', () => {
     await fs.writeFile(file, `${JSON.stringify(session('a'))}\n{"session_id": "x"}\n`);
     const out: string[] = [];
     await expect(
-      logsValidateCommand.run({ file, skipInvalid: false, strict: false }, ctx(out)),
+      logsValidateCommand.run({ file, skipInvalid: false, strict: false, format: 'text' }, ctx(out)),
     ).rejects.toThrow(/bad\.jsonl:2 at goal/);
     expect(out.some((l) => l.includes('bad.jsonl:2 at turns'))).toBe(true);
     const out2: string[] = [];
-    expect(await logsValidateCommand.run({ file, skipInvalid: true, strict: false }, ctx(out2))).toBe(0);
+    expect(
+      await logsValidateCommand.run({ file, skipInvalid: true, strict: false, format: 'text' }, ctx(out2)),
+    ).toBe(0);
     expect(out2[0]).toMatch(/1 valid session\(s\), 1 invalid line\(s\) skipped/);
   });
 });

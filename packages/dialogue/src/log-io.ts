@@ -1,4 +1,11 @@
-import { FileFormatError, formatLocation, type JsonlIssue, JsonlWriter, readJsonl } from '@gopo/core';
+import {
+  escapeControl,
+  FileFormatError,
+  formatLocation,
+  type JsonlIssue,
+  JsonlWriter,
+  readJsonl,
+} from '@gopo/core';
 import { safeParseSession } from './fast-session.js';
 import { type Session, SessionSchema } from './log-schema.js';
 import { StrictSessionSchema } from './strict-events.js';
@@ -68,7 +75,9 @@ export interface LogValidationReport {
   readonly invalidLines: number;
   /** Every issue on every bad line. */
   readonly issues: readonly JsonlIssue[];
-  readonly turns: number;
+  /** Turns of the valid sessions by role (user and agent turns are counted apart everywhere). */
+  readonly userTurns: number;
+  readonly agentTurns: number;
   readonly byGoal: Readonly<Record<string, number>>;
   readonly byStatus: Readonly<Record<string, number>>;
   /** Sessions with at least one agent turn carrying a reference (what ESNDCG needs). */
@@ -83,7 +92,8 @@ export async function validateLogFile(
   const issues: JsonlIssue[] = [];
   const badLines = new Set<number>();
   let valid = 0;
-  let turns = 0;
+  let userTurns = 0;
+  let agentTurns = 0;
   let withReference = 0;
   const byGoal: Record<string, number> = {};
   const byStatus: Record<string, number> = {};
@@ -97,7 +107,10 @@ export async function validateLogFile(
     strict: options.strict ?? false,
   })) {
     valid++;
-    turns += session.turns.length;
+    for (const t of session.turns) {
+      if (t.role === 'user') userTurns++;
+      else agentTurns++;
+    }
     byGoal[session.goal.type] = (byGoal[session.goal.type] ?? 0) + 1;
     byStatus[session.outcome.status] = (byStatus[session.outcome.status] ?? 0) + 1;
     if (session.turns.some((t) => t.role === 'agent' && t.reference !== undefined)) withReference++;
@@ -107,16 +120,30 @@ export async function validateLogFile(
     validSessions: valid,
     invalidLines: badLines.size,
     issues,
-    turns,
+    userTurns,
+    agentTurns,
     byGoal,
     byStatus,
     withReference,
   };
 }
 
-/** One issue as `file:line at field.path: message`. */
+/** One issue as `file:line at field.path: message` (control characters from the file escaped). */
 export function formatLogIssue(file: string, issue: JsonlIssue): string {
-  return `${formatLocation({ file, line: issue.line, path: issue.path })}: ${issue.message}`;
+  return escapeControl(`${formatLocation({ file, line: issue.line, path: issue.path })}: ${issue.message}`);
+}
+
+/**
+ * The error for a log that yields no session to report on: an empty file, blank lines only, or
+ * (with skipping) invalid lines only. A summary of nothing would print n/a everywhere and exit 0.
+ */
+export function noSessionsError(file: string, skippedLines = 0): FileFormatError {
+  return new FileFormatError(
+    { file },
+    skippedLines > 0
+      ? `no valid sessions (${skippedLines} invalid line(s) skipped)`
+      : 'no sessions: the file is empty or holds only blank lines',
+  );
 }
 
 /**

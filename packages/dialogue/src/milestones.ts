@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type EventType, EventTypeSchema, GOAL_TYPES, type GoalType } from './log-schema.js';
 
-export const MilestoneSchema = z.object({
+export const MilestoneSchema = z.strictObject({
   event: EventTypeSchema.describe('the event whose first appearance reaches this milestone'),
   weight: z.number().positive().finite().describe('weight w_m of the milestone in TSE'),
 });

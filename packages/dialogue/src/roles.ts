@@ -83,6 +83,16 @@ export interface ReplyPolicy {
   reply(requests: readonly ReplyRequest[]): Promise<string[]>;
 }
 
+/**
+ * An adherence judge: reads which strategy each reply performs (null: none it recognises). The CS
+ * Agent is judged by two independent ones (the simulator's NLU and a classifier trained on a separate
+ * paraphrase corpus), so that RL cannot win by gaming one.
+ */
+export interface StrategyJudge {
+  readonly name: string;
+  judge(texts: readonly string[]): Promise<(string | null)[]>;
+}
+
 /** A sequence reward and its named parts (`tse`, `gre`, `esndcg`, ...). */
 export interface ScoredSession {
   readonly total: number;

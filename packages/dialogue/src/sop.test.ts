@@ -109,11 +109,33 @@ describe('SOP validation on load', () => {
     ).toThrow(/state "never" is unreachable/);
   });
 
-  it('rejects update rules that reset flags', () => {
-    expect(() =>
-      parseSopText(
-        tiny(`  - { name: any, admissible: [hello] }`, '  - { event: user_left, set: { known: false } }'),
+  it('lets update rules clear flags, in file order', () => {
+    const sop = parseSopText(
+      tiny(`  - { name: start, when: { greeted: false }, admissible: [hello] }
+  - { name: known, when: { known: true }, admissible: [solve] }
+  - { name: asking, admissible: [ask] }`).replace(
+        'on_strategy:\n',
+        'on_strategy:\n  - { strategy: solve, set: { known: false } }\n',
       ),
-    ).toThrow(/only set flags to true/);
+    );
+    let mask = sop.applyEvent(sop.applyStrategy(sop.initialMask, 'hello'), { type: 'need_stated' });
+    expect(sop.stateName(mask)).toBe('known');
+    mask = sop.applyStrategy(mask, 'solve');
+    expect(sop.stateName(mask)).toBe('asking');
+    expect(sop.toFlags(mask)).toEqual({ greeted: true, known: false });
+  });
+
+  it('accepts events declared by the SOP and rejects unknown ones with the field', () => {
+    const declared = (events: string) => `name: tiny
+strategy_set: { name: t, strategies: [hello] }
+flags: [confirmed]
+${events}
+states:
+  - { name: any, admissible: [hello] }
+on_event:
+  - { event: user_confirmed, set: { confirmed: true } }`;
+    const sop = parseSopText(declared('events: [user_confirmed]'));
+    expect(sop.toFlags(sop.applyEvent(0, { type: 'user_confirmed' }))).toEqual({ confirmed: true });
+    expect(() => parseSopText(declared(''))).toThrow(/on_event\[0\]\.event.*unknown event "user_confirmed"/);
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, MissingFileError, parseConfigText, validateConfig } from '@gopo/core';
 import { z } from 'zod';
-import { type DialogueEvent, EventTypeSchema, type Session } from './log-schema.js';
+import { type DialogueEvent, EVENT_TYPES, type Session } from './log-schema.js';
 import { StrategyNameSchema, StrategySetSchema } from './strategies.js';
 
 const FlagNameSchema = z
@@ -13,31 +13,38 @@ const FlagAssignmentSchema = z
   .record(FlagNameSchema, z.boolean())
   .describe('flag -> required (guard) or new (update) value');
 
-export const SopStateSpecSchema = z.object({
+export const SopStateSpecSchema = z.strictObject({
   name: z.string().min(1).describe('state name'),
   when: FlagAssignmentSchema.default({}).describe('guard: every listed flag must have the listed value'),
   admissible: z.array(StrategyNameSchema).min(1).describe('strategies admissible in this state'),
   description: z.string().optional().describe('what the state means'),
 });
 
-export const SopEventRuleSchema = z.object({
-  event: EventTypeSchema.describe('event type that triggers the update'),
+const EventNameSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*$/, 'event names are lower_snake_case')
+  .describe('an event type');
+
+export const SopEventRuleSchema = z.strictObject({
+  event: EventNameSchema.describe(
+    "event type that triggers the update: a log event type or one declared in the SOP's `events`",
+  ),
   requires: z.enum(['item_id', 'order_id']).optional().describe('only when the event carries this field'),
-  set: FlagAssignmentSchema.describe('flags set by the event'),
+  set: FlagAssignmentSchema.describe('flags set (true) or cleared (false) by the event'),
 });
 
-export const SopStrategyRuleSchema = z.object({
+export const SopStrategyRuleSchema = z.strictObject({
   strategy: z
     .union([StrategyNameSchema, z.literal('*')])
     .describe('strategy that triggers the update, or "*" for any agent turn'),
-  set: FlagAssignmentSchema.describe('flags set when the agent uses the strategy'),
+  set: FlagAssignmentSchema.describe('flags set (true) or cleared (false) when the agent uses the strategy'),
 });
 
 const MAX_FLAGS = 16;
 
 /** A declarative SOP (YAML/JSON): flags, ordered guarded states with admissible strategies, update rules. */
 export const SopSpecSchema = z
-  .object({
+  .strictObject({
     name: z.string().min(1).describe('name of the SOP'),
     strategy_set: StrategySetSchema.describe('the strategy set the SOP constrains'),
     flags: z
@@ -46,6 +53,12 @@ export const SopSpecSchema = z
       .max(MAX_FLAGS)
       .describe('dialogue-state flags, all false at the start'),
     initial: FlagAssignmentSchema.default({}).describe('flags that start true'),
+    events: z
+      .array(EventNameSchema)
+      .default([])
+      .describe(
+        "event types beyond the log schema's that on_event rules may name (environments such as tau-bench emit their own)",
+      ),
     states: z
       .array(SopStateSpecSchema)
       .min(1)
@@ -89,22 +102,18 @@ export const SopSpecSchema = z
           });
       });
     });
-    const onlyTrue = (assign: Record<string, boolean>, path: (string | number)[]) => {
-      for (const [f, v] of Object.entries(assign))
-        if (!v)
-          ctx.addIssue({
-            code: 'custom',
-            path: [...path, f],
-            message: 'update rules only set flags to true (flags never reset)',
-          });
-    };
+    const events = new Set<string>([...EVENT_TYPES, ...spec.events]);
     spec.on_event.forEach((r, i) => {
       checkFlags(r.set, ['on_event', i, 'set']);
-      onlyTrue(r.set, ['on_event', i, 'set']);
+      if (!events.has(r.event))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['on_event', i, 'event'],
+          message: `unknown event "${r.event}" (declare it under events, or use a log event type)`,
+        });
     });
     spec.on_strategy.forEach((r, i) => {
       checkFlags(r.set, ['on_strategy', i, 'set']);
-      onlyTrue(r.set, ['on_strategy', i, 'set']);
       if (r.strategy !== '*' && !strategies.has(r.strategy))
         ctx.addIssue({
           code: 'custom',
@@ -157,6 +166,19 @@ function stateTable(spec: Pick<SopSpec, 'flags' | 'states'>): Int32Array {
   return table;
 }
 
+/** What one or more update rules do to the flag mask: clear these bits, then set those. */
+interface FlagUpdate {
+  readonly set: number;
+  readonly clear: number;
+}
+const NO_UPDATE: FlagUpdate = { set: 0, clear: 0 };
+const applyUpdate = (mask: number, u: FlagUpdate) => (mask & ~u.clear) | u.set;
+/** `a` then `b` as one update. */
+const chain = (a: FlagUpdate, b: FlagUpdate): FlagUpdate => ({
+  set: (a.set & ~b.clear) | b.set,
+  clear: (a.clear & ~b.set) | b.clear,
+});
+
 /** Dialogue-state flags as named booleans. */
 export type SopFlags = Readonly<Record<string, boolean>>;
 
@@ -184,9 +206,13 @@ export class Sop {
   private readonly admissibleByState: readonly (readonly string[])[];
   private readonly maskByState: readonly (readonly boolean[])[];
   private readonly admissibleSetByState: readonly ReadonlySet<string>[];
-  private readonly eventRules: readonly { event: string; requires?: 'item_id' | 'order_id'; bits: number }[];
-  private readonly strategyBits: ReadonlyMap<string, number>;
-  private readonly anyStrategyBits: number;
+  private readonly eventRules: readonly {
+    event: string;
+    requires?: 'item_id' | 'order_id';
+    update: FlagUpdate;
+  }[];
+  private readonly strategyUpdates: ReadonlyMap<string, FlagUpdate>;
+  private readonly anyStrategyUpdate: FlagUpdate;
 
   constructor(readonly spec: SopSpec) {
     this.flags = spec.flags;
@@ -200,16 +226,21 @@ export class Sop {
     this.eventRules = spec.on_event.map((r) => ({
       event: r.event,
       requires: r.requires,
-      bits: this.bits(r.set),
+      update: this.update(r.set),
     }));
-    const sb = new Map<string, number>();
-    let any = 0;
+    const sb = new Map<string, FlagUpdate>();
+    let any: FlagUpdate = NO_UPDATE;
     for (const r of spec.on_strategy) {
-      if (r.strategy === '*') any |= this.bits(r.set);
-      else sb.set(r.strategy, (sb.get(r.strategy) ?? 0) | this.bits(r.set));
+      if (r.strategy === '*') any = chain(any, this.update(r.set));
+      else sb.set(r.strategy, chain(sb.get(r.strategy) ?? NO_UPDATE, this.update(r.set)));
     }
-    this.strategyBits = sb;
-    this.anyStrategyBits = any;
+    this.strategyUpdates = sb;
+    this.anyStrategyUpdate = any;
+  }
+
+  private update(assign: SopFlags): FlagUpdate {
+    const cleared = Object.fromEntries(Object.entries(assign).map(([f, v]) => [f, !v]));
+    return { set: this.bits(assign), clear: this.bits(cleared) };
   }
 
   /** Mask with the assignment's true flags set. */
@@ -253,20 +284,23 @@ export class Sop {
     return this.admissibleSetByState[this.stateIndex(state)]!.has(strategy);
   }
 
-  /** Flags after an event (flags only ever become true). */
-  applyEvent(mask: number, event: Pick<DialogueEvent, 'type' | 'item_id' | 'order_id'>): number {
+  /** Flags after an event: the matching rules apply in file order. */
+  applyEvent(
+    mask: number,
+    event: Pick<DialogueEvent, 'item_id' | 'order_id'> & { readonly type: string },
+  ): number {
     for (const r of this.eventRules) {
       if (r.event !== event.type) continue;
       if (r.requires && event[r.requires] === undefined) continue;
-      mask |= r.bits;
+      mask = applyUpdate(mask, r.update);
     }
     return mask;
   }
 
-  /** Flags after the agent used `strategy` on a turn. */
+  /** Flags after the agent used `strategy` on a turn ("*" rules first, then the strategy's own). */
   applyStrategy(mask: number, strategy: string | undefined): number {
-    mask |= this.anyStrategyBits;
-    if (strategy !== undefined) mask |= this.strategyBits.get(strategy) ?? 0;
+    mask = applyUpdate(mask, this.anyStrategyUpdate);
+    if (strategy !== undefined) mask = applyUpdate(mask, this.strategyUpdates.get(strategy) ?? NO_UPDATE);
     return mask;
   }
 
@@ -318,16 +352,20 @@ export function parseSopText(text: string, file = 'sop.yaml'): Sop {
 /** Path of the default shop SOP shipped with this package. */
 export const SHOP_SOP_FILE = fileURLToPath(new URL('../sop/shop.sop.yaml', import.meta.url));
 
+/** Loads an SOP file synchronously (for defaults shipped beside a package); errors name file, line and field. */
+export function loadSopSync(file: string, what = 'SOP'): Sop {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new MissingFileError(file, what);
+  }
+  return parseSopText(text, file);
+}
+
 let shopSop: Sop | undefined;
 /** The default shop SOP (sop/shop.sop.yaml), loaded once. */
 export function shopSopDefault(): Sop {
-  if (shopSop) return shopSop;
-  let text: string;
-  try {
-    text = readFileSync(SHOP_SOP_FILE, 'utf8');
-  } catch {
-    throw new MissingFileError(SHOP_SOP_FILE, 'default shop SOP');
-  }
-  shopSop = parseSopText(text, SHOP_SOP_FILE);
+  shopSop ??= loadSopSync(SHOP_SOP_FILE, 'default shop SOP');
   return shopSop;
 }

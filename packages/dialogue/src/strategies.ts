@@ -27,7 +27,7 @@ export const StrategyNameSchema = z
   .describe('a strategy name from the active strategy set');
 
 export const StrategySetSchema = z
-  .object({
+  .strictObject({
     name: z.string().min(1).describe('name of the strategy set, e.g. "shop"'),
     strategies: z
       .array(StrategyNameSchema)

@@ -26,7 +26,7 @@ interface Row {
   readonly dialoguesPerWallSecond: number;
   readonly agentTurnsPerSecond: number;
   readonly successRate: number;
-  readonly meanTurns: number;
+  readonly meanAgentTurns: number;
   readonly ratioToTarget: number;
 }
 
@@ -65,9 +65,9 @@ for (const name of POLICY_NAMES) {
       cpuSeconds,
       dialoguesPerSecond: dps,
       dialoguesPerWallSecond: N / seconds,
-      agentTurnsPerSecond: (sum.meanTurns * N) / cpuSeconds,
+      agentTurnsPerSecond: (sum.meanAgentTurns * N) / cpuSeconds,
       successRate: sum.successRate,
-      meanTurns: sum.meanTurns,
+      meanAgentTurns: sum.meanAgentTurns,
       ratioToTarget: dps / TARGET,
     });
     if (withIo && bytes === 0) throw new Error('nothing serialised');
@@ -85,11 +85,11 @@ await writeJsonAtomic(path.join(outDir, 'simulate.json'), { meta, rows });
 const table = [
   `# Shop simulator throughput (one core, ${meta.cpu}, Node ${meta.node})`,
   '',
-  '| run | dialogues/CPU-s | dialogues/wall-s | agent turns/CPU-s | x target (2,000/s) | success | mean turns |',
+  '| run | dialogues/CPU-s | dialogues/wall-s | agent turns/CPU-s | x target (2,000/s) | success | mean agent turns |',
   '|---|---:|---:|---:|---:|---:|---:|',
   ...rows.map(
     (r) =>
-      `| ${r.name} | ${r.dialoguesPerSecond.toFixed(0)} | ${r.dialoguesPerWallSecond.toFixed(0)} | ${r.agentTurnsPerSecond.toFixed(0)} | ${r.ratioToTarget.toFixed(2)} | ${(100 * r.successRate).toFixed(1)}% | ${r.meanTurns.toFixed(2)} |`,
+      `| ${r.name} | ${r.dialoguesPerSecond.toFixed(0)} | ${r.dialoguesPerWallSecond.toFixed(0)} | ${r.agentTurnsPerSecond.toFixed(0)} | ${r.ratioToTarget.toFixed(2)} | ${(100 * r.successRate).toFixed(1)}% | ${r.meanAgentTurns.toFixed(2)} |`,
   ),
   '',
 ].join('\n');

@@ -131,6 +131,18 @@ describe('shop simulator', () => {
     expect(sum.oracle!.meanCsat).toBeGreaterThan(sum.template!.meanCsat);
   });
 
+  it('summarize counts agent and user turns apart and averages csat over rated sessions only', () => {
+    const [a, b] = simulate(shopPolicies.get('oracle'), { scenarios: 2, seed: 4 }, env) as [Session, Session];
+    const unrated: Session = { ...b, outcome: { ...b.outcome, csat: undefined } };
+    const sum = summarize([{ ...a, outcome: { ...a.outcome, csat: 4 } }, unrated]);
+    expect(sum.meanCsat).toBe(4);
+    expect(sum.csatSessions).toBe(1);
+    const count = (role: string) => [a, b].flatMap((s) => s.turns).filter((t) => t.role === role).length;
+    expect(sum.meanAgentTurns).toBe(count('agent') / 2);
+    expect(sum.meanUserTurns).toBe(count('user') / 2);
+    expect(summarize([unrated]).meanCsat).toBeNaN();
+  });
+
   it('customers speak with varied surface forms', () => {
     const sessions = simulate(shopPolicies.get('template'), { scenarios: 200, seed: 5 }, env);
     const texts = new Set(
@@ -192,7 +204,7 @@ describe('gopo simulate', () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gopo-envs-'));
     const out = path.join(dir, 'logs.jsonl');
     const { ctx, output: lines } = testCliContext({ seed: 9 });
-    expect(await simulateCommand.run({ scenarios: 30, policy: 'oracle', out }, ctx)).toBe(0);
+    expect(await simulateCommand.run({ scenarios: 30, policy: 'oracle', out, format: 'text' }, ctx)).toBe(0);
     expect(lines.join('\n')).toMatch(/30 sessions, policy oracle, seed 9/);
     const sessions = await readSessionsAll(out);
     expect(sessions).toHaveLength(30);
@@ -200,7 +212,7 @@ describe('gopo simulate', () => {
     const v: string[] = [];
     expect(
       await logsValidateCommand.run(
-        { file: out, skipInvalid: false, strict: true, sop: 'shop' },
+        { file: out, skipInvalid: false, strict: true, sop: 'shop', format: 'text' },
         { ...ctx, out: (t) => v.push(t) },
       ),
     ).toBe(0);
@@ -211,13 +223,19 @@ describe('gopo simulate', () => {
     await fs.writeFile(cfg, 'maxTurns: 2\nsopEnforcement: penalize\n');
     const out2 = path.join(dir, 'short.jsonl');
     expect(
-      await simulateCommand.run({ scenarios: 20, policy: 'random', out: out2 }, { ...ctx, configFile: cfg }),
+      await simulateCommand.run(
+        { scenarios: 20, policy: 'random', out: out2, format: 'text' },
+        { ...ctx, configFile: cfg },
+      ),
     ).toBe(0);
     const short = await readSessionsAll(out2);
     for (const s of short) expect(s.turns.filter((t) => t.role === 'agent').length).toBeLessThanOrEqual(2);
     await fs.writeFile(cfg, 'maxTurns: 1\n');
     await expect(
-      simulateCommand.run({ scenarios: 1, policy: 'random', out: out2 }, { ...ctx, configFile: cfg }),
+      simulateCommand.run(
+        { scenarios: 1, policy: 'random', out: out2, format: 'text' },
+        { ...ctx, configFile: cfg },
+      ),
     ).rejects.toThrow(/shop\.yaml:1 at maxTurns/);
     await fs.rm(dir, { recursive: true, force: true });
   });

@@ -55,15 +55,13 @@ export function maskedDecisionLogits(
     output: 'hidden',
     dtype,
   }).logits;
-  // The decoder's own output head (the embedding when tied), asked for outside the strategy_head
-  // scope: inside it the name would be strategy_head.model.embed_tokens.weight, a separate,
-  // randomly initialised parameter that agent folders do not save.
+  // The strategy tokens' rows of the output head (tied to the embedding in the default config), so
+  // the head starts from what the tokens mean and a checkpoint stays a plain Hugging Face model. Taken
+  // outside the head's scope: inside it the name would be a new, unsaved parameter.
   const headWeight = llamaHeadWeight(g, cfg, dtype);
   return g.scope('strategy_head', () => {
     const width = hidden.shape[2] as number;
     const rows = g.gather(g.reshape(hidden, [-1, width]), g.reshape(inputs.positions, [-1]), 0);
-    // The strategy tokens' rows of the output head (tied to the embedding in the default config), so
-    // the head starts from what the tokens mean and a checkpoint stays a plain Hugging Face model.
     const head = g.gather(
       headWeight,
       g.constant(BigInt64Array.from(strategyIds, BigInt), 'int64', [s], 'strategy_ids'),

@@ -56,6 +56,12 @@ export interface ExpertRuntimeOptions {
 /** Token lengths are padded to a multiple of this, so a few compiled shapes serve every prompt. */
 const LENGTH_BUCKET = 64;
 
+/**
+ * Most attention-score elements (rows x heads x T x T) one forward run may hold: 2^25 floats, 128 MB
+ * per score tensor, so memory stays bounded however many long dialogues are live.
+ */
+const ATTENTION_BUDGET = 2 ** 25;
+
 /** The Llama config of an Expert Agent decoder for a tokenizer. */
 export function expertLlamaConfig(model: ExpertModelConfigInput, tokenizer: Tokenizer): LlamaConfig {
   const m = ExpertModelConfigSchema.parse(model);
@@ -104,6 +110,19 @@ export class ExpertAgent implements StrategyPolicy {
     for (const [name, shape] of llamaParamShapes(config)) {
       if (!store.has(name)) throw new UsageError(`Expert Agent weights lack ${name} [${shape.join(', ')}]`);
     }
+    // Every parameter the decision graph reads must be a decoder weight that save() writes: a head
+    // that created its own would train and then vanish from the saved agent.
+    const g = new Graph({ name: 'expert-check' });
+    decisionLogProbs(g, config, this.encoder.strategyIds, {
+      ids: g.input('ids', 'int64', [1, 2]),
+      attention: g.input('attention', 'bool', [1, 2]),
+      positions: g.input('positions', 'int64', [1, 1]),
+      mask: g.input('mask', 'bool', [1, 1, strategies.length]),
+    });
+    const saved = llamaParamShapes(config);
+    const extra = [...g.params.keys()].filter((n) => !saved.has(n));
+    if (extra.length > 0)
+      throw new Error(`the decision graph reads parameters save() would not write: ${extra.join(', ')}`);
   }
 
   /** A randomly initialised agent (for tests and training from scratch). */
@@ -185,7 +204,13 @@ export class ExpertAgent implements StrategyPolicy {
           mask: { dtype: 'bool', shape: ['rows', 'slots', s] },
         },
         this.store,
-        { provider: this.runtime.provider ?? 'cpu', intraOpThreads: this.runtime.intraOpThreads ?? 0 },
+        {
+          provider: this.runtime.provider ?? 'cpu',
+          intraOpThreads: this.runtime.intraOpThreads ?? 0,
+          // One session per length bucket, each seeing every batch size: without the arena each run
+          // returns its memory instead of every session keeping its largest run's.
+          memoryArena: false,
+        },
       );
       this.forwards.set(seqLen, f);
     }
@@ -194,44 +219,44 @@ export class ExpertAgent implements StrategyPolicy {
 
   /**
    * SOP-masked log-probs over the strategy set at every decision of each item, one Float64Array per
-   * decision (-Infinity outside the admissible set). Items run grouped by their length bucket, in
-   * chunks of at most `chunk` rows and at least two (a lone item gets a padding row): an item's
-   * log-probs then depend on the item only, not on which others share its call (a longer padding
-   * or a one-row product changes the last bits), and no row pays for a longer neighbour's padding.
+   * decision (-Infinity outside the admissible set), in item order. Items run sorted by length (little
+   * padding), at most `maxRows` at a time and fewer for long sequences, so that a run's attention
+   * scores stay within ATTENTION_BUDGET elements whatever the batch. A run holds one length bucket
+   * and at least two rows (a lone item gets a padding row): an item's log-probs then depend on the
+   * item only, bit for bit, not on which others share its call (a longer padding or ORT's one-row
+   * products change the last bits), so rollouts do not depend on batching or worker count.
    */
-  async decisionLogProbs(items: readonly RowInput[], chunk = 32): Promise<Float64Array[][]> {
+  async decisionLogProbs(items: readonly RowInput[], maxRows = 64): Promise<Float64Array[][]> {
     const out: Float64Array[][] = new Array(items.length);
     const s = this.strategies.length;
+    const heads = this.config.num_attention_heads;
     const cap = roundUp(this.maxSeqLen, LENGTH_BUCKET);
-    const buckets = new Map<number, number[]>();
-    items.forEach((p, i) => {
-      const seqLen = Math.min(roundUp(Math.max(1, p.encoded.ids.length), LENGTH_BUCKET), cap);
-      const list = buckets.get(seqLen);
-      if (list) list.push(i);
-      else buckets.set(seqLen, [i]);
-    });
-    for (const [seqLen, members] of [...buckets].sort(([a], [b]) => a - b)) {
-      for (let at = 0; at < members.length; at += chunk) {
-        const index = members.slice(at, at + chunk);
-        const part = index.map((i) => items[i]!);
-        const slots = Math.max(1, ...part.map((p) => p.encoded.positions.length));
-        const shape = { rows: Math.max(2, part.length), seqLen, slots };
-        const packed = packRows(part, shape, s, this.tokenizer.padId);
-        const f = await this.forward(seqLen);
-        const { ids, attention, positions, mask } = packed;
-        const logp = (await f.run({ ids, attention, positions, mask })).logp!.data as Float32Array;
-        part.forEach((p, r) => {
-          const list: Float64Array[] = [];
-          for (let k = 0; k < p.encoded.positions.length; k++) {
-            const base = (r * slots + k) * s;
-            const m = p.masks[k]!;
-            list.push(
-              Float64Array.from({ length: s }, (_, j) => (m[j] ? logp[base + j]! : Number.NEGATIVE_INFINITY)),
-            );
-          }
-          out[index[r]!] = list;
-        });
-      }
+    const bucket = (i: RowInput) => Math.min(roundUp(Math.max(1, i.encoded.ids.length), LENGTH_BUCKET), cap);
+    const order = items.map((_, i) => i).sort((a, b) => bucket(items[a]!) - bucket(items[b]!) || a - b);
+    for (let at = 0; at < order.length; ) {
+      const seqLen = bucket(items[order[at]!]!);
+      const limit = Math.max(1, Math.min(maxRows, Math.floor(ATTENTION_BUDGET / (heads * seqLen * seqLen))));
+      const idx: number[] = [];
+      while (at < order.length && idx.length < limit && bucket(items[order[at]!]!) === seqLen)
+        idx.push(order[at++]!);
+      const part = idx.map((i) => items[i]!);
+      const slots = Math.max(1, ...part.map((p) => p.encoded.positions.length));
+      const shape = { rows: Math.max(2, part.length), seqLen, slots };
+      const packed = packRows(part, shape, s, this.tokenizer.padId);
+      const f = await this.forward(seqLen);
+      const { ids, attention, positions, mask } = packed;
+      const logp = (await f.run({ ids, attention, positions, mask })).logp!.data as Float32Array;
+      part.forEach((p, r) => {
+        const list: Float64Array[] = [];
+        for (let k = 0; k < p.encoded.positions.length; k++) {
+          const base = (r * slots + k) * s;
+          const m = p.masks[k]!;
+          list.push(
+            Float64Array.from({ length: s }, (_, j) => (m[j] ? logp[base + j]! : Number.NEGATIVE_INFINITY)),
+          );
+        }
+        out[idx[r]!] = list;
+      });
     }
     return out;
   }

@@ -5,13 +5,12 @@
  * and P pair slots for the pairwise loss.
  */
 import {
-  type Batch,
   type BatchSpec,
+  BucketedTrainer,
   type Graph,
   type HostTensor,
   type StepResult,
   type Tensor,
-  Trainer,
   type TrainerConfigInput,
   type TrainerSnapshot,
 } from '@gopo/nn';
@@ -74,16 +73,27 @@ export const TRAIN_LENGTH_BUCKET = 128;
  * with the weights from one bucket's step to the next, so the buckets behave as one optimizer.
  */
 export class ExpertUpdater {
-  private readonly trainers = new Map<number, Promise<Trainer>>();
-  private current: Trainer | undefined;
+  private readonly buckets: BucketedTrainer;
 
   private constructor(
     readonly agent: ExpertAgent,
     /** rows (B) and slots (D) per step; seqLen is the longest bucket. */
     readonly shape: RowShape,
     readonly objective: ExpertObjective,
-    readonly trainerConfig: TrainerConfigInput,
-  ) {}
+    trainerConfig: TrainerConfigInput,
+  ) {
+    // One step session per length bucket is alive at once: without the arena, each returns its
+    // step's memory rather than keeping its largest step's (GBs for the long buckets).
+    this.buckets = new BucketedTrainer(
+      (seqLen) => ({
+        model: (g, x) => objectiveGraph(g, x, agent, objective),
+        spec: batchSpec({ ...shape, seqLen }, agent.strategies.length, objective),
+      }),
+      { memoryArena: false, ...trainerConfig },
+      agent.store,
+      roundUp(shape.seqLen, TRAIN_LENGTH_BUCKET),
+    );
+  }
 
   static async create(
     agent: ExpertAgent,
@@ -94,42 +104,19 @@ export class ExpertUpdater {
     return new ExpertUpdater(agent, shape, objective, trainer);
   }
 
-  private trainerFor(seqLen: number): Promise<Trainer> {
-    let t = this.trainers.get(seqLen);
-    if (!t) {
-      const { agent, objective } = this;
-      const spec = batchSpec({ ...this.shape, seqLen }, agent.strategies.length, objective);
-      t = Trainer.create(
-        (g, x) => objectiveGraph(g, x, agent, objective),
-        spec,
-        this.trainerConfig,
-        agent.store,
-      );
-      this.trainers.set(seqLen, t);
-    }
-    return t;
-  }
-
   /** Optimizer steps taken so far (over every bucket). */
   get steps(): number {
-    return this.current?.step ?? 0;
-  }
-
-  /** The active step's trainer (its state is the optimizer's; for checkpoints). */
-  async activeTrainer(): Promise<Trainer> {
-    return this.current ?? (await this.trainerFor(roundUp(this.shape.seqLen, TRAIN_LENGTH_BUCKET)));
+    return this.buckets.steps;
   }
 
   /** Weights, optimizer state and step counter (for checkpoints and rollbacks). */
-  async exportState(): Promise<TrainerSnapshot> {
-    return (await this.activeTrainer()).exportState();
+  exportState(): Promise<TrainerSnapshot> {
+    return this.buckets.exportState();
   }
 
   /** Restores what exportState produced (the agent's weights included). */
-  async importState(snapshot: TrainerSnapshot): Promise<void> {
-    const t = await this.activeTrainer();
-    await t.importState(snapshot);
-    this.current = t;
+  importState(snapshot: TrainerSnapshot): Promise<void> {
+    return this.buckets.importState(snapshot);
   }
 
   /**
@@ -138,15 +125,9 @@ export class ExpertUpdater {
    * reported with `rolledBack: true`; the version stays.
    */
   async step(items: readonly RowInput[], inputs: ObjectiveInputs = {}): Promise<GuardedStepResult> {
-    const before = await this.exportState();
     const longest = Math.max(1, ...items.map((i) => i.encoded.ids.length));
-    const seqLen = Math.min(
-      roundUp(longest, TRAIN_LENGTH_BUCKET),
-      roundUp(this.shape.seqLen, TRAIN_LENGTH_BUCKET),
-    );
-    const trainer = await this.trainerFor(seqLen);
-    if (this.current && this.current !== trainer) await trainer.importState(await this.current.exportState());
-    this.current = trainer;
+    const cap = roundUp(this.shape.seqLen, TRAIN_LENGTH_BUCKET);
+    const seqLen = Math.min(roundUp(longest, TRAIN_LENGTH_BUCKET), cap);
     const rows = packRows(
       items,
       { ...this.shape, seqLen },
@@ -154,14 +135,17 @@ export class ExpertUpdater {
       this.agent.tokenizer.padId,
     );
     const { ids, attention, positions, mask, actions, weights } = rows;
-    const batch: Batch = { ids, attention, positions, mask, actions, weights, ...inputs };
-    const r = await trainer.trainStep(batch);
-    if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
-      await trainer.importState(before);
-      return { ...r, rolledBack: true };
-    }
-    this.agent.version++;
-    return { ...r, rolledBack: false };
+    const r = await this.buckets.step(seqLen, {
+      ids,
+      attention,
+      positions,
+      mask,
+      actions,
+      weights,
+      ...inputs,
+    });
+    if (!r.rolledBack) this.agent.version++;
+    return r;
   }
 }
 

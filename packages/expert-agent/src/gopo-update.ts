@@ -9,7 +9,7 @@ import type { HostTensor } from '@gopo/nn';
 import type { ExpertAgent } from './expert-agent.js';
 import type { ExpertUpdater } from './expert-updater.js';
 import { buildPreferencePairs, groupAdvantages } from './preference-loss.js';
-import type { RowInput } from './rows.js';
+import type { RowInput, RowShape } from './rows.js';
 
 /** A trajectory of the batch as the graphs read it, with its kept decisions' records. */
 export interface TrajectoryRows extends RowInput {
@@ -161,7 +161,7 @@ export async function gopoUpdate(
       const slot = new Map(members.map((m, i) => [m, i]));
       const inputs: Record<string, HostTensor> =
         objective.kind === 'pairwise'
-          ? pairInputs(part, slot, items, shape.rows, objective.pairs)
+          ? pairInputs(part, slot, items, shape, objective.pairs)
           : groupRelativeInputs(part, slot, items, shape.rows, shape.slots);
       const r = await updater.step(items, inputs);
       const m = {
@@ -191,7 +191,7 @@ function pairInputs(
   part: readonly { members: number[]; pairs: { chosen: number; rejected: number }[] }[],
   slot: ReadonlyMap<number, number>,
   items: readonly TrajectoryRows[],
-  rows: number,
+  { rows, slots }: RowShape,
   maxPairs: number,
 ): Record<string, HostTensor> {
   const pairs = part.flatMap((g) =>
@@ -209,9 +209,11 @@ function pairInputs(
   });
   const refSum = new Float32Array(rows);
   const turns = new Float32Array(rows);
+  // Over the decisions the step packs (packRows keeps the first `slots`), as the policy sum is.
   items.forEach((it, i) => {
-    refSum[i] = it.reference.reduce((a, b) => a + b, 0);
-    turns[i] = it.actions.length;
+    const kept = Math.min(it.actions.length, slots);
+    refSum[i] = it.reference.slice(0, kept).reduce((a, b) => a + b, 0);
+    turns[i] = kept;
   });
   return {
     chosen: { dtype: 'int64', dims: [maxPairs], data: chosen },

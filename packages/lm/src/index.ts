@@ -170,6 +170,8 @@ export {
   type BpeModelParts,
   BpeModelSchema,
   buildTokenizerJson,
+  CorruptTokenizerError,
+  checkTokenizerIntegrity,
   parseTokenizerJson,
   parseTokenizerJsonText,
   serializeTokenizerJson,

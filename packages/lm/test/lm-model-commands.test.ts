@@ -53,11 +53,12 @@ describe('gopo lm generate / export', () => {
       maxNewTokens: 6,
       temperature: 0.9,
       topK: 50,
-      json: true,
+      format: 'json',
     });
     expect(await generateCommand.run(args, { ...ctx, seed: 4 })).toBe(0);
-    expect(output).toHaveLength(2);
-    const rows = output.map((l) => JSON.parse(l) as { text: string; tokens: number[] });
+    expect(output).toHaveLength(1);
+    const rows = JSON.parse(output[0]!) as { text: string; tokens: number[] }[];
+    expect(rows).toHaveLength(2);
     const model = await LlamaModel.fromPretrained(dir);
     const lib = await model.generate(
       ['Hello! Where is my order?', 'Hi'].map((p) => tok.encode(p, { addSpecial: true })),
@@ -67,7 +68,7 @@ describe('gopo lm generate / export', () => {
     expect(rows.map((r) => r.tokens)).toEqual(lib.map((r) => r.tokens));
     expect(rows.map((r) => r.text)).toEqual(lib.map((r) => r.text));
     output.length = 0;
-    await generateCommand.run({ ...args, json: false, cache: false }, { ...ctx, seed: 4 });
+    await generateCommand.run({ ...args, format: 'text', cache: false }, { ...ctx, seed: 4 });
     expect(output).toEqual(lib.map((r) => r.text));
   });
 
@@ -103,13 +104,18 @@ describe('gopo lm generate / export', () => {
     await model.save(other, { 'tokenizer.json': JSON.stringify(tokJson) });
     output.length = 0;
     await generateCommand.run(
-      generateCommand.options.parse({ model: other, prompt: ['hello world'], maxNewTokens: 4, json: true }),
+      generateCommand.options.parse({
+        model: other,
+        prompt: ['hello world'],
+        maxNewTokens: 4,
+        format: 'json',
+      }),
       ctx,
     );
-    const row = JSON.parse(output[0] as string) as { text: string; tokens: number[] };
+    const [row] = JSON.parse(output[0] as string) as { text: string; tokens: number[] }[];
     const lib = await model.generate([[1, 2]], { maxNewTokens: 4 });
-    expect(row.tokens).toEqual(lib[0]?.tokens);
-    expect(row.text).toBe(row.tokens.map((t) => words[t]).join(' '));
+    expect(row!.tokens).toEqual(lib[0]?.tokens);
+    expect(row!.text).toBe(row!.tokens.map((t) => words[t]).join(' '));
   });
 
   it('generate without a tokenizer is a usage error', async () => {

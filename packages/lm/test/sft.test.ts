@@ -144,10 +144,19 @@ describe('SFT', () => {
       expect(second.step).toBe(6);
       expectSameParams(second, straight);
       expect(second.evalLoss).toBe(straight.evalLoss);
-      // resuming with settings that change the batches is refused
+      // resuming with settings that change the batches is refused, even with allowConfigChange
       await expect(
-        runSft(resumeConfig('split', { ...extra, microBatchSize: 1 }), { logger: log, progress: false }),
+        runSft(resumeConfig('split', { ...extra, microBatchSize: 1, allowConfigChange: true }), {
+          logger: log,
+          progress: false,
+        }),
       ).rejects.toThrow(/different data\/batch\/seed\/LoRA settings/);
+      // other changed settings are named, and refused unless allowed
+      await expect(
+        runSft(resumeConfig('split', { ...extra, lr: 1e-3, maxSteps: 7 }), { logger: log, progress: false }),
+      ).rejects.toThrow(
+        /different config \(sft\.lr 0\.002 -> 0\.001, sft\.maxSteps 6 -> 7\).*--allow-config-change/,
+      );
       // keepCheckpoints 2: only the two newest remain
       const cks = (await fs.readdir(second.runDir.checkpointsDir)).filter((f) => f.startsWith('step-'));
       expect(cks.sort()).toEqual(['step-00000004', 'step-00000006']);

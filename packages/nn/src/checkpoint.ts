@@ -16,9 +16,11 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
+  ensureDir,
   FileFormatError,
   MissingFileError,
   type RngState,
+  trackTempFile,
   UsageError,
   writeFileAtomic,
   writeJsonAtomic,
@@ -163,9 +165,11 @@ export async function saveCheckpoint(
   }
   const state = parsed.data;
   const name = checkpointName(state.step);
-  await fs.mkdir(dir, { recursive: true });
+  ensureDir(dir);
   const tmp = path.join(dir, `${TMP_PREFIX}${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
   await fs.mkdir(tmp);
+  // A staging folder as big as the checkpoint: removed on SIGINT/SIGTERM like a temporary file.
+  const release = trackTempFile(tmp);
   try {
     await writeSafetensors(path.join(tmp, MODEL_FILE), data.params, {
       metadata: { ...options.modelMetadata, format: 'pt' },
@@ -192,6 +196,8 @@ export async function saveCheckpoint(
   } catch (e) {
     await fs.rm(tmp, { recursive: true, force: true });
     throw e;
+  } finally {
+    release();
   }
 }
 

@@ -10,6 +10,7 @@ export {
   NO_GRADIENT,
   unbroadcast,
 } from './autodiff.js';
+export { BucketedTrainer } from './bucketed-trainer.js';
 // --- Checkpoints (safetensors.ts, checkpoint.ts): exports added by the lead below this line ---
 export {
   CHECKPOINT_FORMAT_VERSION,

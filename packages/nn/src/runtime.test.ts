@@ -72,3 +72,22 @@ describe('execution providers', () => {
     expect(s.find((x) => x.provider === auto)?.available).toBe(true);
   });
 });
+
+describe('GraphSession errors', () => {
+  it("ONNX Runtime's allocation failure is a ResourceError (a user-facing resource message)", async () => {
+    const { ResourceError } = await import('@gopo/core');
+    const { Graph } = await import('./graph.js');
+    const { emitModel } = await import('./emit.js');
+    const { getSession } = await import('./runtime.js');
+    // One float broadcast to 2^22 x 2^22 (64 TiB): ORT's allocator refuses it at once, touching nothing.
+    const g = new Graph();
+    const x = g.input('x', 'float32', [1, 1]);
+    g.output('y', g.expand(x, [2 ** 22, 2 ** 22]));
+    const session = await getSession(emitModel(g));
+    const err = await session
+      .run({ x: { dtype: 'float32', dims: [1, 1], data: Float32Array.of(1) } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResourceError);
+    expect((err as Error).message).toMatch(/^out of memory: /);
+  });
+});

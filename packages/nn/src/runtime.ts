@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { asResourceError } from '@gopo/core';
 import * as ort from 'onnxruntime-node';
 import type { EmittedModel } from './emit.js';
 import { emitModel } from './emit.js';
@@ -257,7 +258,18 @@ export interface SessionOptions {
    * back; every other output comes back to the host.
    */
   deviceOutputs?: readonly string[];
+  /**
+   * Keep ORT's CPU memory arena and memory-pattern planning (default true: fastest for a session that
+   * runs one shape over and over). False returns each run's memory: for sessions that see many shapes
+   * (symbolic dims) or run rarely, whose arenas would otherwise each hold their largest run for good.
+   */
+  memoryArena?: boolean;
 }
+
+/** ORT's allocation failures ("Failed to allocate memory ...", bad_alloc) surface as ResourceError. */
+const rethrowResource = (e: unknown): never => {
+  throw asResourceError(e);
+};
 
 /** A compiled graph: one ORT session, built once and cached by model bytes and options. */
 export class GraphSession {
@@ -280,6 +292,7 @@ export class GraphSession {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      ...(options.memoryArena === false ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
       // GOPO_NN_PROFILE=<prefix> writes ORT's per-node timing JSON for every session (performance work).
       ...(process.env.GOPO_NN_PROFILE
         ? { enableProfiling: true, profileFilePrefix: process.env.GOPO_NN_PROFILE }
@@ -291,7 +304,7 @@ export class GraphSession {
             ),
           }
         : {}),
-    });
+    }).catch(rethrowResource);
     return new GraphSession(session, model, provider, deviceOutputs, Boolean(process.env.GOPO_NN_PROFILE));
   }
 
@@ -313,7 +326,9 @@ export class GraphSession {
       const buf = into[o.name];
       fetches[o.name] = buf ? toOrt(buf) : null;
     }
-    const res = await this.session.run(ortFeeds, fetches as ort.InferenceSession.FetchesType);
+    const res = await this.session
+      .run(ortFeeds, fetches as ort.InferenceSession.FetchesType)
+      .catch(rethrowResource);
     const out: Record<string, RunValue> = {};
     for (const o of this.model.outputs) {
       const buf = into[o.name];
@@ -387,7 +402,7 @@ export function getSession(model: EmittedModel, options: SessionOptions = {}): P
   const key = createHash('sha256')
     .update(model.bytes)
     .update(
-      `|${options.provider ?? 'cpu'}|${options.intraOpThreads ?? 0}|${(options.deviceOutputs ?? []).join(',')}`,
+      `|${options.provider ?? 'cpu'}|${options.intraOpThreads ?? 0}|${(options.deviceOutputs ?? []).join(',')}|${options.memoryArena ?? true}`,
     )
     .digest('hex');
   let hit = sessionCache.get(key);

@@ -11,10 +11,15 @@
  * gaps, dtypes, shapes) and throws `SafetensorsFormatError` naming the file and the tensor/field.
  * Writing is deterministic: see `layoutOrder`.
  */
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
-import { FileFormatError, MissingFileError, UsageError } from '@gopo/core';
+import {
+  FileFormatError,
+  MissingFileError,
+  resolveOutputFile,
+  tempPathFor,
+  trackTempFile,
+  UsageError,
+} from '@gopo/core';
 import { z } from 'zod';
 
 export const SAFETENSORS_DTYPES = [
@@ -683,12 +688,13 @@ export async function writeSafetensors(
   options: WriteSafetensorsOptions = {},
 ): Promise<void> {
   const { prefix, chunks } = prepare(tensors, options.metadata ?? {});
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = path.join(
-    path.dirname(file),
-    `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
-  );
-  const handle = await fs.open(tmp, 'w');
+  const target = resolveOutputFile(file);
+  const tmp = tempPathFor(target);
+  const release = trackTempFile(tmp);
+  const handle = await fs.open(tmp, 'wx').catch((e) => {
+    release();
+    throw e;
+  });
   try {
     // Positional writes on a FileHandle: no stream buffering and no per-chunk listeners.
     let position = 0;
@@ -701,11 +707,13 @@ export async function writeSafetensors(
     }
     await handle.sync();
     await handle.close();
-    await fs.rename(tmp, file);
+    await fs.rename(tmp, target);
   } catch (e) {
     await handle.close().catch(() => {});
     await fs.rm(tmp, { force: true });
     throw e;
+  } finally {
+    release();
   }
 }
 

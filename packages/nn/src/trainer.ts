@@ -89,6 +89,12 @@ export const trainerConfigSchema = z
       .default('cpu')
       .describe('execution provider: cpu, webgpu, cuda or auto'),
     intraOpThreads: z.number().int().min(0).default(0).describe('ORT intra-op threads (0: ORT default)'),
+    memoryArena: z
+      .boolean()
+      .default(true)
+      .describe(
+        "keep ORT's memory arena per step session (fastest); false returns each step's memory, for many step shapes held at once",
+      ),
     seed: z.number().int().default(0).describe('seed for parameter init and dropout masks'),
     frozen: z
       .array(z.string())
@@ -317,6 +323,7 @@ export class Trainer {
     const session = await getSession(model, {
       provider: this.provider,
       intraOpThreads: this.config.intraOpThreads,
+      memoryArena: this.config.memoryArena,
       // On webgpu parameters and optimizer state stay on the device; loss, norm and metrics come
       // to the host.
       deviceOutputs:
@@ -723,7 +730,12 @@ export class Forward {
     model: (g: Graph, inputs: Readonly<Record<string, Tensor>>) => Record<string, Tensor>,
     inputs: BatchSpec,
     store: ParamStore,
-    options: { provider?: ProviderName | 'auto'; intraOpThreads?: number; seed?: number } = {},
+    options: {
+      provider?: ProviderName | 'auto';
+      intraOpThreads?: number;
+      seed?: number;
+      memoryArena?: boolean;
+    } = {},
   ): Promise<Forward> {
     const g = new Graph({ name: 'forward' });
     const ins = Object.fromEntries(Object.entries(inputs).map(([k, s]) => [k, g.input(k, s.dtype, s.shape)]));
@@ -734,7 +746,11 @@ export class Forward {
     );
     const provider = await resolveProvider(options.provider ?? 'cpu');
     const emitted = emitModel(g, { provider });
-    const session = await getSession(emitted, { provider, intraOpThreads: options.intraOpThreads ?? 0 });
+    const session = await getSession(emitted, {
+      provider,
+      intraOpThreads: options.intraOpThreads ?? 0,
+      ...(options.memoryArena !== undefined ? { memoryArena: options.memoryArena } : {}),
+    });
     return new Forward({ session, outputs: emitted.outputs.map((o) => o.name) }, store, [...g.params.keys()]);
   }
 

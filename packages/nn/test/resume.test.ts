@@ -3,12 +3,12 @@
  * again (it resumes from the newest complete checkpoint) and run to the end; its final parameters and
  * optimizer state must equal, bit for bit, those of a run that was never interrupted.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type StartedProcess, startProcess } from '@gopo/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkpointName, findLatestCheckpoint, loadCheckpoint } from '../src/checkpoint.js';
 
@@ -17,12 +17,8 @@ const packageRoot = join(here, '..');
 const STEPS = 24;
 const EVERY = 4;
 
-function startChild(
-  dir: string,
-  delayMs: number,
-): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; out: string }> } {
-  const child = spawn(
-    process.execPath,
+function startChild(dir: string, delayMs: number): Promise<StartedProcess> {
+  return startProcess(
     [
       '--conditions=@gopo/source',
       '--import',
@@ -37,20 +33,8 @@ function startChild(
       '--delay-ms',
       String(delayMs),
     ],
-    { cwd: packageRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: packageRoot },
   );
-  let out = '';
-  child.stdout?.on('data', (b: Buffer) => {
-    out += b.toString();
-  });
-  child.stderr?.on('data', (b: Buffer) => {
-    out += b.toString();
-  });
-  const done = new Promise<{ code: number | null; signal: string | null; out: string }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, out }));
-  });
-  return { child, done };
 }
 
 async function waitFor(cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -77,8 +61,8 @@ describe('kill/resume', () => {
     const refDir = join(root, 'reference');
 
     // The uninterrupted reference runs alongside the run that gets killed.
-    const reference = startChild(refDir, 0);
-    const victim = startChild(killedDir, 60);
+    const reference = await startChild(refDir, 0);
+    const victim = await startChild(killedDir, 60);
     // Kill once a checkpoint past the first exists, while later steps are still to come.
     await waitFor(async () => existsSync(join(killedDir, checkpointName(2 * EVERY))), 15_000);
     victim.child.kill('SIGKILL');
@@ -93,7 +77,7 @@ describe('kill/resume', () => {
     expect(stepAtKill).toBeLessThan(STEPS);
     expect(await readdir(killedDir)).not.toContain(checkpointName(STEPS));
 
-    const resumed = await startChild(killedDir, 0).done;
+    const resumed = await (await startChild(killedDir, 0)).done;
     expect(resumed.code, resumed.out).toBe(0);
     expect(resumed.out).toContain(`resumed ${stepAtKill}`);
     expect(resumed.out).toContain(`step ${STEPS} `);

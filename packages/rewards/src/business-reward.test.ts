@@ -44,7 +44,7 @@ describe('business reward R_goal', () => {
       escalated: 0,
     });
     expect(def.evaluate(scope)).toBeCloseTo(1 - 0.06 - 0.5, 12);
-    expect([...def.variables].sort()).toEqual(['escalated', 'sop_violations', 'success', 'turns']);
+    expect([...def.variables].sort()).toEqual(['escalated', 'sop_violations', 'success', 'user_turns']);
   });
 
   it('clips to [-1, 1] by default and not when clip is null', () => {
@@ -75,7 +75,7 @@ describe('business reward R_goal', () => {
     expect(bad).toThrow(ConfigError);
     expect(bad).toThrow(/metrics\.yaml at gre\.expression: unknown variable "turnz".*valid: success/);
     expect(() => compileBusinessReward(GreConfigSchema.parse({ expression: 'frob(success)' }))).toThrow(
-      /unknown function "frob"/,
+      /function "frob" is not allowed.*allowed: abs/,
     );
     expect(() => compileBusinessReward(GreConfigSchema.parse({ expression: 'success = 1' }))).toThrow(
       /may not assign/,
@@ -84,8 +84,27 @@ describe('business reward R_goal', () => {
       /cannot parse/,
     );
     expect(() => compileBusinessReward(GreConfigSchema.parse({ expression: '[success, 1]' }))).toThrow(
-      /must evaluate to a number/,
+      /array expressions are not allowed/,
     );
+    expect(() =>
+      compileBusinessReward(GreConfigSchema.parse({ expression: 'success > 0 ? 2 : 1' })),
+    ).not.toThrow();
+    expect(() =>
+      compileBusinessReward(GreConfigSchema.parse({ expression: 'min(success, 1) < 1 < 2' })),
+    ).not.toThrow();
+    for (const expression of [
+      'import({}, {override: true})',
+      'createUnit("foo")',
+      'evaluate("1+1")',
+      'parse("1")',
+      'config({number: "BigNumber"})',
+      'success.constructor',
+      '"text"',
+      '2 cm to inch',
+    ])
+      expect(() => compileBusinessReward(GreConfigSchema.parse({ expression })), expression).toThrow(
+        ConfigError,
+      );
     expect(GreConfigSchema.safeParse({ clip: [1, -1] }).success).toBe(false);
   });
 

@@ -46,6 +46,64 @@ export type BusinessScope = Record<BusinessVariable, number>;
 
 const CONSTANTS = new Set(['pi', 'e', 'tau', 'phi', 'true', 'false', 'Infinity']);
 
+/**
+ * The mathjs functions a business-reward expression may call. mathjs also has functions that import
+ * code, define units, parse and evaluate strings or change its configuration; an expression from a
+ * config file is data, so only these pure numeric ones are allowed.
+ */
+export const BUSINESS_FUNCTIONS = [
+  'abs',
+  'cbrt',
+  'ceil',
+  'exp',
+  'floor',
+  'log',
+  'log10',
+  'log2',
+  'max',
+  'min',
+  'mod',
+  'pow',
+  'round',
+  'sign',
+  'sqrt',
+] as const;
+const FUNCTIONS: ReadonlySet<string> = new Set(BUSINESS_FUNCTIONS);
+
+// mathjs's names of the operators (+, -, *, /, ^, %, and, or, xor, not, comparisons) allowed.
+const OPERATORS: ReadonlySet<string> = new Set([
+  'add',
+  'subtract',
+  'multiply',
+  'divide',
+  'unaryMinus',
+  'unaryPlus',
+  'pow',
+  'mod',
+  'and',
+  'or',
+  'xor',
+  'not',
+  'equal',
+  'unequal',
+  'smaller',
+  'larger',
+  'smallerEq',
+  'largerEq',
+]);
+
+// Expression parts allowed: numbers, variables, operators, parentheses, calls, `a ? b : c`, chained
+// comparisons. Not: property access, indexing, arrays, objects, ranges, blocks, assignments.
+const NODE_TYPES: ReadonlySet<string> = new Set([
+  'ConstantNode',
+  'SymbolNode',
+  'OperatorNode',
+  'ParenthesisNode',
+  'FunctionNode',
+  'ConditionalNode',
+  'RelationalNode',
+]);
+
 export interface CompiledBusinessReward {
   readonly expression: string;
   readonly clip: readonly [number, number] | null;
@@ -75,21 +133,40 @@ export function compileBusinessReward(config: GreConfig, source = '(config)'): C
     );
   }
   const used = new Set<BusinessVariable>();
+  const expr = config.expression;
   node.traverse((n, path, parent) => {
     if (n.type === 'AssignmentNode' || n.type === 'FunctionAssignmentNode')
       throw new ConfigError(where, 'the business reward may not assign variables or define functions');
+    if (!NODE_TYPES.has(n.type))
+      throw new ConfigError(
+        where,
+        `${n.type.replace(/Node$/, '').toLowerCase()} expressions are not allowed in business reward "${expr}"`,
+      );
+    const fields = n as unknown as { name?: string; fn?: unknown; value?: unknown };
+    if (n.type === 'ConstantNode' && typeof fields.value !== 'number' && typeof fields.value !== 'boolean')
+      throw new ConfigError(where, `only numbers are allowed as constants in business reward "${expr}"`);
+    if (n.type === 'OperatorNode' && !OPERATORS.has(String(fields.fn)))
+      throw new ConfigError(
+        where,
+        `operator "${String(fields.fn)}" is not allowed in business reward "${expr}"`,
+      );
+    if (n.type === 'FunctionNode' && (fields.fn as MathNode).type !== 'SymbolNode')
+      throw new ConfigError(where, `only named functions may be called in business reward "${expr}"`);
     if (n.type !== 'SymbolNode') return;
-    const name = (n as unknown as { name: string }).name;
+    const name = fields.name!;
     if (parent?.type === 'FunctionNode' && path === 'fn') {
-      if (typeof (math() as unknown as Record<string, unknown>)[name] !== 'function')
-        throw new ConfigError(where, `unknown function "${name}" in business reward "${config.expression}"`);
+      if (!FUNCTIONS.has(name))
+        throw new ConfigError(
+          where,
+          `function "${name}" is not allowed in business reward "${expr}"; allowed: ${BUSINESS_FUNCTIONS.join(', ')}`,
+        );
       return;
     }
-    if (name in BUSINESS_VARIABLES) used.add(name as BusinessVariable);
+    if (Object.hasOwn(BUSINESS_VARIABLES, name)) used.add(name as BusinessVariable);
     else if (!CONSTANTS.has(name))
       throw new ConfigError(
         where,
-        `unknown variable "${name}" in business reward "${config.expression}"; valid: ${BUSINESS_VARIABLE_NAMES.join(', ')}`,
+        `unknown variable "${name}" in business reward "${expr}"; valid: ${BUSINESS_VARIABLE_NAMES.join(', ')}`,
       );
   });
   const native = nativeArithmetic(node);

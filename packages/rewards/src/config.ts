@@ -27,9 +27,9 @@ const milestoneList = (goal: GoalType) =>
 
 /** Milestones per goal type; the defaults are @gopo/dialogue's DEFAULT_MILESTONES (DESIGN.md 4.3). */
 export const TseConfigSchema = z
-  .object({
+  .strictObject({
     milestones: z
-      .object({
+      .strictObject({
         purchase: milestoneList('purchase'),
         order_status: milestoneList('order_status'),
         return_refund: milestoneList('return_refund'),
@@ -44,7 +44,7 @@ export const TseConfigSchema = z
 export type TseConfig = z.infer<typeof TseConfigSchema>;
 
 export const EsndcgConfigSchema = z
-  .object({
+  .strictObject({
     pRef: z
       .number()
       .min(0)
@@ -59,11 +59,11 @@ export const EsndcgConfigSchema = z
 export type EsndcgConfig = z.infer<typeof EsndcgConfigSchema>;
 
 export const GreConfigSchema = z
-  .object({
+  .strictObject({
     expression: z
       .string()
       .min(1)
-      .default('success - 0.02 * turns - 0.5 * sop_violations - 0.3 * escalated')
+      .default('success - 0.02 * user_turns - 0.5 * sop_violations - 0.3 * escalated')
       .describe(
         'business reward R_goal: a mathjs expression over the outcome variables listed in the README',
       ),
@@ -82,7 +82,7 @@ export const GreConfigSchema = z
 export type GreConfig = z.infer<typeof GreConfigSchema>;
 
 export const StepRewardConfigSchema = z
-  .object({
+  .strictObject({
     alpha: z
       .number()
       .min(0)
@@ -99,7 +99,7 @@ export const StepRewardConfigSchema = z
 export type StepRewardConfig = z.infer<typeof StepRewardConfigSchema>;
 
 export const KlControllerConfigSchema = z
-  .object({
+  .strictObject({
     kind: z
       .enum(['fixed', 'adaptive'])
       .default('adaptive')
@@ -121,14 +121,21 @@ export const KlControllerConfigSchema = z
   .describe('KL penalty controller (DESIGN.md 4.5)');
 export type KlControllerConfig = z.infer<typeof KlControllerConfigSchema>;
 
+/**
+ * Most bootstrap resamples: the resample tables hold resamples x metrics x goal groups doubles, about
+ * 80 MB at this bound with every metric.
+ */
+export const MAX_RESAMPLES = 100_000;
+
 export const BootstrapConfigSchema = z
-  .object({
+  .strictObject({
     resamples: z
       .number()
       .int()
       .min(10)
+      .max(MAX_RESAMPLES)
       .default(1000)
-      .describe('bootstrap resamples for confidence intervals and tests'),
+      .describe(`bootstrap resamples for confidence intervals and tests (10 to ${MAX_RESAMPLES})`),
     confidence: z.number().gt(0).lt(1).default(0.95).describe('confidence level of the percentile intervals'),
     test: z
       .enum(['paired-bootstrap', 'permutation'])
@@ -140,7 +147,7 @@ export const BootstrapConfigSchema = z
 export type BootstrapConfig = z.infer<typeof BootstrapConfigSchema>;
 
 export const ObjectiveConfigSchema = z
-  .object({
+  .strictObject({
     tse: z.number().default(1).describe('lambda_tse: weight of TSE in the Expert Agent sequence reward'),
     gre: z.number().default(1).describe('lambda_gre: weight of the business reward R_goal'),
     esndcg: z.number().default(1).describe('lambda_es: weight of ESNDCG (only where a reference exists)'),
@@ -163,7 +170,7 @@ export type ObjectiveConfig = z.infer<typeof ObjectiveConfigSchema>;
 
 /** Every metric constant of the package; `gopo eval --config metrics.yaml` reads this. */
 export const MetricsConfigSchema = z
-  .object({
+  .strictObject({
     metrics: z
       .array(z.string().describe('a session metric name (see metricRegistry)'))
       .optional()

@@ -1,14 +1,8 @@
 import * as path from 'node:path';
-import {
-  defineCommand,
-  loadConfig,
-  Progress,
-  progressEnabled,
-  UsageError,
-  writeFileAtomic,
-} from '@gopo/core';
+import { defineCommand, Progress, progressEnabled, resolveCommandConfig, writeFileAtomic } from '@gopo/core';
+import { noSessionsError } from '@gopo/dialogue';
 import { z } from 'zod';
-import { type MetricsConfig, MetricsConfigSchema } from './config.js';
+import { MAX_RESAMPLES, type MetricsConfig, MetricsConfigSchema } from './config.js';
 import { compareScored, scoreFile, scoringContext, selectMetrics, summarize } from './evaluate.js';
 import { type EvalReport, formatReport } from './format.js';
 
@@ -21,7 +15,13 @@ export const EvalOptionsSchema = z.object({
   format: z.enum(['table', 'json', 'md']).default('table').describe('output format'),
   out: z.string().optional().describe('also write the report to this file (atomically; never on error)'),
   skipInvalid: z.boolean().default(false).describe('score the valid lines and report how many were skipped'),
-  resamples: z.number().int().min(10).optional().describe('bootstrap resamples (overrides the config)'),
+  resamples: z
+    .number()
+    .int()
+    .min(10)
+    .max(MAX_RESAMPLES)
+    .optional()
+    .describe(`bootstrap resamples, 10 to ${MAX_RESAMPLES} (overrides the config)`),
   workers: z
     .number()
     .int()
@@ -38,20 +38,13 @@ export const EvalOptionsSchema = z.object({
 });
 export type EvalOptions = z.infer<typeof EvalOptionsSchema>;
 
-async function resolveConfig(
-  configFile: string | undefined,
-  overrides: readonly string[],
-): Promise<MetricsConfig> {
-  if (configFile) return loadConfig(configFile, MetricsConfigSchema, { overrides });
-  if (overrides.length > 0) throw new UsageError('--set overrides need a --config file for gopo eval');
-  return MetricsConfigSchema.parse({});
-}
-
 export const evalCommand = defineCommand({
   path: ['eval'],
   describe: 'Score Mgshop-style logs: TSE, ESNDCG, GRE and the other session metrics, with bootstrap CIs',
   positionals: [{ name: 'logs' }],
   options: EvalOptionsSchema,
+  globals: ['seed', 'config', 'set'],
+  files: { inputs: ['logs', 'against'], outputs: ['out'] },
   examples: [
     ['gopo eval logs.jsonl', 'per-metric table with 95% bootstrap intervals and per-goal breakdowns'],
     ['gopo eval gopo.jsonl --against ppo.jsonl --format md', 'paired comparison of two systems'],
@@ -61,7 +54,7 @@ export const evalCommand = defineCommand({
     ],
   ],
   async run(args, ctx) {
-    const loaded = await resolveConfig(ctx.configFile, ctx.overrides);
+    const loaded = await resolveCommandConfig(MetricsConfigSchema, ctx);
     const config: MetricsConfig = args.resamples
       ? { ...loaded, bootstrap: { ...loaded.bootstrap, resamples: args.resamples } }
       : loaded;
@@ -94,6 +87,7 @@ export const evalCommand = defineCommand({
     const other = args.against !== undefined ? await scoreWithProgress(args.against) : undefined;
     for (const s of [scored, other]) {
       if (!s) continue;
+      if (s.table.rows === 0) throw noSessionsError(s.file, s.skipped);
       if (s.skipped > 0) ctx.logger.warn(`${s.file}: skipped ${s.skipped} invalid line(s)`);
       if (s.duplicateIds > 0)
         ctx.logger.warn(`${s.file}: ${s.duplicateIds} duplicate session_id(s); the first of each is paired`);

@@ -1,10 +1,11 @@
 import { promises as fs } from 'node:fs';
 import {
+  assertNotJsonArray,
   ConfigError,
+  checkInputFile,
   FileFormatError,
   formatFieldPath,
   type JsonlIssue,
-  MissingFileError,
   Rng,
   siblingModule,
   startModuleWorker,
@@ -91,12 +92,9 @@ export async function scoreFile(
   ctx: ScoringContext,
   options: ScoreFileOptions = {},
 ): Promise<ScoredFile> {
-  let size: number;
-  try {
-    size = (await fs.stat(file)).size;
-  } catch {
-    throw new MissingFileError(file, 'log file');
-  }
+  checkInputFile(file, 'log file');
+  await assertNotJsonArray(file);
+  const size = (await fs.stat(file)).size;
   const workers = Math.max(1, Math.floor(options.workers ?? 1));
   if (workers > 1 && options.onSession)
     throw new Error('scoreFile: onSession needs the sessions on this thread; use workers: 1');

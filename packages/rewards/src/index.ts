@@ -11,6 +11,7 @@ export {
   type TableIntervals,
 } from './bootstrap.js';
 export {
+  BUSINESS_FUNCTIONS,
   BUSINESS_VARIABLE_NAMES,
   BUSINESS_VARIABLES,
   type BusinessScope,
@@ -30,6 +31,7 @@ export {
   GreConfigSchema,
   type KlControllerConfig,
   KlControllerConfigSchema,
+  MAX_RESAMPLES,
   type MetricsConfig,
   type MetricsConfigInput,
   MetricsConfigSchema,
@@ -75,6 +77,7 @@ export {
   type GoalCall,
   goalApiReward,
   goalCallCompleted,
+  isUnconstrained,
   type JoshSummary,
   joshSummary,
   normalizeValue,

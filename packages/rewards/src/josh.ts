@@ -24,12 +24,17 @@ export function normalizeValue(v: unknown): string {
   return String(v).toLowerCase().replaceAll("'", '').trim();
 }
 
+/** A normalised value that puts no constraint on a search ("dont care", "not mentioned", ""). */
+export function isUnconstrained(normalized: string): boolean {
+  return UNCONSTRAINED.has(normalized);
+}
+
 function constraints(args: ApiCall['args']): Map<string, string> {
   const out = new Map<string, string>();
   for (const [k, v] of Object.entries(args)) {
     if (v === null || v === undefined) continue;
     const n = normalizeValue(v);
-    if (!UNCONSTRAINED.has(n)) out.set(k, n);
+    if (!isUnconstrained(n)) out.set(k, n);
   }
   return out;
 }

@@ -1,7 +1,16 @@
+import { isUtf8 } from 'node:buffer';
+import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
-import type { JsonlIssue } from '@gopo/core';
+import {
+  type ByteRange,
+  decodeLines,
+  INVALID_UTF8_MESSAGE,
+  type JsonlIssue,
+  lineTooLongMessage,
+  MAX_LINE_BYTES,
+  readLineBatches,
+} from '@gopo/core';
 import { GOAL_TYPES, type Session, safeParseSession } from '@gopo/dialogue';
-import { type ByteRange, readLineBatches } from './line-reader.js';
 import { ScoreTable } from './score-table.js';
 import {
   isRegisteredMetric,
@@ -135,9 +144,16 @@ export async function scoreRange(
   if (scanned)
     return sink.finish(await scanLines(file, range, sink, options.keepIds ?? false, options.onProgress));
   let lineCount = 0;
-  for await (const { first, lines, bytesRead } of readLineBatches(file, 1 << 20, range)) {
+  for await (const { first, lines, faults, bytesRead } of readLineBatches(file, { range })) {
     lineCount = first + lines.length - 1;
+    let f = 0;
     for (let k = 0; k < lines.length; k++) {
+      const fault = faults[f];
+      if (fault?.line === first + k) {
+        sink.line(faultIssue(fault.line, fault.message));
+        f++;
+        continue;
+      }
       const result = jsonLine(lines[k]!, first + k);
       if (result) sink.line(result);
     }
@@ -145,6 +161,46 @@ export async function scoreRange(
   }
   return sink.finish(lineCount);
 }
+
+const faultIssue = (line: number, message: string): JsonlIssue => ({ line, path: [], message });
+
+/**
+ * Lines of `bytes` (whole lines, each ending with \n but perhaps the last) through the JSON path, each
+ * checked for UTF-8 on its own: for a region of the scanner's input that failed the UTF-8 check.
+ * Returns the number of lines.
+ */
+function jsonPathLines(bytes: Uint8Array, firstLine: number, sink: RangeSink): number {
+  let n = 0;
+  for (let start = 0; start < bytes.length; n++) {
+    const nl = bytes.indexOf(10, start);
+    const end = nl < 0 ? bytes.length : nl;
+    const text = decodeLines(bytes.subarray(start, end));
+    if (text === null) sink.line(faultIssue(firstLine + n, INVALID_UTF8_MESSAGE));
+    else {
+      const result = jsonLine(text.endsWith('\r') ? text.slice(0, -1) : text, firstLine + n);
+      if (result) sink.line(result);
+    }
+    start = end + 1;
+  }
+  return n;
+}
+
+/** Reads on from `pos` past the next \n (an overlong line's rest); returns where the next line starts. */
+async function skipLine(fh: FileHandle, pos: number, end: number, buf: Buffer): Promise<number> {
+  for (;;) {
+    const want = Math.min(buf.length, end - pos);
+    if (want <= 0) return pos;
+    const { bytesRead } = await fh.read(buf, 0, want, pos);
+    if (bytesRead === 0) return pos;
+    const nl = buf.subarray(0, bytesRead).indexOf(10);
+    if (nl >= 0) return pos + nl + 1;
+    pos += bytesRead;
+  }
+}
+
+/** Bytes of the line in `bytes` that ends at `nl` (a \n, or the end), its \r not counted. */
+const lineLength = (bytes: Uint8Array, start: number, nl: number) =>
+  (nl > start && bytes[nl - 1] === 13 ? nl - 1 : nl) - start;
 
 /**
  * The scanner's reader: whole chunks are read into its memory and scanned; returns the line count.
@@ -157,6 +213,7 @@ async function scanLines(
   keepIds: boolean,
   onProgress: ((bytesRead: number) => void) | undefined,
   chunkBytes = 1 << 20,
+  maxLineBytes = MAX_LINE_BYTES,
 ): Promise<number> {
   const scanner = new SessionScanner();
   const fh = await open(file, 'r');
@@ -165,6 +222,7 @@ async function scanLines(
     const end = range?.end ?? Number.POSITIVE_INFINITY;
     let carry = 0; // bytes of an incomplete line at the input's start
     let line = 0;
+    let skipBuf: Buffer | null = null;
     for (;;) {
       const want = Math.min(chunkBytes, end - pos);
       let input = scanner.reserve(carry + Math.max(want, 0));
@@ -172,12 +230,42 @@ async function scanLines(
       pos += bytesRead;
       const filled = carry + bytesRead;
       const eof = bytesRead === 0 || pos >= end;
+      // The line carried over is the only one that can pass the limit (a chunk is shorter than it).
+      let regionStart = 0;
+      if (carry > 0) {
+        const nl = input.subarray(0, filled).indexOf(10);
+        const lineEnd = nl < 0 ? filled : nl;
+        if (lineLength(input, 0, lineEnd) > maxLineBytes) {
+          line++;
+          sink.line(faultIssue(line, lineTooLongMessage(maxLineBytes)));
+          if (nl < 0) {
+            skipBuf ??= Buffer.alloc(chunkBytes);
+            pos = eof ? pos : await skipLine(fh, pos, end, skipBuf);
+            carry = 0;
+            onProgress?.(pos - (range?.start ?? 0));
+            if (eof || pos >= end) return line;
+            continue;
+          }
+          regionStart = nl + 1;
+        }
+      }
       const regionEnd = eof ? filled : input.lastIndexOf(10, filled - 1) + 1;
-      if (regionEnd === 0 && !eof) {
-        carry = filled; // a line longer than a chunk: read on
+      if (regionEnd <= regionStart && !eof) {
+        input.copyWithin(0, regionStart, filled);
+        carry = filled - regionStart; // a line longer than a chunk: read on
         continue;
       }
-      for (let start = 0; start < regionEnd; ) {
+      // The scanner reads bytes, not characters: a region that is not UTF-8 goes line by line
+      // through the JSON path, where each bad line is an error with its number.
+      if (regionEnd > regionStart && !isUtf8(input.subarray(regionStart, regionEnd))) {
+        line += jsonPathLines(input.subarray(regionStart, regionEnd), line + 1, sink);
+        input.copyWithin(0, regionEnd, filled);
+        carry = filled - regionEnd;
+        onProgress?.(pos - (range?.start ?? 0));
+        if (eof) return line;
+        continue;
+      }
+      for (let start = regionStart; start < regionEnd; ) {
         const { stop, lines } = scanner.scan(start, regionEnd);
         input = scanner.input;
         const tape = scanner.tape;

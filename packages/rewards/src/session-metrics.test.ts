@@ -36,7 +36,7 @@ describe('session metrics', () => {
   it('session rates, turns and csat', () => {
     expect(scoreSession(s, m('success_rate'), ctx)).toBe(0);
     expect(scoreSession(s, m('resolution_rate'), ctx)).toBe(1);
-    expect(scoreSession(s, m('turns'), ctx)).toBe(2);
+    expect(scoreSession(s, m('user_turns'), ctx)).toBe(2);
     expect(scoreSession(s, m('agent_turns'), ctx)).toBe(3);
     expect(scoreSession(s, m('csat'), ctx)).toBe(3);
     expect(scoreSession(session('purchase', []), m('csat'), ctx)).toBeNaN();

@@ -101,7 +101,7 @@ export const SESSION_METRICS: readonly SessionMetric[] = [
       out[1] = v.adherenceTurns;
     },
   },
-  mean('turns', 'mean number of user turns per session', 1, false, (v) => v.scope.user_turns),
+  mean('user_turns', 'mean number of user turns per session', 1, false, (v) => v.scope.user_turns),
   mean('agent_turns', 'mean number of agent turns per session', 1, false, (v) => v.scope.agent_turns),
   mean('csat', 'mean outcome.csat over sessions that report it', 1, true, (v) =>
     v.scope.has_csat ? v.scope.csat : Number.NaN,

@@ -266,7 +266,7 @@ describe('session scanner', () => {
     expect(json.lines).toBe(3);
   });
 
-  it('decodes non-ASCII and invalid UTF-8 lines as the JSON path does', async () => {
+  it('decodes non-ASCII lines and refuses invalid UTF-8 lines as the JSON path does', async () => {
     const bad = Buffer.from(swap('"text":"hi"', '"text":"h_i"'));
     bad[bad.indexOf('h_i') + 1] = 0xff; // a lone byte that is not UTF-8
     const file = writeLog(
@@ -277,7 +277,8 @@ describe('session scanner', () => {
       ]),
     );
     const json = await expectSameAsJsonPath(file, false);
-    expect(json.table.rows).toBe(3);
+    expect(json.issues).toEqual([{ line: 2, path: [], message: expect.stringMatching(/invalid UTF-8/) }]);
+    expect((await expectSameAsJsonPath(file, true)).table.rows).toBe(2);
   });
 
   it('reports progress in bytes after each chunk, up to the file size, with either reader', async () => {

@@ -1,5 +1,5 @@
+import { decodeLines } from '@gopo/core';
 import { EVENT_TYPES, GOAL_TYPES, OUTCOME_STATUSES, type Session } from '@gopo/dialogue';
-import { decode } from './line-reader.js';
 import { SESSION_SCAN_WASM_BASE64 } from './session-scan-wasm.js';
 
 /*
@@ -167,9 +167,13 @@ export class SessionScanner {
     return { stop, lines: this.wasm.scannedLines() };
   }
 
-  /** The text of input bytes [start, end), decoded as the JSON path decodes a line. */
+  /**
+   * The text of input bytes [start, end), decoded as the JSON path decodes a line (the reader has
+   * checked the region is UTF-8 before scanning it).
+   */
   text(start: number, end: number): string {
-    return decode(this.input.subarray(start, end));
+    const bytes = this.input.subarray(start, end);
+    return decodeLines(bytes) ?? bytes.toString('utf8');
   }
 
   /** A number written by the scanner at tape word `at` in state 1 (f64 bits) or 2 (span). */

@@ -171,15 +171,14 @@ describe('gopo eval on invalid input', () => {
     expect(t.output.join('')).toMatch(/2 sessions, 3 invalid lines skipped/);
   });
 
-  it('an empty log gives an empty report, not a crash', async () => {
+  it('an empty log is a user error that says there were no sessions, not a table of n/a', async () => {
     const empty = path.join(dir, 'empty.jsonl');
     writeFileSync(empty, '\n\n');
-    const r = await runJson({ logs: empty });
-    expect(r.evaluation.sessions).toBe(0);
-    expect(r.evaluation.metrics[0]).toMatchObject({ name: 'tse', value: null, sessions: 0 });
     const t = ctx();
-    await evalCommand.run(args({ logs: empty }), t.ctx);
-    expect(t.output.join('')).toMatch(/^tse\s+n\/a\s+\[n\/a, n\/a\]\s+0$/m);
+    await expect(evalCommand.run(args({ logs: empty }), t.ctx)).rejects.toThrow(
+      /empty\.jsonl: no sessions: the file is empty or holds only blank lines/,
+    );
+    expect(t.output).toEqual([]);
   });
 
   it('a missing file is a clear error', async () => {

@@ -1,4 +1,61 @@
+export { ChatBackendError, OpenAiReplyPolicy } from './backends/openai-reply.js';
+export { createReplyBackend, type ReplyBackend } from './backends/reply-backends.js';
 export { EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, type MainIo, main } from './cli/main.js';
 export { ALL_COMMANDS } from './cli/registry.js';
 export { dataCommand } from './commands/data.js';
 export { demoCommand } from './commands/demo.js';
+export { evalPolicyCommand, readRunConfig, reportCommand } from './commands/eval-policy.js';
+export { expertSftCommand } from './commands/expert-sft.js';
+export { trainCommand } from './commands/train.js';
+export {
+  compareMethods,
+  comparisonTable,
+  type MethodResult,
+  type MethodSpec,
+  tInterval,
+} from './gopo/compare.js';
+export {
+  AgentInitSchema,
+  type GopoTrainConfig,
+  type GopoTrainConfigInput,
+  GopoTrainConfigSchema,
+  ReplyBackendConfigSchema,
+  WarmStartConfigSchema,
+} from './gopo/config.js';
+export { evaluateHeldOut, type PolicyEvaluation, REPORT_METRICS, scoreInMemory } from './gopo/evaluate.js';
+export { dealGroups, type OfflineOptions, readLoggedTrajectories, runOfflineGopo } from './gopo/offline.js';
+export { type RunSummary, summaryMarkdown, writeRunReport } from './gopo/report.js';
+export {
+  DEFAULT_WARM_START_DIR,
+  openRunSession,
+  phasePlan,
+  type RunSession,
+  runGopoTraining,
+  shopEnvFactory,
+  type TrainRunOptions,
+  type TrainRunResult,
+} from './gopo/run.js';
+export { EVAL_SEED_BASE, evalJobs, trainingJobs } from './gopo/scenarios.js';
+export { loggedRows, simulateHistory, trainWarmStart, type WarmStartResult } from './gopo/warm-start.js';
+export { sequenceRewardFn } from './rewards.js';
+export { assembleBatch } from './rollout/batch.js';
+export {
+  type EpisodeJob,
+  EpisodeJobSchema,
+  type EpisodeResult,
+  EpisodeResultSchema,
+  type EpisodeRoles,
+  runEpisodes,
+} from './rollout/episodes.js';
+export {
+  RolloutWorkerError,
+  RolloutWorkerExitError,
+  ThreadPool,
+  type ThreadPoolOptions,
+} from './rollout/thread-pool.js';
+export { InProcessPool, type RolloutWorkerPool, type RunJobsOptions } from './rollout/worker-pool.js';
+export {
+  type RolloutWorkerSpec,
+  type RolloutWorkerSpecInput,
+  RolloutWorkerSpecSchema,
+} from './rollout/worker-spec.js';

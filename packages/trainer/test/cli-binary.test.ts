@@ -1,22 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { gopo as run } from './gopo-binary.js';
 
-const pkgDir = fileURLToPath(new URL('..', import.meta.url));
-
-/** Runs the real CLI from source in a child process, the way a user runs the binary. */
-function gopo(...args: string[]) {
-  const r = spawnSync(
-    process.execPath,
-    ['--conditions=@gopo/source', '--import', 'tsx', 'src/bin.ts', ...args],
-    {
-      cwd: pkgDir,
-      encoding: 'utf8',
-      env: { ...process.env, CI: 'true' },
-    },
-  );
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const gopo = (...args: string[]) => run(args);
 
 describe('gopo binary', () => {
   it('--help lists the commands and global flags', () => {

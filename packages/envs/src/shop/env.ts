@@ -35,10 +35,16 @@ import { type EndReason, UserSimulator } from './user-sim.js';
 import type { UserAct } from './user-templates.js';
 import { generateWorld, type World, WorldConfigSchema } from './world.js';
 
-export const ShopEnvConfigSchema = z.object({
+export const ShopEnvConfigSchema = z.strictObject({
   world: WorldConfigSchema.default(WorldConfigSchema.parse({})).describe('the generated shop'),
   scenarios: ScenarioConfigSchema.default(ScenarioConfigSchema.parse({})).describe('how scenarios are drawn'),
-  maxTurns: z.number().int().min(2).default(12).describe('agent turns before the session is cut off'),
+  maxTurns: z
+    .number()
+    .int()
+    .min(2)
+    .max(1000)
+    .default(12)
+    .describe('agent turns before the session is cut off (at most 1000)'),
   sopEnforcement: z
     .enum(['block', 'penalize'])
     .default('block')

@@ -66,7 +66,7 @@ export interface Scenario {
   readonly goal: HiddenGoal;
 }
 
-export const ScenarioConfigSchema = z.object({
+export const ScenarioConfigSchema = z.strictObject({
   goalWeights: z
     .record(z.enum(GOAL_TYPES), z.number().min(0))
     .default({
@@ -78,9 +78,9 @@ export const ScenarioConfigSchema = z.object({
     })
     .describe('relative frequency of each goal type'),
   patience: z
-    .tuple([z.number().min(1), z.number().min(1)])
+    .tuple([z.number().min(1).max(1000), z.number().min(1).max(1000)])
     .default([2.5, 6.5])
-    .describe('range of persona patience'),
+    .describe('range of persona patience (1 to 1000)'),
 });
 export type ScenarioConfig = z.infer<typeof ScenarioConfigSchema>;
 

@@ -48,8 +48,13 @@ export interface SimulationSummary {
   readonly sessions: number;
   readonly successRate: number;
   /** Mean agent turns per session. */
-  readonly meanTurns: number;
+  readonly meanAgentTurns: number;
+  /** Mean user turns per session (what `gopo eval` calls user_turns). */
+  readonly meanUserTurns: number;
+  /** Mean csat over the sessions that logged one (NaN when none did). */
   readonly meanCsat: number;
+  /** Sessions that logged a csat. */
+  readonly csatSessions: number;
   readonly conversionRate: number;
   /** SOP violations per agent turn. */
   readonly sopViolationRate: number;
@@ -57,37 +62,60 @@ export interface SimulationSummary {
   readonly successByGoal: Readonly<Record<string, number>>;
 }
 
+/** Aggregates sessions one at a time, so a long simulation keeps no session in memory. */
+export class SummaryAccumulator {
+  private n = 0;
+  private success = 0;
+  private agentTurns = 0;
+  private userTurns = 0;
+  private csat = 0;
+  private csatCount = 0;
+  private converted = 0;
+  private violations = 0;
+  private readonly byStatus: Partial<Record<OutcomeStatus, number>> = {};
+  private readonly goalTotals: Record<string, [number, number]> = {};
+
+  add(s: Session): void {
+    this.n++;
+    const ok = s.outcome.status === 'success';
+    if (ok) this.success++;
+    for (const t of s.turns) {
+      if (t.role === 'user') this.userTurns++;
+      else {
+        this.agentTurns++;
+        if (t.sop_violation) this.violations++;
+      }
+    }
+    if (s.outcome.csat !== undefined) {
+      this.csat += s.outcome.csat;
+      this.csatCount++;
+    }
+    if (s.outcome.converted) this.converted++;
+    this.byStatus[s.outcome.status] = (this.byStatus[s.outcome.status] ?? 0) + 1;
+    const g = this.goalTotals[s.goal.type] ?? [0, 0];
+    this.goalTotals[s.goal.type] = [g[0] + (ok ? 1 : 0), g[1] + 1];
+  }
+
+  summary(): SimulationSummary {
+    const n = this.n || 1;
+    return {
+      sessions: this.n,
+      successRate: this.success / n,
+      meanAgentTurns: this.agentTurns / n,
+      meanUserTurns: this.userTurns / n,
+      meanCsat: this.csatCount > 0 ? this.csat / this.csatCount : Number.NaN,
+      csatSessions: this.csatCount,
+      conversionRate: this.converted / n,
+      sopViolationRate: this.violations / (this.agentTurns || 1),
+      byStatus: { ...this.byStatus },
+      successByGoal: Object.fromEntries(Object.entries(this.goalTotals).map(([k, [a, b]]) => [k, a / b])),
+    };
+  }
+}
+
 /** Aggregate figures over simulated sessions. */
 export function summarize(sessions: readonly Session[]): SimulationSummary {
-  const n = sessions.length || 1;
-  let success = 0;
-  let turns = 0;
-  let csat = 0;
-  let converted = 0;
-  let violations = 0;
-  const byStatus: Partial<Record<OutcomeStatus, number>> = {};
-  const goalTotals: Record<string, [number, number]> = {};
-  for (const s of sessions) {
-    const agentTurns = s.turns.filter((t) => t.role === 'agent');
-    const ok = s.outcome.status === 'success';
-    if (ok) success++;
-    turns += agentTurns.length;
-    csat += s.outcome.csat ?? 0;
-    if (s.outcome.converted) converted++;
-    violations += agentTurns.filter((t) => t.role === 'agent' && t.sop_violation).length;
-    byStatus[s.outcome.status] = (byStatus[s.outcome.status] ?? 0) + 1;
-    const g = goalTotals[s.goal.type] ?? [0, 0];
-    goalTotals[s.goal.type] = [g[0] + (ok ? 1 : 0), g[1] + 1];
-  }
-  const totalTurns = turns || 1;
-  return {
-    sessions: sessions.length,
-    successRate: success / n,
-    meanTurns: turns / n,
-    meanCsat: csat / n,
-    conversionRate: converted / n,
-    sopViolationRate: violations / totalTurns,
-    byStatus,
-    successByGoal: Object.fromEntries(Object.entries(goalTotals).map(([k, [a, b]]) => [k, a / b])),
-  };
+  const acc = new SummaryAccumulator();
+  for (const s of sessions) acc.add(s);
+  return acc.summary();
 }

@@ -1,15 +1,33 @@
 import { Rng } from '@gopo/core';
 import { z } from 'zod';
 
-export const WorldConfigSchema = z.object({
+export const WorldConfigSchema = z.strictObject({
   seed: z
     .number()
     .int()
     .default(1)
     .describe('seed of the generated world (catalog, users, orders, policies)'),
-  items: z.number().int().min(50).default(600).describe('number of catalog items'),
-  users: z.number().int().min(5).default(200).describe('number of registered customers'),
-  ordersPerUser: z.number().int().min(1).default(3).describe('mean number of past orders per customer'),
+  items: z
+    .number()
+    .int()
+    .min(50)
+    .max(100_000)
+    .default(600)
+    .describe('number of catalog items (at most 100000)'),
+  users: z
+    .number()
+    .int()
+    .min(5)
+    .max(100_000)
+    .default(200)
+    .describe('number of registered customers (at most 100000)'),
+  ordersPerUser: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(3)
+    .describe('mean number of past orders per customer (at most 100)'),
   returnWindowDays: z
     .number()
     .int()

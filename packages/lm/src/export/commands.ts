@@ -1,4 +1,4 @@
-import { defineCommand, UsageError } from '@gopo/core';
+import { defineCommand, OutputFormatSchema, UsageError } from '@gopo/core';
 import { z } from 'zod';
 import { LlamaModel } from '../model/llama-model.js';
 import { exportLlamaOnnx, OnnxExportOptionsSchema } from './onnx.js';
@@ -14,7 +14,10 @@ export const exportCommand = defineCommand({
     tokens: OnnxExportOptionsSchema.shape.tokens,
     capacity: OnnxExportOptionsSchema.shape.capacity,
     allLogits: OnnxExportOptionsSchema.shape.allLogits,
+    format: OutputFormatSchema,
   }),
+  globals: [],
+  files: { inputDirs: ['model'], outputs: ['out'] },
   examples: [
     [
       'gopo lm export --model ./tiny --out tiny.onnx',
@@ -35,6 +38,10 @@ export const exportCommand = defineCommand({
       capacity: args.capacity,
       allLogits: args.allLogits,
     });
+    if (args.format === 'json') {
+      ctx.out(JSON.stringify({ out: args.out, manifest: `${args.out}.json`, ...m }, null, 2));
+      return 0;
+    }
     ctx.out(
       `wrote ${args.out} (+ ${args.out}.json): batch ${m.batch}, ${m.tokens} token(s) per call, cache ${m.capacity} slots, ${m.layers} layers`,
     );

@@ -15,6 +15,12 @@ import { SamplingOptionsSchema, sampleNext } from './sampling.js';
 export const GenerateOptionsSchema = SamplingOptionsSchema.extend({
   maxNewTokens: z.number().int().positive().default(32).describe('most tokens generated per prompt'),
   seed: z.number().int().default(0).describe('seed of the sampling RNG (one stream per batch row)'),
+  rowSeeds: z
+    .array(z.number().int())
+    .optional()
+    .describe(
+      "one seed per prompt: row i samples from its own stream seeded by rowSeeds[i] (instead of seed's i-th stream), so a row's tokens do not depend on the rest of the batch",
+    ),
   stopStrings: z
     .array(z.string().min(1))
     .default([])
@@ -120,6 +126,8 @@ export async function generate(
     throw new UsageError(
       `prompt + maxNewTokens reaches position ${longest}, beyond max_position_embeddings ${model.config.max_position_embeddings}`,
     );
+  if (o.rowSeeds && o.rowSeeds.length !== prompts.length)
+    throw new UsageError(`rowSeeds has ${o.rowSeeds.length} seeds for ${prompts.length} prompts`);
   const root = Rng.fromSeed(o.seed, 'generate');
   const rows: Row[] = prompts.map((q, i) => ({
     prompt: q,
@@ -129,7 +137,7 @@ export async function generate(
     text: '',
     emitted: '',
     done: null,
-    rng: root.derive(`row ${i}`),
+    rng: o.rowSeeds ? Rng.fromSeed(o.rowSeeds[i]!, 'generate') : root.derive(`row ${i}`),
   }));
 
   const v = model.config.vocab_size;

@@ -8,9 +8,9 @@
  * any earlier adapter intact.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { ConfigError, FileFormatError, MissingFileError, writeJsonAtomic } from '@gopo/core';
+import { ConfigError, FileFormatError, MissingFileError, publishFiles, writeJsonAtomic } from '@gopo/core';
 import { type HostTensor, readSafetensors, type SafetensorsTensor, writeSafetensors } from '@gopo/nn';
 import { z } from 'zod';
 import { isLoraParam, type LoraConfig, loraModules } from './lora.js';
@@ -94,20 +94,14 @@ export async function saveLoraAdapter(
     tensors.set(`${PEFT_PREFIX}${name}`, { dtype: 'F32', shape: [...t.dims], data: t.data as Float32Array });
   }
   if (tensors.size === 0) throw new ConfigError({ file: dir }, 'no LoRA adapter tensors to save');
-  await mkdir(dir, { recursive: true });
-  const stage = path.join(dir, `.save-${process.pid}-${Date.now()}`);
-  await mkdir(stage);
-  try {
+  await publishFiles(dir, async (stage) => {
     await writeSafetensors(path.join(stage, ADAPTER_WEIGHTS_FILE), tensors, { metadata: { format: 'pt' } });
     await writeJsonAtomic(
       path.join(stage, ADAPTER_CONFIG_FILE),
       adapterConfigFrom(config, options.baseModel),
     );
-    for (const f of [ADAPTER_WEIGHTS_FILE, ADAPTER_CONFIG_FILE])
-      await rename(path.join(stage, f), path.join(dir, f));
-  } finally {
-    await rm(stage, { recursive: true, force: true });
-  }
+    return [ADAPTER_WEIGHTS_FILE, ADAPTER_CONFIG_FILE];
+  });
   return [...tensors.keys()].sort();
 }
 

@@ -3,9 +3,9 @@
  * every tensor against the shapes the config implies; half-precision weights widen to float32.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { FileFormatError, MissingFileError, writeFileAtomic } from '@gopo/core';
+import { FileFormatError, MissingFileError, publishFiles, writeFileAtomic } from '@gopo/core';
 import {
   bf16ToFloat32,
   f16ToFloat32,
@@ -102,12 +102,9 @@ export async function saveLlamaDir(
   weights: LlamaWeights,
   extra: Record<string, string | Uint8Array> = {},
 ): Promise<void> {
-  await mkdir(dir, { recursive: true });
   const tensors: Record<string, SafetensorsTensor> = {};
   for (const [name, w] of weights) tensors[name] = { dtype: 'F32', shape: w.shape, data: w.data };
-  const stage = path.join(dir, `.save-${process.pid}-${Date.now()}`);
-  await mkdir(stage, { recursive: true });
-  try {
+  await publishFiles(dir, async (stage) => {
     await writeSafetensors(path.join(stage, WEIGHTS_FILE), tensors, { metadata: { format: 'pt' } });
     await writeFile(
       path.join(stage, CONFIG_FILE),
@@ -115,9 +112,6 @@ export async function saveLlamaDir(
     );
     for (const [name, content] of Object.entries(extra))
       await writeFileAtomic(path.join(stage, name), content);
-    for (const name of [WEIGHTS_FILE, CONFIG_FILE, ...Object.keys(extra)])
-      await rename(path.join(stage, name), path.join(dir, name));
-  } finally {
-    await rm(stage, { recursive: true, force: true });
-  }
+    return [WEIGHTS_FILE, CONFIG_FILE, ...Object.keys(extra)];
+  });
 }

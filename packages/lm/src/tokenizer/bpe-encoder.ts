@@ -1,7 +1,7 @@
 import { FileFormatError } from '@gopo/core';
 import { BYTE_TO_UNICODE, byteLevelToBytes, PRETOKENIZE_PATTERN } from './byte-level.js';
 import { SpecialTokenMatcher } from './special-tokens.js';
-import type { TokenizerJson } from './tokenizer-json.js';
+import { CorruptTokenizerError, checkTokenizerIntegrity, type TokenizerJson } from './tokenizer-json.js';
 
 const KEY_BASE = 2 ** 21;
 /** Words longer than this (in characters) are encoded but not cached. */
@@ -102,6 +102,7 @@ export class BpeEncoder {
     source = '(tokenizer.json)',
   ) {
     const { vocab, merges } = json.model;
+    checkTokenizerIntegrity(json, source);
     let maxId = -1;
     for (const [tok, id] of Object.entries(vocab)) {
       this.tokenToId.set(tok, id);
@@ -112,35 +113,18 @@ export class BpeEncoder {
       throw new FileFormatError({ file: source, path: ['model', 'vocab'] }, 'ids must be below 2^21');
     this.vocabSize = maxId + 1;
     this.idToToken = new Array<string>(this.vocabSize);
-    for (const [tok, id] of this.tokenToId) {
-      if (this.idToToken[id] !== undefined) {
-        throw new FileFormatError({ file: source, path: ['model', 'vocab', tok] }, `id ${id} is used twice`);
-      }
-      this.idToToken[id] = tok;
-    }
-    json.added_tokens.forEach((a, i) => {
-      const existing = this.idToToken[a.id];
-      if (existing !== undefined && existing !== a.content) {
-        throw new FileFormatError(
-          { file: source, path: ['added_tokens', i, 'id'] },
-          `id ${a.id} of ${a.content} already belongs to ${existing}`,
-        );
-      }
+    for (const [tok, id] of this.tokenToId) this.idToToken[id] = tok;
+    for (const a of json.added_tokens) {
       this.idToToken[a.id] = a.content;
       this.tokenToId.set(a.content, a.id);
       this.added.set(a.content, a.id);
       this.addedIds.add(a.id);
       if (a.special) this.specialIds.add(a.id);
-    });
-    for (let id = 0; id < this.vocabSize; id++) {
-      if (this.idToToken[id] === undefined) {
-        throw new FileFormatError({ file: source, path: ['model', 'vocab'] }, `no token has id ${id}`);
-      }
     }
     for (let b = 0; b < 256; b++) {
       const id = vocab[BYTE_TO_UNICODE[b]!];
       if (id === undefined) {
-        throw new FileFormatError(
+        throw new CorruptTokenizerError(
           { file: source, path: ['model', 'vocab'] },
           `byte 0x${b.toString(16).padStart(2, '0')} (${JSON.stringify(BYTE_TO_UNICODE[b])}) is missing; a byte-level BPE needs all 256`,
         );
@@ -149,21 +133,12 @@ export class BpeEncoder {
     }
     merges.forEach((m, rank) => {
       const [left, right] = typeof m === 'string' ? (m.split(' ', 2) as [string, string]) : m;
-      const l = vocab[left];
-      const r = vocab[right];
-      const out = vocab[left + right];
-      if (l === undefined || r === undefined || out === undefined) {
-        const missing = l === undefined ? left : r === undefined ? right : left + right;
-        throw new FileFormatError(
-          { file: source, path: ['model', 'merges', rank] },
-          `token ${JSON.stringify(missing)} is not in the vocab`,
-        );
-      }
-      const key = l * KEY_BASE + r;
+      // checkTokenizerIntegrity has proved all three are in the vocab.
+      const key = vocab[left]! * KEY_BASE + vocab[right]!;
       // A repeated merge keeps its first (highest-priority) rank, as a rank lookup table does.
       if (!this.mergeRank.has(key)) {
         this.mergeRank.set(key, rank);
-        this.mergeResult.set(key, out);
+        this.mergeResult.set(key, vocab[left + right]!);
       }
     });
     this.matcher = new SpecialTokenMatcher(this.added);
@@ -177,7 +152,7 @@ export class BpeEncoder {
         }
         const id = this.tokenToId.get(piece.SpecialToken.id);
         if (id === undefined) {
-          throw new FileFormatError(
+          throw new CorruptTokenizerError(
             { file: source, path: ['post_processor', 'single', i] },
             `unknown special token ${piece.SpecialToken.id}`,
           );

@@ -1,4 +1,4 @@
-import { defineCommand, UsageError, writeFileAtomic } from '@gopo/core';
+import { defineCommand, OutputFormatSchema, UsageError, writeFileAtomic } from '@gopo/core';
 import { z } from 'zod';
 import { BpeTrainConfigSchema, trainBpeFromCounts, WordCounter } from './bpe-trainer.js';
 import { CorpusFormatSchema, readCorpusFiles } from './corpus-files.js';
@@ -13,7 +13,7 @@ export const trainTokenizerCommand = defineCommand({
       .array(z.string())
       .min(1)
       .describe('training text files (.txt as plain UTF-8 text, .jsonl as records)'),
-    format: CorpusFormatSchema.default('auto'),
+    inputFormat: CorpusFormatSchema.default('auto'),
     vocabSize: z
       .number()
       .int()
@@ -34,7 +34,10 @@ export const trainTokenizerCommand = defineCommand({
       .default('<|bos|>')
       .describe('token prepended when encoding with special tokens ("" for none)'),
     out: z.string().default('tokenizer.json').describe('where to write tokenizer.json'),
+    format: OutputFormatSchema,
   }),
+  globals: [],
+  files: { inputs: ['input'], outputs: ['out'] },
   examples: [
     ['gopo lm train-tokenizer --input corpus.txt --vocab-size 4096 --out tok.json', 'train on a text file'],
     ['gopo lm train-tokenizer --input logs.jsonl --strategies greet recommend close', 'own strategy set'],
@@ -55,7 +58,7 @@ export const trainTokenizerCommand = defineCommand({
     }
     const config = parsed.data;
     const counter = new WordCounter([...config.specialTokens, ...config.strategies.map(strategyToken)]);
-    for await (const text of readCorpusFiles(args.input, args.format)) counter.add(text);
+    for await (const text of readCorpusFiles(args.input, args.inputFormat)) counter.add(text);
     if (counter.totalWords === 0) throw new UsageError(`no text in ${args.input.join(', ')}`);
     ctx.logger.info(
       `counted ${counter.totalWords} words (${counter.counts.size} unique) in ${args.input.length} file(s)`,
@@ -63,6 +66,21 @@ export const trainTokenizerCommand = defineCommand({
     const result = trainBpeFromCounts(counter, config);
     await writeFileAtomic(args.out, serializeTokenizerJson(result.tokenizerJson));
     const s = result.stats;
+    if (args.format === 'json') {
+      ctx.out(
+        JSON.stringify(
+          {
+            out: args.out,
+            vocab: result.parts.vocab.length,
+            special: result.parts.specialTokens.length,
+            ...s,
+          },
+          null,
+          2,
+        ),
+      );
+      return 0;
+    }
     ctx.out(
       `wrote ${args.out}: vocab ${result.parts.vocab.length} (${result.parts.specialTokens.length} special, ` +
         `${s.merges} merges; stopped by ${s.stoppedBy}), ${s.uniqueWords} unique words, ${s.seconds.toFixed(2)} s`,

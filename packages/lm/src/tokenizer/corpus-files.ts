@@ -1,6 +1,5 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { FileFormatError, MissingFileError, readJsonl } from '@gopo/core';
+import { checkInputFile, FileFormatError, readJsonl, readLineBatches } from '@gopo/core';
 import { z } from 'zod';
 
 export const CorpusFormatSchema = z
@@ -27,48 +26,23 @@ function collectTexts(value: unknown, out: string[]): void {
   }
 }
 
-const fatalDecoder = new TextDecoder('utf-8', { fatal: true });
-
-/** Decodes UTF-8 strictly; an invalid byte sequence is reported with its 1-based line. */
-function decodeUtf8(file: string, bytes: Uint8Array): string {
-  try {
-    return fatalDecoder.decode(bytes);
-  } catch {
-    let line = 1;
-    let start = 0;
-    for (let i = 0; i <= bytes.length; i++) {
-      if (i === bytes.length || bytes[i] === 0x0a) {
-        try {
-          fatalDecoder.decode(bytes.subarray(start, i));
-        } catch {
-          throw new FileFormatError({ file, line }, 'invalid UTF-8');
-        }
-        line++;
-        start = i + 1;
-      }
-    }
-    throw new FileFormatError({ file }, 'invalid UTF-8');
-  }
-}
-
 /**
- * Reads training text from files: plain text files whole, JSONL files as the "text"/"content"
- * strings of each record (a record without any is an error naming its line).
+ * Reads training text from files: plain text files a batch of lines at a time (lines as @gopo/core
+ * defines them: UTF-8, at most MAX_LINE_BYTES, a bad line is an error naming it), JSONL files as the
+ * "text"/"content" strings of each record (a record without any is an error naming its line).
  */
 export async function* readCorpusFiles(
   files: readonly string[],
   format: CorpusFormat = 'auto',
 ): AsyncGenerator<string> {
   for (const file of files) {
-    let stat: Awaited<ReturnType<typeof fs.stat>>;
-    try {
-      stat = await fs.stat(file);
-    } catch {
-      throw new MissingFileError(file, 'input file');
-    }
-    if (!stat.isFile()) throw new FileFormatError({ file }, 'not a regular file');
+    checkInputFile(file);
     if (resolveFormat(file, format) === 'text') {
-      yield decodeUtf8(file, await fs.readFile(file));
+      for await (const { lines, faults } of readLineBatches(file)) {
+        const fault = faults[0];
+        if (fault) throw new FileFormatError({ file, line: fault.line }, fault.message);
+        yield `${lines.join('\n')}\n`;
+      }
       continue;
     }
     for await (const rec of readJsonl(file)) {

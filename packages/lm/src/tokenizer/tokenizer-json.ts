@@ -129,6 +129,74 @@ export const TokenizerJsonSchema = z
 
 export type TokenizerJson = z.infer<typeof TokenizerJsonSchema>;
 
+/**
+ * A tokenizer.json that is broken for any reader (not merely using a feature our encoder lacks): an
+ * id used twice, ids with gaps, a merge of tokens that are not in the vocab. Loading never falls
+ * back to another tokenizer library on this error.
+ */
+export class CorruptTokenizerError extends FileFormatError {}
+
+interface LooseTokenizerJson {
+  readonly added_tokens?: unknown;
+  readonly model?: { readonly type?: unknown; readonly vocab?: unknown; readonly merges?: unknown };
+}
+
+/**
+ * Checks the parts of a tokenizer.json that every tokenizer library reads the same way, on raw
+ * parsed JSON of any model type: vocab ids (non-negative integers, each used once, with the added
+ * tokens running from 0 without gaps) and BPE merges (both halves and their join in the vocab).
+ * Throws a CorruptTokenizerError naming the first problem.
+ */
+export function checkTokenizerIntegrity(raw: unknown, source = '(tokenizer.json)'): void {
+  const json = (raw ?? {}) as LooseTokenizerJson;
+  const vocab = json.model?.vocab;
+  // Unigram models keep their vocab as a list of [piece, score]: no ids to check.
+  if (vocab === null || typeof vocab !== 'object' || Array.isArray(vocab)) return;
+  const fail = (path: (string | number)[], message: string) =>
+    new CorruptTokenizerError({ file: source, path: ['model', ...path] }, message);
+  const byId = new Map<number, string>();
+  for (const [tok, id] of Object.entries(vocab as Record<string, unknown>)) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+      throw fail(['vocab', tok], `id ${JSON.stringify(id)} is not a non-negative integer`);
+    const other = byId.get(id);
+    if (other !== undefined)
+      throw fail(['vocab', tok], `id ${id} is used twice (also by ${JSON.stringify(other)})`);
+    byId.set(id, tok);
+  }
+  const added = Array.isArray(json.added_tokens)
+    ? (json.added_tokens as { id?: unknown; content?: unknown }[])
+    : [];
+  added.forEach((a, i) => {
+    if (typeof a?.id !== 'number' || !Number.isInteger(a.id) || a.id < 0) return;
+    const other = byId.get(a.id);
+    if (other !== undefined && other !== a.content)
+      throw new CorruptTokenizerError(
+        { file: source, path: ['added_tokens', i, 'id'] },
+        `id ${a.id} of ${JSON.stringify(a.content)} already belongs to ${JSON.stringify(other)}`,
+      );
+    byId.set(a.id, String(a.content));
+  });
+  const maxId = Math.max(-1, ...byId.keys());
+  if (byId.size !== maxId + 1) {
+    let gap = 0;
+    while (byId.has(gap)) gap++;
+    throw fail(['vocab'], `no token has id ${gap} (ids must run from 0 to ${maxId} without gaps)`);
+  }
+  const type = json.model?.type;
+  const merges = json.model?.merges;
+  if ((type !== undefined && type !== 'BPE') || !Array.isArray(merges)) return;
+  const tokens = vocab as Record<string, unknown>;
+  merges.forEach((m: unknown, rank) => {
+    const pair = typeof m === 'string' ? m.split(' ') : m;
+    if (!Array.isArray(pair) || pair.length !== 2 || pair.some((p) => typeof p !== 'string'))
+      throw fail(['merges', rank], 'a merge is "left right" or [left, right]');
+    const [left, right] = pair as [string, string];
+    for (const tok of [left, right, left + right])
+      if (!Object.hasOwn(tokens, tok))
+        throw fail(['merges', rank], `token ${JSON.stringify(tok)} is not in the vocab`);
+  });
+}
+
 /** Validates parsed tokenizer.json content; errors name the source and the field path. */
 export function parseTokenizerJson(raw: unknown, source = '(tokenizer.json)'): TokenizerJson {
   const result = TokenizerJsonSchema.safeParse(raw);

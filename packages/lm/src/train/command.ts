@@ -1,5 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { applyOverrides, defineCommand, MissingFileError, parseConfigText, validateConfig } from '@gopo/core';
+import {
+  applyOverrides,
+  defineCommand,
+  OutputFormatSchema,
+  parseConfigText,
+  readConfigText,
+  validateConfig,
+} from '@gopo/core';
 import { z } from 'zod';
 import { runSft, SftConfigSchema } from './sft.js';
 
@@ -9,7 +15,7 @@ const flags = z.object({
   eval: z.array(z.string()).optional().describe('evaluation JSONL files (data.eval)'),
   modelDir: z.string().optional().describe('Hugging Face model folder to fine-tune (model.dir)'),
   tokenizer: z.string().optional().describe('tokenizer.json to use'),
-  runName: z.string().optional().describe('run folder name'),
+  runName: z.string().optional().describe('run folder name (one plain folder name, see createRunDir)'),
   runsDir: z.string().optional().describe('parent folder of run folders'),
   seqLen: z.number().int().optional().describe('tokens per row'),
   packing: z.boolean().optional().describe('pack several examples per row'),
@@ -24,25 +30,33 @@ const flags = z.object({
   loraR: z.number().int().optional().describe('train LoRA adapters of this rank (lora.r)'),
   loraAlpha: z.number().optional().describe('LoRA alpha (lora.alpha)'),
   loraTargets: z.array(z.string()).optional().describe('LoRA target module names (lora.targetModules)'),
-  overwrite: z.boolean().optional().describe('start afresh, deleting an existing run folder'),
-  noResume: z.boolean().optional().describe('refuse to continue an existing run folder'),
+  overwrite: z
+    .boolean()
+    .optional()
+    .describe('start afresh, deleting an existing run folder (implies --no-resume unless --resume is given)'),
+  resume: z
+    .boolean()
+    .optional()
+    .describe('continue an existing run folder (the default; --no-resume refuses to reuse one)'),
+  allowConfigChange: z
+    .boolean()
+    .optional()
+    .describe('resume although settings changed since the run started (they are listed and recorded)'),
+  format: OutputFormatSchema,
 });
 
 export const sftCommand = defineCommand({
   path: ['lm', 'sft'],
   describe: 'Supervised fine-tuning (full or LoRA) of a decoder on chat or prompt/completion JSONL',
   options: flags,
+  globals: ['seed', 'config', 'set', 'device'],
+  files: { inputs: ['train', 'eval', 'tokenizer'], inputDirs: ['modelDir'] },
   examples: [
     ['gopo lm sft --config sft.yaml', 'run (or resume) the job described in sft.yaml'],
     ['gopo lm sft --config sft.yaml --lora-r 8 --lora-targets q_proj v_proj', 'LoRA on q/v projections'],
   ],
   async run(args, ctx) {
-    let text: string | undefined;
-    if (ctx.configFile) {
-      text = await readFile(ctx.configFile, 'utf8').catch(() => {
-        throw new MissingFileError(ctx.configFile as string, 'config file');
-      });
-    }
+    const text = ctx.configFile ? await readConfigText(ctx.configFile) : undefined;
     const parsed = ctx.configFile && text !== undefined ? parseConfigText(text, ctx.configFile) : {};
     const base = (parsed && typeof parsed === 'object' ? parsed : {}) as Record<string, unknown>;
     const raw = structuredClone(base) as Record<string, unknown> & {
@@ -78,13 +92,13 @@ export const sftCommand = defineCommand({
       'evalEvery',
       'checkpointEvery',
       'overwrite',
+      'resume',
+      'allowConfigChange',
     ] as const)
       set(k, (v) => {
         raw[k] = v;
       });
-    set('noResume', (v) => {
-      if (v) raw.resume = false;
-    });
+    if (args.overwrite && args.resume === undefined) raw.resume = false;
     set('loraR', (v) => {
       raw.lora = { ...(raw.lora ?? {}), r: v };
     });
@@ -94,12 +108,35 @@ export const sftCommand = defineCommand({
     set('loraTargets', (v) => {
       raw.lora = { ...(raw.lora ?? {}), targetModules: v };
     });
-    if (raw.seed === undefined) raw.seed = ctx.seed;
-    if (raw.provider === undefined && ctx.device !== 'cpu') raw.provider = ctx.device;
-    const merged = ctx.overrides.length > 0 ? applyOverrides(raw, ctx.overrides) : raw;
+    // Flags override the config file; the file's values override the flags' defaults.
+    if (ctx.given.has('seed') || raw.seed === undefined) raw.seed = ctx.seed;
+    if (ctx.given.has('device')) raw.provider = ctx.device;
+    const merged = ctx.overrides.length > 0 ? applyOverrides(raw, ctx.overrides, SftConfigSchema) : raw;
     // Line numbers point into the config file; fields set by flags are named by their path.
     const config = validateConfig(SftConfigSchema, merged, ctx.configFile ?? '(command line)', text);
     const r = await runSft(config, { logger: ctx.logger, progress: ctx.quiet ? false : undefined });
+    if (args.format === 'json') {
+      ctx.out(
+        JSON.stringify(
+          {
+            step: r.step,
+            totalSteps: r.totalSteps,
+            resumedFrom: r.resumedFrom,
+            trainLoss: r.trainLoss,
+            evalLoss: r.evalLoss,
+            evalPerplexity: r.evalPerplexity,
+            tokensPerSecond: r.tokensPerSecond,
+            peakRssMb: r.peakRssMb,
+            runDir: r.runDir.root,
+            outputDir: r.outputDir,
+            configChanges: r.runDir.configChanges,
+          },
+          null,
+          2,
+        ),
+      );
+      return 0;
+    }
     ctx.out(
       `sft: step ${r.step}/${r.totalSteps}, train loss ${r.trainLoss.toFixed(4)}` +
         (r.evalLoss !== null

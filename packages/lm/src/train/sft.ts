@@ -12,7 +12,18 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, createRunDir, type Logger, Progress, Rng, type RunDir, UsageError } from '@gopo/core';
+import {
+  ConfigError,
+  createRunDir,
+  formatConfigChanges,
+  type Logger,
+  Progress,
+  Rng,
+  type RunDir,
+  RunNameSchema,
+  runPaths,
+  UsageError,
+} from '@gopo/core';
 import {
   type Batch,
   type BatchSpec,
@@ -42,17 +53,24 @@ import { llamaSftModel, type SftGraphOptions, sftEvalOutputs, sftLoss } from './
 
 export const SftConfigSchema = z
   .object({
-    runName: z
-      .string()
-      .regex(/^[\w.-]+$/)
-      .default('sft')
-      .describe('run folder name under runsDir'),
+    runName: RunNameSchema.default('sft'),
     runsDir: z.string().default('runs').describe('parent folder of run folders'),
     resume: z
       .boolean()
       .default(true)
       .describe('continue from the latest checkpoint of an existing run folder (false: refuse to reuse it)'),
-    overwrite: z.boolean().default(false).describe('delete an existing run folder and start afresh'),
+    overwrite: z
+      .boolean()
+      .default(false)
+      .describe(
+        'delete an existing run folder (only a run folder holding none of the inputs) and start afresh',
+      ),
+    allowConfigChange: z
+      .boolean()
+      .default(false)
+      .describe(
+        'resume even though settings other than data/batch/seed/LoRA changed (the changes are named and recorded in config-changes.jsonl)',
+      ),
     data: z
       .object({
         train: z
@@ -326,15 +344,31 @@ export async function runSft(config: SftConfigInput, options: SftRunOptions): Pr
   if (plan.dropped > 0)
     log.warn(`${plan.dropped} example(s) had no completion token within seqLen and were skipped`);
 
+  // A checkpoint that would not replay the same batches is refused before the run folder is touched.
+  const latest =
+    c.resume && !c.overwrite
+      ? await findLatestCheckpoint(runPaths(c.runName, c.runsDir).checkpointsDir)
+      : undefined;
+  const ck = latest ? await loadCheckpoint(latest) : undefined;
+  if (latest && (ck?.state.config as { resumeKey?: string } | undefined)?.resumeKey !== resumeKey(c))
+    throw new UsageError(
+      `${latest} was written with different data/batch/seed/LoRA settings; resuming would not replay the same run (use overwrite)`,
+    );
+  // How to open the run folder is not part of the run's config: only the rest is compared on resume.
+  const { resume, overwrite, allowConfigChange, ...runConfig } = c;
   const runDir = await createRunDir(
     c.runName,
-    { sft: c, model: modelConfig },
+    { sft: runConfig, model: modelConfig },
     {
       parent: c.runsDir,
-      resume: c.resume,
-      overwrite: c.overwrite,
+      resume,
+      overwrite,
+      allowConfigChange,
+      inputs: [...c.data.train, ...c.data.eval, c.tokenizer, c.model.dir].filter((f) => f !== undefined),
     },
   );
+  if (runDir.configChanges.length > 0)
+    log.warn(`resuming with a changed config: ${formatConfigChanges(runDir.configChanges)}`);
   const model = llamaSftModel(modelConfig);
   const graphOpts = (train: boolean): SftGraphOptions => ({ model, packing: c.packing, lora: c.lora, train });
   const spec: BatchSpec = Object.fromEntries(
@@ -371,14 +405,7 @@ export async function runSft(config: SftConfigInput, options: SftRunOptions): Pr
 
   // Resume
   let resumedFrom = 0;
-  const latest = await findLatestCheckpoint(runDir.checkpointsDir);
-  if (latest) {
-    const ck = await loadCheckpoint(latest);
-    const saved = ck.state.config as { resumeKey?: string };
-    if (saved.resumeKey !== resumeKey(c))
-      throw new UsageError(
-        `${latest} was written with different data/batch/seed/LoRA settings; resuming would not replay the same run (use overwrite)`,
-      );
+  if (latest && ck) {
     const params = new Map<string, HostTensor>();
     for (const n of [...paramNames, ...trainer.trainableNames]) {
       const t = ck.params.get(n);

@@ -3,11 +3,11 @@
  * @gopo/lm, or an OpenAI-compatible chat server. All are frozen during Expert phases; `trainable`
  * says whether a CS phase has anything to update.
  */
+import { CsAgent } from '@gopo/cs-agent';
 import type { ReplyPolicy } from '@gopo/dialogue';
 import { templateReplyPolicy } from '@gopo/envs';
 import { match } from 'ts-pattern';
 import type { ReplyBackendConfig } from '../gopo/config.js';
-import { LmReplyPolicy } from './lm-reply.js';
 import { OpenAiReplyPolicy } from './openai-reply.js';
 
 export interface ReplyBackend {
@@ -29,7 +29,11 @@ export async function createReplyBackend(
       close: async () => {},
     }))
     .with({ kind: 'lm' }, async (c) => {
-      const policy = await LmReplyPolicy.load(c, runtime);
+      const policy = await CsAgent.load(
+        c.dir,
+        { maxNewTokens: c.maxNewTokens, temperature: c.temperature },
+        runtime,
+      );
       return { policy, trainable: false, close: async () => {} };
     })
     .with({ kind: 'openai' }, async (c) => {

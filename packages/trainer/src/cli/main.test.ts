@@ -18,6 +18,7 @@ const echo = defineCommand({
     times: z.number().int().min(1).default(1).describe('repeat count'),
     maxTurns: z.number().int().optional().describe('a camelCase option'),
   }),
+  globals: ['seed', 'device'],
   run(args, ctx) {
     ctx.out(
       `${Array(args.times).fill(args.word).join(' ')} seed=${ctx.seed} device=${ctx.device} mt=${args.maxTurns ?? '-'}`,
@@ -30,6 +31,7 @@ const failing = defineCommand({
   path: ['boom'],
   describe: 'fails with a file error',
   options: z.object({}),
+  globals: [],
   run() {
     throw new FileFormatError({ file: 'x.jsonl', line: 3, path: ['turns', 0, 'role'] }, 'invalid role');
   },
@@ -39,6 +41,7 @@ const crashing = defineCommand({
   path: ['crash'],
   describe: 'an internal bug',
   options: z.object({}),
+  globals: [],
   run() {
     throw new TypeError('undefined is not a function');
   },

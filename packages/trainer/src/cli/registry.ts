@@ -3,9 +3,11 @@ import { dialogueCommands } from '@gopo/dialogue';
 import { envsCommands } from '@gopo/envs';
 import { lmCommands } from '@gopo/lm';
 import { rewardsCommands } from '@gopo/rewards';
+import { csSampleCommand, csSftCommand } from '../commands/cs.js';
 import { dataCommand } from '../commands/data.js';
 import { demoCommand } from '../commands/demo.js';
 import { evalPolicyCommand, reportCommand } from '../commands/eval-policy.js';
+import { expertSftCommand } from '../commands/expert-sft.js';
 import { trainCommand } from '../commands/train.js';
 
 /** Every `gopo` subcommand, each declared by the package that owns it. */
@@ -15,6 +17,9 @@ export const ALL_COMMANDS: readonly CommandSpec[] = [
   trainCommand,
   evalPolicyCommand,
   reportCommand,
+  expertSftCommand,
+  csSftCommand,
+  csSampleCommand,
   ...dialogueCommands,
   ...envsCommands,
   ...lmCommands,

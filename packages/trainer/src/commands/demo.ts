@@ -1,8 +1,9 @@
 import * as path from 'node:path';
-import { createRunDir, defineCommand, writeJsonAtomic } from '@gopo/core';
+import { createRunDir, defineCommand, OutputFormatSchema, RunNameSchema, writeJsonAtomic } from '@gopo/core';
 import { writeSessions } from '@gopo/dialogue';
 import { POLICY_NAMES, type PolicyName, ShopEnv, shopPolicies, simulate } from '@gopo/envs';
 import {
+  MAX_RESAMPLES,
   type MetricSummary,
   MetricsConfigSchema,
   scoreFile,
@@ -12,7 +13,7 @@ import {
 } from '@gopo/rewards';
 import { z } from 'zod';
 
-const DEMO_METRICS = ['tse', 'esndcg', 'gre', 'success_rate', 'sop_compliance', 'turns'] as const;
+const DEMO_METRICS = ['tse', 'esndcg', 'gre', 'success_rate', 'sop_compliance', 'user_turns'] as const;
 
 export const DemoOptionsSchema = z.object({
   scenarios: z.number().int().min(1).max(100_000).default(300).describe('scenarios to simulate per policy'),
@@ -21,8 +22,17 @@ export const DemoOptionsSchema = z.object({
     .optional()
     .describe(`policies to compare (default: all of ${POLICY_NAMES.join(', ')})`),
   runDir: z.string().default('runs').describe('parent folder of the run folder'),
-  name: z.string().default('demo').describe('run name (the folder is replaced on each demo run)'),
-  resamples: z.number().int().min(100).default(1000).describe('bootstrap resamples for the 95% intervals'),
+  name: RunNameSchema.default('demo').describe(
+    'run name: one plain folder name (the run folder is replaced on each demo run; a folder that is not a run is never touched)',
+  ),
+  resamples: z
+    .number()
+    .int()
+    .min(100)
+    .max(MAX_RESAMPLES)
+    .default(1000)
+    .describe(`bootstrap resamples for the 95% intervals (100 to ${MAX_RESAMPLES})`),
+  format: OutputFormatSchema,
 });
 export type DemoOptions = z.infer<typeof DemoOptionsSchema>;
 
@@ -94,11 +104,16 @@ export const demoCommand = defineCommand({
   path: ['demo'],
   describe: 'simulate the shop with each policy, score TSE/ESNDCG/GRE with 95% CIs and compare',
   options: DemoOptionsSchema,
+  globals: ['seed'],
   examples: [['gopo demo --scenarios 1000 --seed 7', 'a larger comparison']],
   async run(args, ctx) {
     const rows = await runDemo(args, ctx.seed, (m) => ctx.logger.info(m));
-    ctx.out(formatDemoTable(rows));
-    ctx.out(`\nlogs and results.json in ${path.resolve(args.runDir, args.name)}`);
+    const runDir = path.resolve(args.runDir, args.name);
+    if (args.format === 'json') ctx.out(JSON.stringify({ runDir, seed: ctx.seed, rows }, null, 2));
+    else {
+      ctx.out(formatDemoTable(rows));
+      ctx.out(`\nlogs and results.json in ${runDir}`);
+    }
     return 0;
   },
 });

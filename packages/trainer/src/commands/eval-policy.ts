@@ -1,8 +1,8 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { defineCommand, FileFormatError, MissingFileError, UsageError } from '@gopo/core';
+import { defineCommand, FileFormatError, MissingFileError, OutputFormatSchema, UsageError } from '@gopo/core';
 import { type StrategyPolicy, writeSessions } from '@gopo/dialogue';
-import { shopStrategyPolicies } from '@gopo/envs';
+import { evalToolPolicies, shopStrategyPolicies, TOOL_EVAL_ENVS, ToolEvalOptionsSchema } from '@gopo/envs';
 import { ExpertAgent } from '@gopo/expert-agent';
 import { formatReport } from '@gopo/rewards';
 import { z } from 'zod';
@@ -39,8 +39,12 @@ export async function readRunConfig(runDir: string): Promise<GopoTrainConfig> {
 export const evalPolicyCommand = defineCommand({
   path: ['eval-policy'],
   describe:
-    'play held-out shop scenarios with a trained run, an agent folder or a scripted policy; write Mgshop-style logs',
+    'play held-out shop scenarios with a trained run, an agent folder or a scripted policy; write Mgshop-style logs; or (--env) run scripted policies on ToolWOZ or tau-bench retail',
   options: z.object({
+    env: z
+      .enum(['shop', ...TOOL_EVAL_ENVS])
+      .default('shop')
+      .describe('shop (held-out scenarios), or a tool environment: toolwoz, taubench-retail'),
     run: z
       .string()
       .optional()
@@ -49,18 +53,39 @@ export const evalPolicyCommand = defineCommand({
     policy: z
       .string()
       .optional()
-      .describe(`a scripted shop policy: ${shopStrategyPolicies.names().join(', ')}`),
+      .describe(
+        `a scripted policy: shop: ${shopStrategyPolicies.names().join(', ')}; toolwoz, taubench-retail: comma-separated names (default oracle,rule)`,
+      ),
     scenarios: z.number().int().min(1).max(100_000).default(200).describe('held-out scenarios to play'),
     sample: z.boolean().default(false).describe('sample strategies instead of taking the most probable'),
     out: z.string().optional().describe('write the sessions here (JSONL, atomically)'),
     format: z.enum(['table', 'json', 'md']).default('table').describe('how the metrics are printed'),
+    // The tool environments' own options (packages/envs).
+    ...ToolEvalOptionsSchema.omit({ env: true, policy: true, out: true, format: true }).shape,
   }),
+  globals: ['seed', 'device'],
+  files: { inputDirs: ['run', 'agent'], outputs: ['out'] },
   examples: [
     ['gopo eval-policy --run runs/gopo --scenarios 500 --out gopo.jsonl', 'the trained agent of a run'],
     ['gopo eval-policy --policy oracle --out oracle.jsonl', 'the oracle on the same scenarios'],
     ['gopo eval gopo.jsonl --against oracle.jsonl', 'then a paired comparison'],
+    ['gopo eval-policy --env toolwoz --policy oracle,rule,greedy', 'ToolWOZ baselines on the MultiWOZ goals'],
+    ['gopo eval-policy --env taubench-retail --policy rule,hasty --trials 4', 'tau-bench pass^1..4 (dev)'],
   ],
   async run(args, ctx) {
+    if (args.env !== 'shop' && (args.run || args.agent))
+      throw new UsageError(
+        '--run and --agent play the shop; with --env toolwoz or taubench-retail name --policy',
+      );
+    if (args.env !== 'shop')
+      return evalToolPolicies(
+        ToolEvalOptionsSchema.parse({
+          ...args,
+          policy: args.policy?.split(',').map((p) => p.trim()),
+          format: args.format === 'json' ? 'json' : 'text',
+        }),
+        ctx,
+      );
     const sources = [args.run, args.agent, args.policy].filter((x) => x !== undefined);
     if (sources.length !== 1) throw new UsageError('name exactly one of --run, --agent or --policy');
     const config = args.run ? await readRunConfig(args.run) : GopoTrainConfigSchema.parse({});
@@ -76,7 +101,10 @@ export const evalPolicyCommand = defineCommand({
             dir,
             args.agent ? 'Expert Agent folder' : 'trained agent (is the run finished?)',
           );
-        strategy = await ExpertAgent.load(dir, { intraOpThreads: config.threads });
+        strategy = await ExpertAgent.load(dir, {
+          intraOpThreads: config.threads,
+          provider: ctx.device === 'auto' ? 'auto' : ctx.device,
+        });
       }
       const pool = new InProcessPool({ strategy, reply: reply.policy }, makeEnv, config.rollout.maxLive);
       const r = await evaluateHeldOut(pool, args.scenarios, config.metrics, ctx.seed, {
@@ -107,12 +135,14 @@ export const evalPolicyCommand = defineCommand({
 export const reportCommand = defineCommand({
   path: ['report'],
   describe: "write a run's report: report.md and a self-contained report.html with plots per phase",
-  options: z.object({ run: z.string().describe('the gopo train run folder') }),
+  options: z.object({ run: z.string().describe('the gopo train run folder'), format: OutputFormatSchema }),
+  globals: [],
+  files: { inputDirs: ['run'] },
   examples: [['gopo report --run runs/gopo', 'rebuild runs/gopo/report.{md,html}']],
   async run(args, ctx) {
     const { writeRunReport } = await import('../gopo/report.js');
     const { markdown, html } = await writeRunReport(args.run);
-    ctx.out(`${markdown}\n${html}`);
+    ctx.out(args.format === 'json' ? JSON.stringify({ markdown, html }) : `${markdown}\n${html}`);
     return 0;
   },
 });

@@ -4,8 +4,9 @@ import {
   type CliContext,
   defineCommand,
   loadConfig,
+  OutputFormatSchema,
   parseConfig,
-  UsageError,
+  RunNameSchema,
 } from '@gopo/core';
 import { z } from 'zod';
 import { type GopoTrainConfig, GopoTrainConfigSchema } from '../gopo/config.js';
@@ -14,11 +15,7 @@ import { summaryMarkdown } from '../gopo/report.js';
 import { runGopoTraining } from '../gopo/run.js';
 
 export const TrainOptionsSchema = z.object({
-  runName: z
-    .string()
-    .regex(/^[\w-][\w.-]*$/, 'a run name is one plain path segment')
-    .default('gopo')
-    .describe('run folder name under --runs-dir'),
+  runName: RunNameSchema.default('gopo'),
   runsDir: z.string().default('runs').describe('parent folder of run folders'),
   overwrite: z.boolean().default(false).describe('replace an existing run folder of this name'),
   resume: z
@@ -35,7 +32,11 @@ export const TrainOptionsSchema = z.object({
     .describe('--from-logs: sessions are compared within groups of this key'),
   iterations: z.number().int().min(1).optional().describe('overrides loop.iterations'),
   evalScenarios: z.number().int().min(1).optional().describe('overrides eval.scenarios'),
-  format: z.enum(['table', 'json']).default('table').describe('how the before/after summary is printed'),
+  allowConfigChange: z
+    .boolean()
+    .default(false)
+    .describe('resume even though training settings changed (the run is then no exact continuation)'),
+  format: OutputFormatSchema,
 });
 
 /** The run config: --config (YAML/JSON), then --set overrides, then the dedicated flags; seed from --seed. */
@@ -54,7 +55,7 @@ export async function resolveTrainConfig(
     });
   return parseConfig(
     GopoTrainConfigSchema,
-    applyOverrides({}, [...flagOverrides, ...ctx.overrides]),
+    applyOverrides({}, [...flagOverrides, ...ctx.overrides], GopoTrainConfigSchema),
     '(command line)',
   );
 }
@@ -64,6 +65,8 @@ export const trainCommand = defineCommand({
   path: ['train'],
   describe: 'train the Expert Agent with GOPO: online in the shop simulator, or --from-logs on your logs',
   options: TrainOptionsSchema,
+  globals: ['seed', 'config', 'set', 'device'],
+  files: { inputs: ['fromLogs'] },
   examples: [
     ['gopo train', 'a short run from the shipped warm start (runs/gopo)'],
     [
@@ -74,16 +77,14 @@ export const trainCommand = defineCommand({
     ['gopo train --set loss.mode=group_relative --set rollout.groupSize=8', 'the group-relative variant'],
   ],
   async run(args, ctx) {
-    if (args.resume && args.overwrite)
-      throw new UsageError(
-        '--overwrite starts afresh; it cannot be combined with resuming (pass --no-resume)',
-      );
     const config = await resolveTrainConfig(args, ctx);
     const options = {
       runName: args.runName,
       runsDir: args.runsDir,
-      resume: args.resume,
+      // --overwrite starts afresh, whatever --resume says.
+      resume: args.resume && !args.overwrite,
       overwrite: args.overwrite,
+      allowConfigChange: args.allowConfigChange,
       logger: ctx.logger,
       provider: ctx.device === 'auto' ? ('auto' as const) : ctx.device,
     };

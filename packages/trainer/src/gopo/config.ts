@@ -13,7 +13,9 @@ export const ReplyBackendConfigSchema = z
     z.object({ kind: z.literal('template').describe("the simulator's template CS agent (frozen)") }).strict(),
     z
       .object({
-        kind: z.literal('lm').describe('a strategy-conditioned reply model from @gopo/lm (frozen here)'),
+        kind: z
+          .literal('lm')
+          .describe("a strategy-conditioned reply model: @gopo/cs-agent's CsAgent (frozen here)"),
         dir: z.string().min(1).describe('Hugging Face-layout model folder with tokenizer.json'),
         maxNewTokens: z.number().int().min(1).max(512).default(64).describe('reply length cap in tokens'),
         temperature: z.number().min(0).default(0).describe('sampling temperature (0: greedy)'),
@@ -125,7 +127,7 @@ export const GopoTrainConfigSchema = z
           .number()
           .int()
           .min(1)
-          .default(10)
+          .default(6)
           .describe('hierarchical iterations, each K_E Expert phases then K_C CS phases'),
         expertPhases: z
           .number()
@@ -145,7 +147,12 @@ export const GopoTrainConfigSchema = z
     eval: z
       .object({
         scenarios: z.number().int().min(1).default(200).describe('held-out scenarios per evaluation'),
-        every: z.number().int().min(1).default(1).describe('evaluate after every this many phases'),
+        every: z
+          .number()
+          .int()
+          .min(1)
+          .default(2)
+          .describe('evaluate after every this many Expert phases (and after the last)'),
         resamples: z.number().int().min(100).max(100_000).default(1000).describe('bootstrap resamples'),
       })
       .strict()

@@ -18,7 +18,14 @@ import type { RolloutWorkerPool } from '../rollout/worker-pool.js';
 import { evalJobs } from './scenarios.js';
 
 /** The metrics every training report shows, in order. */
-export const REPORT_METRICS = ['tse', 'gre', 'esndcg', 'success_rate', 'sop_compliance', 'turns'] as const;
+export const REPORT_METRICS = [
+  'tse',
+  'gre',
+  'esndcg',
+  'success_rate',
+  'sop_compliance',
+  'user_turns',
+] as const;
 
 export interface PolicyEvaluation {
   readonly evaluation: Evaluation;

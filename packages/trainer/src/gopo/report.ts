@@ -35,7 +35,7 @@ async function readMetrics(file: string): Promise<MetricsRecord[]> {
   return out;
 }
 
-const DIGITS: Record<string, number> = { gre: 3, turns: 2 };
+const DIGITS: Record<string, number> = { gre: 3, user_turns: 2 };
 const fmt = (m: MetricSummary | undefined) => {
   if (!m || Number.isNaN(m.value)) return 'n/a';
   const d = DIGITS[m.name] ?? 1;

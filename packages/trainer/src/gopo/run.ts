@@ -28,39 +28,20 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
 } from '@gopo/core';
+import type { DialogueEnv, RolloutBatch } from '@gopo/dialogue';
 import {
-  type DialogueEnv,
-  loggedDecisions,
-  type RolloutBatch,
-  readSessionsAll,
-  type Session,
-  shopSopDefault,
-} from '@gopo/dialogue';
-import { shopStrategyPolicies } from '@gopo/envs';
-import {
-  decisionAccuracy,
   ExpertAgent,
   type ExpertRuntimeOptions,
   ExpertUpdater,
   type GopoUpdateResult,
   gopoUpdate,
-  type RowInput,
-  sftWarmStart,
   withReferenceLogProbs,
 } from '@gopo/expert-agent';
-import { loadDefaultTokenizer } from '@gopo/lm';
-import {
-  findLatestCheckpoint,
-  loadCheckpoint,
-  saveCheckpoint,
-  toHostTensor,
-  toSafetensorsTensor,
-} from '@gopo/nn';
 import { type Comparison, compareScored, type Evaluation, selectMetrics } from '@gopo/rewards';
 import { createReplyBackend, type ReplyBackend } from '../backends/reply-backends.js';
+import { loadPhaseCheckpoint, savePhaseCheckpoint } from '../checkpoints.js';
 import { sequenceRewardFn } from '../rewards.js';
 import { assembleBatch } from '../rollout/batch.js';
-import type { EpisodeJob } from '../rollout/episodes.js';
 import { ThreadPool } from '../rollout/thread-pool.js';
 import { InProcessPool, type RolloutWorkerPool } from '../rollout/worker-pool.js';
 import { shopEnvFactoryFor } from '../rollout/worker-spec.js';
@@ -68,6 +49,7 @@ import { type GopoTrainConfig, GopoTrainConfigSchema } from './config.js';
 import { evaluateHeldOut, type PolicyEvaluation, REPORT_METRICS } from './evaluate.js';
 import { writeRunReport } from './report.js';
 import { evalJobs, trainingJobs } from './scenarios.js';
+import { trainWarmStart } from './warm-start.js';
 
 /** The Expert Agent warm start shipped with this package (assets/warm-start). */
 export const DEFAULT_WARM_START_DIR = fileURLToPath(new URL('../../assets/warm-start', import.meta.url));
@@ -79,6 +61,8 @@ export interface TrainRunOptions {
   readonly resume: boolean;
   /** Replace an existing run folder. */
   readonly overwrite: boolean;
+  /** Resume even though training settings changed (the run is then no exact continuation). */
+  readonly allowConfigChange?: boolean;
   readonly logger: Logger;
   readonly progress?: boolean;
   readonly provider?: ExpertRuntimeOptions['provider'];
@@ -124,20 +108,6 @@ export function shopEnvFactory(c: GopoTrainConfig): () => DialogueEnv {
   return shopEnvFactoryFor(c.env);
 }
 
-/** Trajectories of logged sessions as rows for `agent` (turns without a usable label are skipped). */
-export function loggedRows(agent: ExpertAgent, sessions: readonly Session[]): RowInput[] {
-  const sop = shopSopDefault();
-  return sessions.map((s) => {
-    const { decisions } = loggedDecisions(s, sop, 0);
-    const encoded = agent.encoder.encode(s.turns, decisions);
-    return {
-      encoded,
-      masks: encoded.decisions.map((k) => decisions[k]!.mask),
-      actions: encoded.decisions.map((k) => decisions[k]!.action),
-    };
-  });
-}
-
 async function warmStartAgent(
   c: GopoTrainConfig,
   run: RunDir,
@@ -156,58 +126,22 @@ async function warmStartAgent(
     log.info(`agent: warm start of this run (${initDir})`);
     return ExpertAgent.load(initDir, runtime);
   }
-  const ws = c.agent.warmStart;
-  const tokenizer = await loadDefaultTokenizer();
-  const env = makeEnv();
-  const agent = ExpertAgent.random(c.agent.model, tokenizer, env.strategies, c.seed, runtime);
-  let sessions: Session[];
-  if (ws.logs) {
-    sessions = await readSessionsAll(ws.logs);
-    log.info(`warm start: ${sessions.length} logged sessions from ${ws.logs}`);
-  } else {
-    const pool = new InProcessPool(
-      { strategy: shopStrategyPolicies.get(ws.policy), reply: reply.policy },
-      makeEnv,
-    );
-    const jobs: EpisodeJob[] = Array.from({ length: ws.episodes }, (_, i) => ({
-      id: `history-${String(i).padStart(5, '0')}`,
-      seed: Rng.fromSeed(c.seed, 'history').int(1e9) + i,
-      scenario: `history-${i}`,
-      group: i,
-      sample: 0,
-      streamSeed: c.seed * 1_000_003 + i,
-      greedy: false,
-    }));
-    sessions = (await pool.run(jobs)).map((r) => r.session);
-    log.info(`warm start: ${sessions.length} simulated sessions of the ${ws.policy} agents`);
-  }
-  const rows = loggedRows(agent, sessions);
-  const held = rows.slice(0, Math.max(1, Math.floor(rows.length / 10)));
-  const train = rows.slice(held.length);
-  const updater = await ExpertUpdater.create(
-    agent,
-    { rows: ws.rows, seqLen: agent.maxSeqLen, slots: c.env.maxTurns },
-    { kind: 'sft' },
-    { lr: ws.lr, clipNorm: 1, optimizer: { kind: 'adamw', weightDecay: 0.01 }, intraOpThreads: c.threads },
-  );
-  const progress = new Progress({ total: ws.steps, label: 'warm start' });
-  const losses = await sftWarmStart(updater, train, {
-    steps: ws.steps,
-    rng: Rng.fromSeed(c.seed, 'warm-start'),
-    onStep: (step, m) => {
-      progress.tick(1, `loss ${m.loss!.toFixed(3)}`);
-      if ((step + 1) % 50 === 0) log.info(`warm start step ${step + 1}: loss ${m.loss!.toFixed(3)}`);
+  const r = await trainWarmStart(
+    {
+      model: c.agent.model,
+      warmStart: c.agent.warmStart,
+      seed: c.seed,
+      maxTurns: c.env.maxTurns,
+      threads: c.threads,
+      runtime,
     },
-  });
-  progress.done();
-  const accuracy = decisionAccuracy(await agent.decisionLogProbs(held), held);
-  log.info(
-    `warm start: final loss ${losses.at(-1)?.toFixed(3)}, held-out decision accuracy ${(100 * accuracy).toFixed(1)}%`,
+    makeEnv,
+    reply.policy,
+    log,
   );
-  agent.version = 0;
-  await agent.save(initDir);
-  await run.logMetrics(-1, { 'loss/sft': losses.at(-1) ?? Number.NaN, 'sft/accuracy': accuracy });
-  return agent;
+  await r.agent.save(initDir);
+  await run.logMetrics(-1, { 'loss/sft': r.loss, 'sft/accuracy': r.accuracy });
+  return r.agent;
 }
 
 /** KL(pi || pi_ref) per decision (k3 estimator on the behaviour samples) and its sample count. */
@@ -298,15 +232,22 @@ export async function openRunSession(
   const configFile = path.join(options.runsDir, options.runName, 'config.json');
   if (options.resume && !options.overwrite && existsSync(configFile)) {
     const saved = JSON.parse(await fs.readFile(configFile, 'utf8')) as { resumeKey?: string };
-    if (saved.resumeKey !== undefined && saved.resumeKey !== key)
+    if (saved.resumeKey !== undefined && saved.resumeKey !== key && !options.allowConfigChange)
       throw new UsageError(
-        `run ${options.runName} was started with other training settings; resuming would not continue the same run (pass --overwrite to start afresh, or another --run-name)`,
+        `run ${options.runName} was started with other training settings; resuming would not continue the same run (--allow-config-change to accept, --overwrite to start afresh, or another --run-name)`,
       );
   }
   const run = await createRunDir(
     options.runName,
     { resumeKey: key, mode, config: c },
-    { parent: options.runsDir, resume: options.resume, overwrite: options.overwrite },
+    {
+      parent: options.runsDir,
+      resume: options.resume,
+      overwrite: options.overwrite,
+      // Settings that do not shape training (evaluation, threads, retention) may change on resume;
+      // the check above refused the others unless asked. createRunDir records what changed.
+      allowConfigChange: true,
+    },
   );
   const makeEnv = shopEnvFactory(c);
   const strategies = makeEnv().strategies;
@@ -354,20 +295,13 @@ export async function openRunSession(
       },
     );
     let done = 0;
-    const latest = await findLatestCheckpoint(run.checkpointsDir);
+    const latest = await loadPhaseCheckpoint(run.checkpointsDir);
     if (latest) {
-      const ck = await loadCheckpoint(latest);
-      await updater.importState({
-        params: new Map([...ck.params].map(([k, v]) => [k, toHostTensor(v)])),
-        optimizerState: new Map([...ck.optimizerState].map(([k, v]) => [k, toHostTensor(v)])),
-        step: ck.state.lrSchedule.step,
-        rng: ck.state.rng as [number, number, number, number],
-        lastLr: ck.state.lrSchedule.lastLr,
-      });
-      done = ck.state.step;
-      agent.version = Number(ck.state.metrics.version ?? 0);
+      await updater.importState(latest.snapshot);
+      done = latest.phases;
+      agent.version = latest.scalars.version ?? 0;
       await pool.sync();
-      log.info(`resumed from ${path.basename(latest)}: ${done} phase(s) done`);
+      log.info(`resumed from ${path.basename(latest.path)}: ${done} phase(s) done`);
     }
     await trimMetrics(run.metricsFile, done);
     const evalConfig = { ...c.metrics, bootstrap: { ...c.metrics.bootstrap, resamples: c.eval.resamples } };
@@ -404,20 +338,13 @@ export async function openRunSession(
       },
       async checkpoint(phases) {
         const snap = await updater.exportState();
-        await saveCheckpoint(
+        await savePhaseCheckpoint(
           run.checkpointsDir,
-          {
-            params: new Map([...agent.store.entries()].map(([k, v]) => [k, toSafetensorsTensor(v)])),
-            optimizerState: new Map([...snap.optimizerState].map(([k, v]) => [k, toSafetensorsTensor(v)])),
-            state: {
-              step: phases,
-              rng: snap.rng,
-              lrSchedule: { step: snap.step, lastLr: snap.lastLr },
-              metrics: { version: agent.version },
-              config: { resumeKey: key },
-            },
-          },
-          { keep: c.keepCheckpoints },
+          snap,
+          phases,
+          { version: agent.version },
+          key,
+          c.keepCheckpoints,
         );
       },
       async finish(after, phases, interrupted) {
@@ -467,6 +394,14 @@ export async function runGopoTraining(
     const G = c.rollout.groupSize;
     let latestEval = session.before;
     const plan = phasePlan(c);
+    // Phases that change a policy (Expert phases; CS phases of a trainable backend, none yet): the
+    // evaluation cadence counts these, since a skipped CS phase leaves the last evaluation current.
+    const changing = plan.filter((p) => p.kind === 'expert');
+    const evalAfter = new Set(
+      changing
+        .filter((_p, k) => (k + 1) % c.eval.every === 0 || k === changing.length - 1)
+        .map((p) => p.index),
+    );
     const progress = new Progress({
       total: plan.length,
       label: 'gopo',
@@ -512,7 +447,7 @@ export async function runGopoTraining(
         log.info(`phase ${phase.index} (cs): skipped, the ${c.reply.kind} reply backend is frozen`);
         metrics['cs/skipped'] = 1;
       }
-      if ((phase.index + 1) % c.eval.every === 0 || phase.index === plan.length - 1) {
+      if (evalAfter.has(phase.index)) {
         latestEval = await timers.time('eval', () => session.evaluate(`after phase ${phase.index}`));
         metrics = { ...metrics, ...evalMetrics(latestEval.evaluation) };
       }

@@ -63,6 +63,16 @@ export interface RunEpisodesOptions {
   readonly maxLive?: number;
   /** Called as each episode finishes (progress). */
   readonly onEpisode?: (result: EpisodeResult) => void;
+  /** Called on every agent turn with what the agents saw and did (CS phases collect states here). */
+  readonly onTurn?: (turn: TurnRecord) => void;
+}
+
+/** One agent turn as it was played. */
+export interface TurnRecord {
+  readonly job: EpisodeJob;
+  readonly state: AgentState;
+  readonly strategy: string;
+  readonly reply: string;
 }
 
 interface Live {
@@ -124,6 +134,13 @@ export async function runEpisodes(
       uniforms,
       ...(privileged ? { privileged } : {}),
     });
+    // Checked before any reply is written: an inadmissible move is never executed, not even by the CS Agent.
+    decisions.forEach((d, k) => {
+      if (!states[k]!.admissible[d.action])
+        throw new RangeError(
+          `${roles.strategy.name} chose ${strategies[d.action]}, which the SOP does not admit in state ${states[k]!.sopState}`,
+        );
+    });
     const replies = await roles.reply.reply(
       live.map((l, k) => ({
         state: states[k]!,
@@ -134,10 +151,6 @@ export async function runEpisodes(
     live.forEach((l, k) => {
       const d = decisions[k]!;
       const state = states[k]!;
-      if (!state.admissible[d.action])
-        throw new RangeError(
-          `${roles.strategy.name} chose ${strategies[d.action]}, which the SOP does not admit in state ${state.sopState}`,
-        );
       const lp = d.logProbs[d.action]!;
       l.decisions.push({
         trajectory: 0,
@@ -149,6 +162,7 @@ export async function runEpisodes(
         refLogProb: null,
         reward: null,
       });
+      options.onTurn?.({ job: l.job, state, strategy: strategies[d.action]!, reply: replies[k]! });
       l.env.step({
         strategy: strategies[d.action]!,
         text: replies[k]!,

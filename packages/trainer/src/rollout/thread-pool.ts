@@ -269,6 +269,12 @@ export class ThreadPool implements RolloutWorkerPool {
   }
 
   run(jobs: readonly EpisodeJob[], options: RunJobsOptions = {}): Promise<EpisodeResult[]> {
+    if (options.onTurn)
+      return Promise.reject(
+        new UsageError(
+          'onTurn needs an in-process pool: turn records hold agent states that stay in their thread',
+        ),
+      );
     return this.exclusive(async () => {
       const out: (EpisodeResult | undefined)[] = new Array(jobs.length).fill(undefined);
       // Contiguous shards, sizes differing by at most one.

@@ -6,11 +6,19 @@
  * plain, schema-checked data.
  */
 import type { DialogueEnv } from '@gopo/dialogue';
-import { type EpisodeJob, type EpisodeResult, type EpisodeRoles, runEpisodes } from './episodes.js';
+import {
+  type EpisodeJob,
+  type EpisodeResult,
+  type EpisodeRoles,
+  runEpisodes,
+  type TurnRecord,
+} from './episodes.js';
 
 export interface RunJobsOptions {
   /** Called as each episode finishes (progress). */
   readonly onEpisode?: (result: EpisodeResult) => void;
+  /** Called on every agent turn (in-process pools only: states hold views that do not cross threads). */
+  readonly onTurn?: (turn: TurnRecord) => void;
 }
 
 export interface RolloutWorkerPool {
@@ -55,6 +63,7 @@ export class InProcessPool implements RolloutWorkerPool {
       runEpisodes(part, this.roles, this.makeEnv, {
         maxLive: this.maxLive,
         ...(options.onEpisode ? { onEpisode: options.onEpisode } : {}),
+        ...(options.onTurn ? { onTurn: options.onTurn } : {}),
       }),
     );
   }

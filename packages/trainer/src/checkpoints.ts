@@ -1,0 +1,67 @@
+/**
+ * Phase checkpoints of the trainer's loops: an updater's snapshot (weights, optimizer state, step
+ * count, RNG) plus the number of phases done and a few scalars, through nn's atomic checkpoint folders.
+ */
+import {
+  findLatestCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+  type TrainerSnapshot,
+  toHostTensor,
+  toSafetensorsTensor,
+} from '@gopo/nn';
+
+export interface PhaseCheckpoint {
+  readonly snapshot: TrainerSnapshot;
+  readonly phases: number;
+  readonly scalars: Readonly<Record<string, number>>;
+}
+
+/** Saves the state after `phases` phases (the newest `keep` checkpoints are kept). */
+export async function savePhaseCheckpoint(
+  dir: string,
+  snapshot: TrainerSnapshot,
+  phases: number,
+  scalars: Readonly<Record<string, number>>,
+  resumeKey: string,
+  keep: number,
+): Promise<void> {
+  await saveCheckpoint(
+    dir,
+    {
+      params: new Map([...snapshot.params].map(([k, v]) => [k, toSafetensorsTensor(v)])),
+      optimizerState: new Map([...snapshot.optimizerState].map(([k, v]) => [k, toSafetensorsTensor(v)])),
+      state: {
+        step: phases,
+        rng: snapshot.rng,
+        lrSchedule: { step: snapshot.step, lastLr: snapshot.lastLr },
+        metrics: { ...scalars },
+        config: { resumeKey },
+      },
+    },
+    { keep },
+  );
+}
+
+/** The newest complete checkpoint of `dir`, if any. */
+export async function loadPhaseCheckpoint(
+  dir: string,
+): Promise<(PhaseCheckpoint & { path: string }) | undefined> {
+  const latest = await findLatestCheckpoint(dir);
+  if (!latest) return undefined;
+  const ck = await loadCheckpoint(latest);
+  const scalars: Record<string, number> = {};
+  for (const [k, v] of Object.entries(ck.state.metrics)) if (typeof v === 'number') scalars[k] = v;
+  return {
+    path: latest,
+    phases: ck.state.step,
+    scalars,
+    snapshot: {
+      params: new Map([...ck.params].map(([k, v]) => [k, toHostTensor(v)])),
+      optimizerState: new Map([...ck.optimizerState].map(([k, v]) => [k, toHostTensor(v)])),
+      step: ck.state.lrSchedule.step,
+      rng: ck.state.rng as [number, number, number, number],
+      lastLr: ck.state.lrSchedule.lastLr,
+    },
+  };
+}
