@@ -7,6 +7,7 @@ export {
 } from './cs-agent.js';
 export { CS_LENGTH_BUCKET, type CsObjective, CsUpdater, packReplies, type ReplyItem } from './cs-updater.js';
 export { replyRecords } from './reply-corpus.js';
+export { mentionedEntities } from './reply-entities.js';
 export {
   extractReplyExamples,
   type ReplyExample,
@@ -25,4 +26,3 @@ export {
   replyTokenLogProbs,
 } from './reply-losses.js';
 export { DEFAULT_REPLY_HISTORY_TURNS, replyPromptFor, replyPromptMessages } from './reply-prompt.js';
-export { mentionedEntities } from './reply-entities.js';
