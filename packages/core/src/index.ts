@@ -95,6 +95,7 @@ export {
   type LogLevel,
   silentLogger,
 } from './logger.js';
+export { siblingModule, startModuleWorker } from './module-worker.js';
 export {
   assertNotAnInput,
   checkAppendFile,

@@ -221,7 +221,10 @@ export class ExpertAgent implements StrategyPolicy {
    * SOP-masked log-probs over the strategy set at every decision of each item, one Float64Array per
    * decision (-Infinity outside the admissible set), in item order. Items run sorted by length (little
    * padding), at most `maxRows` at a time and fewer for long sequences, so that a run's attention
-   * scores stay within ATTENTION_BUDGET elements whatever the batch.
+   * scores stay within ATTENTION_BUDGET elements whatever the batch. A run holds one length bucket
+   * and at least two rows (a lone item gets a padding row): an item's log-probs then depend on the
+   * item only, bit for bit, not on which others share its call (a longer padding or ORT's one-row
+   * products change the last bits), so rollouts do not depend on batching or worker count.
    */
   async decisionLogProbs(items: readonly RowInput[], maxRows = 64): Promise<Float64Array[][]> {
     const out: Float64Array[][] = new Array(items.length);
@@ -238,7 +241,8 @@ export class ExpertAgent implements StrategyPolicy {
         idx.push(order[at++]!);
       const part = idx.map((i) => items[i]!);
       const slots = Math.max(1, ...part.map((p) => p.encoded.positions.length));
-      const packed = packRows(part, { rows: part.length, seqLen, slots }, s, this.tokenizer.padId);
+      const shape = { rows: Math.max(2, part.length), seqLen, slots };
+      const packed = packRows(part, shape, s, this.tokenizer.padId);
       const f = await this.forward(seqLen);
       const { ids, attention, positions, mask } = packed;
       const logp = (await f.run({ ids, attention, positions, mask })).logp!.data as Float32Array;

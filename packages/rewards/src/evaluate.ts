@@ -1,7 +1,4 @@
 import { promises as fs } from 'node:fs';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import {
   assertNotJsonArray,
   ConfigError,
@@ -10,6 +7,8 @@ import {
   formatFieldPath,
   type JsonlIssue,
   Rng,
+  siblingModule,
+  startModuleWorker,
 } from '@gopo/core';
 import { GOAL_TYPES, type GoalType, type Session } from '@gopo/dialogue';
 import { bootstrapTable, type Interval, type PairedDifference, pairedCompare } from './bootstrap.js';
@@ -171,24 +170,8 @@ interface WorkerResult {
   issues: JsonlIssue[];
 }
 
-// Under the source condition (tests, benches) the worker is a .ts file that plain Node cannot load:
-// it is then started through tsx's loader, with the same condition, from a small bootstrap script.
-const WORKER_URL = new URL(
-  import.meta.url.endsWith('.ts') ? './score-worker.ts' : './score-worker.js',
-  import.meta.url,
-);
-
-function startWorker(workerData: ScoreWorkerInput): Worker {
-  if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, { workerData });
-  // tsx's ESM entry (require.resolve finds the CJS twin beside it).
-  const tsx = pathToFileURL(
-    createRequire(import.meta.url)
-      .resolve('tsx/esm/api')
-      .replace(/\.cjs$/, '.mjs'),
-  ).href;
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { (m.register ?? m.default.register)(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-  return new Worker(boot, { eval: true, workerData, execArgv: ['--conditions=@gopo/source'] });
-}
+// Under the source condition (tests, benches) the worker is a .ts file, started through tsx.
+const WORKER_URL = siblingModule(import.meta.url, 'score-worker');
 
 async function scoreInWorkers(
   file: string,
@@ -212,7 +195,7 @@ async function scoreInWorkers(
             keepIds: options.keepIds ?? false,
             reader: options.reader ?? 'wasm',
           };
-          const w = startWorker(input);
+          const w = startModuleWorker(WORKER_URL, { workerData: input });
           w.once('message', resolve);
           w.once('error', reject);
           // After a message, resolve() has already settled the promise and this is a no-op.

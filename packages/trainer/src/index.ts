@@ -54,4 +54,15 @@ export {
   type EpisodeRoles,
   runEpisodes,
 } from './rollout/episodes.js';
+export {
+  RolloutWorkerError,
+  RolloutWorkerExitError,
+  ThreadPool,
+  type ThreadPoolOptions,
+} from './rollout/thread-pool.js';
 export { InProcessPool, type RolloutWorkerPool, type RunJobsOptions } from './rollout/worker-pool.js';
+export {
+  type RolloutWorkerSpec,
+  type RolloutWorkerSpecInput,
+  RolloutWorkerSpecSchema,
+} from './rollout/worker-spec.js';

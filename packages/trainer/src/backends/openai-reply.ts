@@ -53,7 +53,7 @@ export function chatMessages(request: ReplyRequest): { role: string; content: st
     'You are a customer-service agent of an online shop. Reply in one or two short sentences.',
     `This turn's strategy is "${strategy}": ${hint}. Do exactly that and nothing else.`,
     'Use only these facts; never invent ids, prices, order numbers or coupon codes:',
-    ...state.facts.map((f) => `- ${f}`),
+    ...(state.facts.length > 0 ? state.facts.map((f) => `- ${f}`) : ['- (none yet)']),
   ].join('\n');
   return [
     { role: 'system', content: system },
@@ -61,33 +61,61 @@ export function chatMessages(request: ReplyRequest): { role: string; content: st
   ];
 }
 
+export interface OpenAiReplyOptions {
+  /** The fetch to use (tests, proxies); default the global fetch. */
+  readonly fetch?: typeof fetch;
+  /**
+   * Wait before retry k (1-based) of a request: `retryDelayMs * 2^(k-1)` ms, so an overloaded
+   * server is not hit again at once. Default 250.
+   */
+  readonly retryDelayMs?: number;
+}
+
 export class OpenAiReplyPolicy implements ReplyPolicy {
   readonly name = 'openai';
   private readonly url: string;
   private readonly controllers = new Set<AbortController>();
+  private readonly fetchFn: typeof fetch;
+  private readonly retryDelayMs: number;
+  private closed = false;
 
   constructor(
     private readonly config: OpenAiConfig,
     readonly strategies: readonly string[],
-    private readonly fetchFn: typeof fetch = fetch,
+    options: OpenAiReplyOptions = {},
   ) {
     this.url = `${config.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+    this.fetchFn = options.fetch ?? fetch;
+    this.retryDelayMs = options.retryDelayMs ?? 250;
   }
 
+  /** One reply per request, in order, with at most `maxConcurrency` requests in flight. */
   async reply(requests: readonly ReplyRequest[]): Promise<string[]> {
     const out: string[] = new Array(requests.length);
     let next = 0;
+    let failed = false;
     const worker = async () => {
-      while (next < requests.length) {
+      // After the first failure the batch is lost: stop sending its remaining requests.
+      while (next < requests.length && !failed) {
         const i = next++;
-        out[i] = await this.complete(requests[i]!);
+        try {
+          out[i] = await this.complete(requests[i]!);
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.config.maxConcurrency, requests.length) }, worker));
     return out;
   }
 
+  private closedError(): ChatBackendError {
+    return new ChatBackendError(this.url, 'the backend was closed; requests in flight were aborted');
+  }
+
   private async complete(request: ReplyRequest): Promise<string> {
+    if (this.closed) throw this.closedError();
     const body = JSON.stringify({
       model: this.config.model,
       messages: chatMessages(request),
@@ -100,9 +128,15 @@ export class OpenAiReplyPolicy implements ReplyPolicy {
     if (key) headers.authorization = `Bearer ${key}`;
     let last: ChatBackendError | undefined;
     for (let attempt = 0; attempt <= this.config.retries; attempt++) {
+      if (attempt > 0 && this.retryDelayMs > 0) await this.pause(this.retryDelayMs * 2 ** (attempt - 1));
+      if (this.closed) throw this.closedError();
       const controller = new AbortController();
       this.controllers.add(controller);
-      const timer = setTimeout(() => controller.abort(), this.config.timeoutMs);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+      }, this.config.timeoutMs);
       try {
         const res = await this.fetchFn(this.url, {
           method: 'POST',
@@ -142,10 +176,11 @@ export class OpenAiReplyPolicy implements ReplyPolicy {
         return content;
       } catch (e) {
         if (e instanceof ChatBackendError) throw e;
-        const aborted = controller.signal.aborted;
+        // close() aborts too: that is no timeout and is not retried.
+        if (this.closed) throw this.closedError();
         last = new ChatBackendError(
           this.url,
-          aborted
+          timedOut
             ? `no answer within ${this.config.timeoutMs} ms`
             : `cannot reach the server (${(e as Error).message})`,
         );
@@ -161,8 +196,26 @@ export class OpenAiReplyPolicy implements ReplyPolicy {
     );
   }
 
-  /** Aborts requests in flight. */
+  /** Waits `ms`, or less when the backend is closed meanwhile. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const controller = new AbortController();
+      const timer = setTimeout(() => {
+        this.controllers.delete(controller);
+        resolve();
+      }, ms);
+      controller.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.controllers.add(controller);
+    });
+  }
+
+  /** Aborts requests in flight; later requests are refused. */
   async close(): Promise<void> {
+    this.closed = true;
     for (const c of this.controllers) c.abort();
+    this.controllers.clear();
   }
 }

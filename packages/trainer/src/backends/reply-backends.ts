@@ -20,7 +20,7 @@ export interface ReplyBackend {
 export async function createReplyBackend(
   config: ReplyBackendConfig,
   strategies: readonly string[],
-  threads = 0,
+  runtime: { readonly intraOpThreads?: number } = {},
 ): Promise<ReplyBackend> {
   return match(config)
     .with({ kind: 'template' }, async () => ({ policy: templateReplyPolicy, close: async () => {} }))
@@ -28,10 +28,13 @@ export async function createReplyBackend(
       const gen = { maxNewTokens: c.maxNewTokens, temperature: c.temperature };
       const policy = await CsAgent.load(c.dir, gen, {
         trainable: c.train !== undefined,
-        intraOpThreads: threads,
+        intraOpThreads: runtime.intraOpThreads ?? 0,
       });
       const trainable = c.train
-        ? { agent: policy, reference: await CsAgent.load(c.dir, gen, { intraOpThreads: threads }) }
+        ? {
+            agent: policy,
+            reference: await CsAgent.load(c.dir, gen, { intraOpThreads: runtime.intraOpThreads ?? 0 }),
+          }
         : undefined;
       return { policy, ...(trainable ? { trainable } : {}), close: async () => {} };
     })

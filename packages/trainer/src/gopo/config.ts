@@ -213,6 +213,13 @@ export const GopoTrainConfigSchema = z
       });
     if (c.loop.expertPhases === 0 && c.loop.csPhases === 0)
       ctx.addIssue({ code: 'custom', path: ['loop'], message: 'an iteration needs at least one phase' });
+    // Worker threads load the reply model from its folder once; CS phases would train a copy they never see.
+    if (c.rollout.workers > 1 && c.reply.kind === 'lm' && c.reply.train !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollout', 'workers'],
+        message: 'training the reply model (reply.train) needs rollout.workers 1',
+      });
     if (c.loss.mode === 'group_relative' && c.loss.klCoef === 0 && c.guards.klAlarm <= 0)
       ctx.addIssue({
         code: 'custom',

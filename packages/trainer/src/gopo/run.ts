@@ -14,6 +14,7 @@
  * moment resumes from its last checkpoint and ends bit-identical to an uninterrupted one.
  */
 import { existsSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -28,8 +29,8 @@ import {
   writeJsonAtomic,
 } from '@gopo/core';
 import { type CsAgent, CsUpdater } from '@gopo/cs-agent';
-import { type DialogueEnv, type RolloutBatch, shopSopDefault } from '@gopo/dialogue';
-import { generateWorld, ShopEnv, templateReplyPolicy } from '@gopo/envs';
+import type { DialogueEnv, RolloutBatch } from '@gopo/dialogue';
+import { templateReplyPolicy } from '@gopo/envs';
 import {
   ExpertAgent,
   type ExpertRuntimeOptions,
@@ -51,7 +52,9 @@ import { shopNluJudge } from '../cs/judges.js';
 import { type CsPhaseContext, csKtoPhase, csRlPhase } from '../cs/phases.js';
 import { sequenceRewardFn } from '../rewards.js';
 import { assembleBatch } from '../rollout/batch.js';
+import { ThreadPool } from '../rollout/thread-pool.js';
 import { InProcessPool, type RolloutWorkerPool } from '../rollout/worker-pool.js';
+import { shopEnvFactoryFor } from '../rollout/worker-spec.js';
 import { type GopoTrainConfig, GopoTrainConfigSchema } from './config.js';
 import { evaluateHeldOut, type PolicyEvaluation, REPORT_METRICS } from './evaluate.js';
 import { writeRunReport } from './report.js';
@@ -112,9 +115,7 @@ export function phasePlan(c: GopoTrainConfig): PhasePlan[] {
 
 /** The shop environment factory of a run: one generated world and SOP shared by every episode. */
 export function shopEnvFactory(c: GopoTrainConfig): () => DialogueEnv {
-  const world = generateWorld(c.env.world);
-  const sop = shopSopDefault();
-  return () => new ShopEnv(c.env, { world, sop });
+  return shopEnvFactoryFor(c.env);
 }
 
 async function warmStartAgent(
@@ -262,15 +263,34 @@ export async function openRunSession(
   );
   const makeEnv = shopEnvFactory(c);
   const strategies = makeEnv().strategies;
-  const reply = await createReplyBackend(c.reply, strategies, c.threads);
+  const reply = await createReplyBackend(c.reply, strategies, { intraOpThreads: c.threads });
+  let pool: RolloutWorkerPool | undefined;
   try {
     const agent = await warmStartAgent(c, run, makeEnv, reply, log, runtime);
     const reference = agent.clone();
-    const pool: RolloutWorkerPool = new InProcessPool(
-      { strategy: agent, reply: reply.policy },
-      makeEnv,
-      c.rollout.maxLive,
-    );
+    // workers > 1: threads that load the agent's folder and get the learner's weights on sync().
+    pool =
+      c.rollout.workers > 1
+        ? await ThreadPool.create({
+            workers: c.rollout.workers,
+            spec: {
+              policy: {
+                kind: 'expert',
+                dir: c.agent.from === 'dir' ? (c.agent.dir ?? DEFAULT_WARM_START_DIR) : run.file('init'),
+              },
+              env: c.env,
+              reply: c.reply,
+              maxLive: c.rollout.maxLive,
+              // The thread budget (threads, else every core) shared out among the workers.
+              intraOpThreads: Math.max(
+                1,
+                Math.floor((c.threads || os.availableParallelism()) / c.rollout.workers),
+              ),
+            },
+            learner: agent,
+          })
+        : new InProcessPool({ strategy: agent, reply: reply.policy }, makeEnv, c.rollout.maxLive);
+    const rollouts = pool;
     const G = c.rollout.groupSize;
     const updater = await ExpertUpdater.create(
       agent,
@@ -293,6 +313,7 @@ export async function openRunSession(
       await updater.importState(latest.snapshot);
       done = latest.phases;
       agent.version = latest.scalars.version ?? 0;
+      await pool.sync();
       log.info(`resumed from ${path.basename(latest.path)}: ${done} phase(s) done`);
     }
     await trimMetrics(run.metricsFile, done);
@@ -324,7 +345,11 @@ export async function openRunSession(
       ...(cs ? { cs } : {}),
       done,
       before,
-      evaluate: (label) => evaluateWith(pool, label),
+      // Synced first: offline training updates the agent without a rollout in between.
+      async evaluate(label) {
+        await rollouts.sync();
+        return evaluateWith(rollouts, label);
+      },
       async checkpoint(phases) {
         const snap = await updater.exportState();
         await savePhaseCheckpoint(
@@ -360,9 +385,13 @@ export async function openRunSession(
           interrupted,
         };
       },
-      close: () => reply.close(),
+      async close() {
+        await rollouts.close();
+        await reply.close();
+      },
     };
   } catch (e) {
+    await pool?.close();
     await reply.close();
     throw e;
   }
@@ -417,6 +446,7 @@ export async function runGopoTraining(
             maxRollbacks: c.guards.maxRollbacks,
           }),
         );
+        await timers.time('sync', () => pool.sync());
         metrics = {
           ...metrics,
           ...rolloutMetrics(batch),
