@@ -1,7 +1,71 @@
 export {
+  checkFacts,
+  FACT_KINDS,
+  type FactAccuracy,
+  type FactAccuracyPart,
+  type FactCheck,
+  type FactKind,
+  type FactMention,
+  type FactPatterns,
+  type FactPatternsInput,
+  FactPatternsSchema,
+  factAccuracy,
+  factMentions,
+  parseFactPatterns,
+  SHOP_FACT_PATTERNS,
+} from './fact-check.js';
+export {
+  adherenceRate,
+  compareJudges,
+  type JudgeAgreement,
+  JudgeLengthError,
+  type JudgesReport,
+  judgeAgreement,
+} from './judges.js';
+export {
+  expandPhrasing,
+  PARAPHRASE_TEMPLATES,
+  type ParaphraseCorpus,
+  type ParaphraseCorpusConfig,
+  type ParaphraseCorpusConfigInput,
+  ParaphraseCorpusConfigSchema,
+  type ParaphraseExample,
+  ParaphraseTemplateError,
+  paraphraseCorpus,
+} from './paraphrase-corpus.js';
+export {
   extractReplyExamples,
   type ReplyExample,
   type ReplyExampleConfig,
   ReplyExampleConfigSchema,
 } from './reply-examples.js';
 export { replyPromptFor, replyPromptMessages } from './reply-prompt.js';
+export {
+  buildShippedClassifier,
+  type ClassifierMetrics,
+  loadShippedClassifier,
+  measureClassifier,
+  SHIPPED_CLASSIFIER_DIR,
+  SHIPPED_CLASSIFIER_RECIPE,
+  type TemplateReplySpec,
+  templateReplies,
+} from './shipped-classifier.js';
+export {
+  CLASSIFIER_CONFIG_FILE,
+  CLASSIFIER_FORMAT,
+  CLASSIFIER_TOKENIZER_FILE,
+  CLASSIFIER_WEIGHTS_FILE,
+  ClassifierWeightsError,
+  type LabelledReply,
+  StrategyClassifier,
+  type StrategyClassifierFile,
+  StrategyClassifierFileSchema,
+  type StrategyClassifierModel,
+  type StrategyClassifierModelInput,
+  StrategyClassifierModelSchema,
+  type StrategyClassifierTrain,
+  type StrategyClassifierTrainInput,
+  StrategyClassifierTrainSchema,
+  type TrainClassifierOptions,
+  type TrainedClassifier,
+} from './strategy-classifier.js';
