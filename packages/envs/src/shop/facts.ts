@@ -67,7 +67,7 @@ export function shopFacts(view: AgentView): string[] {
   if (r.category) known.push(r.category);
   if (r.maxPrice !== undefined) known.push(`budget ${dollars(r.maxPrice)}`);
   if (Object.keys(r.wants).length > 0) known.push(attributes(r.wants));
-  if (r.orderId) known.push(`order ${r.orderId}`);
+  if (r.orderId && !located) known.push(`order ${r.orderId}`);
   if (r.itemId && !question && !located) known.push(`item ${r.itemId}`);
   if (r.attribute) known.push(`asks about ${attributeLabel(r.attribute)}`);
   if (r.issue) known.push(`issue ${r.issue.replace(/_/g, ' ')}`);
