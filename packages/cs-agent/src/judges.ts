@@ -3,7 +3,7 @@
  * and by an independent classifier, and how often they disagree is itself a metric (a reply model
  * that games one judge drives the two apart).
  */
-import { GopoError } from '@gopo/core';
+import { GopoError, UsageError } from '@gopo/core';
 import type { StrategyJudge } from '@gopo/dialogue';
 
 /** Two lists of judgements that should be parallel are not. */
@@ -84,7 +84,7 @@ export async function compareJudges(
   commanded: readonly string[],
 ): Promise<JudgesReport> {
   if (a.name === b.name)
-    throw new GopoError(`compareJudges needs two judges with different names, got "${a.name}" twice`);
+    throw new UsageError(`compareJudges needs two judges with different names, got "${a.name}" twice`);
   const [ja, jb] = await Promise.all([a.judge(texts), b.judge(texts)]);
   return {
     adherence: { [a.name]: adherenceRate(ja, commanded), [b.name]: adherenceRate(jb, commanded) },

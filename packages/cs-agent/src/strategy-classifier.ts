@@ -16,7 +16,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileFormatError, GopoError, Rng, validateConfig, writeJsonAtomic } from '@gopo/core';
+import { FileFormatError, GopoError, Rng, UsageError, validateConfig, writeJsonAtomic } from '@gopo/core';
 import { SHOP_STRATEGIES, type StrategyJudge } from '@gopo/dialogue';
 import { loadDefaultTokenizer, Tokenizer } from '@gopo/lm';
 import {
@@ -384,8 +384,8 @@ export class StrategyClassifier implements StrategyJudge {
       (s) => !model.strategies.includes(s),
     );
     if (unknown.length > 0)
-      throw new GopoError(`examples carry strategies outside the model's set: ${unknown.join(', ')}`);
-    if (examples.length === 0) throw new GopoError('no examples to train the strategy classifier on');
+      throw new UsageError(`examples carry strategies outside the model's set: ${unknown.join(', ')}`);
+    if (examples.length === 0) throw new UsageError('no examples to train the strategy classifier on');
     const params = new ParamStore();
     const c = new StrategyClassifier(model, tokenizer, params, undefined);
     const features = examples.map((e) => c.features(e.text));
