@@ -82,7 +82,7 @@ export async function runCsExperiment(
       const e = await evaluateReplies(await load(seed), makeEnv, {
         scenarios: o.evalScenarios,
         seed,
-        judges: o.judges ?? [],
+        ...(o.judges ? { judges: o.judges } : {}),
       });
       perSeed.push(Object.fromEntries(Object.entries(e.metrics).map(([k, v]) => [k, v.value])));
       logger.info(`evaluated ${name}, seed ${seed}`);

@@ -6,8 +6,42 @@ export {
   type GeneratedReply,
 } from './cs-agent.js';
 export { CS_LENGTH_BUCKET, type CsObjective, CsUpdater, packReplies, type ReplyItem } from './cs-updater.js';
+export {
+  checkFacts,
+  FACT_KINDS,
+  type FactAccuracy,
+  type FactAccuracyPart,
+  type FactCheck,
+  type FactKind,
+  type FactMention,
+  type FactPatterns,
+  type FactPatternsInput,
+  FactPatternsSchema,
+  factAccuracy,
+  factMentions,
+  parseFactPatterns,
+  SHOP_FACT_PATTERNS,
+} from './fact-check.js';
+export {
+  adherenceRate,
+  compareJudges,
+  type JudgeAgreement,
+  JudgeLengthError,
+  type JudgesReport,
+  judgeAgreement,
+} from './judges.js';
+export {
+  expandPhrasing,
+  PARAPHRASE_TEMPLATES,
+  type ParaphraseCorpus,
+  type ParaphraseCorpusConfig,
+  type ParaphraseCorpusConfigInput,
+  ParaphraseCorpusConfigSchema,
+  type ParaphraseExample,
+  ParaphraseTemplateError,
+  paraphraseCorpus,
+} from './paraphrase-corpus.js';
 export { replyRecords } from './reply-corpus.js';
-export { mentionedEntities } from './reply-entities.js';
 export {
   extractReplyExamples,
   type ReplyExample,
@@ -26,3 +60,32 @@ export {
   replyTokenLogProbs,
 } from './reply-losses.js';
 export { DEFAULT_REPLY_HISTORY_TURNS, replyPromptFor, replyPromptMessages } from './reply-prompt.js';
+export {
+  buildShippedClassifier,
+  type ClassifierMetrics,
+  loadShippedClassifier,
+  measureClassifier,
+  SHIPPED_CLASSIFIER_DIR,
+  SHIPPED_CLASSIFIER_RECIPE,
+  type TemplateReplySpec,
+  templateReplies,
+} from './shipped-classifier.js';
+export {
+  CLASSIFIER_CONFIG_FILE,
+  CLASSIFIER_FORMAT,
+  CLASSIFIER_TOKENIZER_FILE,
+  CLASSIFIER_WEIGHTS_FILE,
+  ClassifierWeightsError,
+  type LabelledReply,
+  StrategyClassifier,
+  type StrategyClassifierFile,
+  StrategyClassifierFileSchema,
+  type StrategyClassifierModel,
+  type StrategyClassifierModelInput,
+  StrategyClassifierModelSchema,
+  type StrategyClassifierTrain,
+  type StrategyClassifierTrainInput,
+  StrategyClassifierTrainSchema,
+  type TrainClassifierOptions,
+  type TrainedClassifier,
+} from './strategy-classifier.js';

@@ -14,7 +14,16 @@ export {
   summarizePolicy,
   trialSeed,
 } from './eval-policy.js';
-export { couponFor, realizeStrategy, searchCatalog, statusPhrase } from './shop/agent-templates.js';
+export {
+  comparedItems,
+  couponFor,
+  purchaseQuote,
+  realizeStrategy,
+  recommendedItem,
+  returnedItem,
+  searchCatalog,
+  statusPhrase,
+} from './shop/agent-templates.js';
 export {
   cautiousStrategy,
   cautiousStrategyPolicy,
@@ -40,7 +49,7 @@ export {
   type StepResult,
 } from './shop/env.js';
 export { shopFacts } from './shop/facts.js';
-export { adherence, detectStrategy, type NluResult, understand } from './shop/nlu.js';
+export { adherence, detectStrategy, type NluResult, nluJudge, understand } from './shop/nlu.js';
 export { encodeObservation, observationFeatureNames, observationSize } from './shop/observation.js';
 export { type OracleDecision, oracleDecision, oracleReference } from './shop/oracle.js';
 export {
@@ -78,6 +87,7 @@ export {
   summarize,
 } from './shop/simulate.js';
 export type { AgentView, Revealed, ShopProgress } from './shop/state.js';
+export { collectTemplateTurns, type TemplateTurn, type TemplateTurnOptions } from './shop/template-turns.js';
 export { type EndReason, type UserReaction, UserSimulator } from './shop/user-sim.js';
 export { templateCount, USER_ACTS, USER_TEMPLATES, type UserAct } from './shop/user-templates.js';
 export {

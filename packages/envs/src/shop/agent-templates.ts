@@ -5,6 +5,7 @@ import type { AgentView } from './state.js';
 import {
   attributeLabel,
   bestCoupon,
+  type Coupon,
   couponApplies,
   type Item,
   type Order,
@@ -62,8 +63,45 @@ function lookupOrder(view: AgentView): Order | undefined {
   return view.revealed.orderId ? view.world.ordersById.get(view.revealed.orderId) : undefined;
 }
 
-function returnItem(world: World, view: AgentView, order: Order): Item {
-  return world.itemsById.get(view.revealed.itemId ?? order.lines[0]!.itemId)!;
+/** The item a return or replacement is about: the one the customer named, else the order's first. */
+export function returnedItem(view: AgentView, order: Order): Item {
+  return view.world.itemsById.get(view.revealed.itemId ?? order.lines[0]!.itemId)!;
+}
+
+/** The item the template recommends: the best match not shown yet, else the best match. */
+export function recommendedItem(view: AgentView): Item | undefined {
+  return searchCatalog(view, 1, view.progress.shownItems)[0] ?? searchCatalog(view, 1)[0];
+}
+
+/**
+ * The two items the template compares: the two best matches, filled up with the best in-stock items
+ * of the category (or of the whole catalog when none is known); undefined when there are not two.
+ */
+export function comparedItems(view: AgentView): readonly [Item, Item] | undefined {
+  const hits = searchCatalog(view, 2);
+  const extra =
+    hits.length >= 2
+      ? []
+      : rankedItems(view.world, view.revealed.category)
+          .filter((x) => x.stock > 0 && !hits.includes(x))
+          .slice(0, 2);
+  const [a, b] = [...hits, ...extra];
+  return a && b ? [a, b] : undefined;
+}
+
+/** What a purchase confirmation names: the chosen item (else the best match) and its price after the coupon given, when that coupon applies. */
+export function purchaseQuote(view: AgentView): { item: Item; price: number; coupon?: Coupon } | undefined {
+  const { world, progress } = view;
+  const item = progress.acceptedItemId
+    ? world.itemsById.get(progress.acceptedItemId)
+    : searchCatalog(view, 1)[0];
+  if (!item) return undefined;
+  const c = progress.couponCode
+    ? world.policies.coupons.find((x) => x.code === progress.couponCode)
+    : undefined;
+  return c && couponApplies(c, item.category, item.price)
+    ? { item, price: item.price * (1 - c.percent / 100), coupon: c }
+    : { item, price: item.price };
 }
 
 /** The coupon the template agent offers in this state (a valid one when a valid one exists). */
@@ -170,7 +208,7 @@ export function realizeStrategy(strategy: ShopStrategy, view: AgentView, rng: Rn
       ]);
     })
     .with('recommend', () => {
-      const it = searchCatalog(view, 1, progress.shownItems)[0] ?? searchCatalog(view, 1)[0];
+      const it = recommendedItem(view);
       if (!it)
         return "I'd recommend browsing our new arrivals; I could not find an exact match for that yet.";
       return pick(rng, [
@@ -180,15 +218,9 @@ export function realizeStrategy(strategy: ShopStrategy, view: AgentView, rng: Rn
       ]);
     })
     .with('compare', () => {
-      const hits = searchCatalog(view, 2);
-      const extra =
-        hits.length >= 2
-          ? []
-          : rankedItems(world, revealed.category)
-              .filter((x) => x.stock > 0 && !hits.includes(x))
-              .slice(0, 2);
-      const [a, b] = [...hits, ...extra];
-      if (!a || !b) return 'Let me compare the options once I know more about what you need.';
+      const pair = comparedItems(view);
+      if (!pair) return 'Let me compare the options once I know more about what you need.';
+      const [a, b] = pair;
       return pick(rng, [
         `Let me compare two options: ${itemRef(a)} is rated ${a.rating.toFixed(1)}, whereas ${itemRef(b)} is rated ${b.rating.toFixed(1)}.`,
         `Comparing ${itemRef(a)} versus ${itemRef(b)}: the main difference is price and rating (${a.rating.toFixed(1)} vs ${b.rating.toFixed(1)}).`,
@@ -208,7 +240,7 @@ export function realizeStrategy(strategy: ShopStrategy, view: AgentView, rng: Rn
       const order = lookupOrder(view);
       if (!order)
         return 'I have started a return request; the return label will follow once we match your order.';
-      const it = returnItem(world, view, order);
+      const it = returnedItem(view, order);
       if (revealed.topic === 'complaint')
         return `I've arranged a replacement for the ${it.name} from order ${order.id}; it is on its way at no cost to you.`;
       if (progress.returnStarted)
@@ -238,15 +270,9 @@ export function realizeStrategy(strategy: ShopStrategy, view: AgentView, rng: Rn
       ]),
     )
     .with('confirm_purchase', () => {
-      const it = progress.acceptedItemId
-        ? world.itemsById.get(progress.acceptedItemId)
-        : searchCatalog(view, 1)[0];
-      if (!it) return 'Shall I place the order once you have picked an item?';
-      const c = progress.couponCode
-        ? world.policies.coupons.find((x) => x.code === progress.couponCode)
-        : undefined;
-      const price =
-        c && couponApplies(c, it.category, it.price) ? it.price * (1 - c.percent / 100) : it.price;
+      const quote = purchaseQuote(view);
+      if (!quote) return 'Shall I place the order once you have picked an item?';
+      const { item: it, price } = quote;
       return pick(rng, [
         `Shall I place the order for the ${it.name} (${it.id}) at ${money(price)}?`,
         `Would you like me to confirm the order for the ${it.name} (${it.id}), ${money(price)} in total?`,

@@ -1,4 +1,4 @@
-import { SHOP_STRATEGIES, type ShopStrategy } from '@gopo/dialogue';
+import { SHOP_STRATEGIES, type ShopStrategy, type StrategyJudge } from '@gopo/dialogue';
 
 /** What the NLU reads out of one agent reply. */
 export interface NluResult {
@@ -166,3 +166,15 @@ export function detectStrategy(text: string): ShopStrategy | null {
 export function adherence(text: string, strategy: string): number {
   return detectStrategy(text) === strategy ? 1 : 0;
 }
+
+/**
+ * The simulator's NLU as an adherence judge (dialogue's `StrategyJudge` role): each reply's strategy
+ * by weighted cue phrases, null when it shows none. One of the CS Agent's two judges; the other is a
+ * classifier trained on a separate paraphrase corpus (@gopo/cs-agent), so RL cannot win by gaming one.
+ */
+export const nluJudge: StrategyJudge = {
+  name: 'nlu',
+  async judge(texts) {
+    return texts.map(detectStrategy);
+  },
+};

@@ -6,7 +6,7 @@
  * support), distinct-2 and mean length; per session: success. Intervals: bootstrap over sessions.
  */
 import { Rng } from '@gopo/core';
-import { mentionedEntities } from '@gopo/cs-agent';
+import { checkFacts, loadShippedClassifier } from '@gopo/cs-agent';
 import type { DialogueEnv } from '@gopo/dialogue';
 import { type ReplyPolicy, type Session, type StrategyJudge, turnAdherent } from '@gopo/dialogue';
 import { oracleStrategyPolicy } from '@gopo/envs';
@@ -19,16 +19,6 @@ export interface CsEvaluation {
   readonly replies: number;
   /** name -> { value, low, high } (percentages for rates). */
   readonly metrics: Readonly<Record<string, { value: number; low: number; high: number }>>;
-}
-
-/** Share of a reply's stated entities that its facts support (1 when it states none). */
-export function factSupport(
-  reply: string,
-  facts: readonly string[],
-): { mentions: number; supported: number } {
-  const stated = mentionedEntities(reply);
-  const known = new Set(mentionedEntities(facts.join('\n')));
-  return { mentions: stated.length, supported: stated.filter((e) => known.has(e)).length };
 }
 
 /** Distinct bigrams over all bigrams of the replies (lower-cased words). */
@@ -56,7 +46,9 @@ export async function evaluateReplies(
   );
   const replies = sessions.flatMap((s) => s.turns.flatMap((t) => (t.role === 'agent' ? [t] : [])));
   const texts = replies.map((t) => t.text);
-  const judged = await Promise.all((options.judges ?? []).map((j) => j.judge(texts)));
+  // The second adherence judge defaults to the shipped classifier, independent of the simulator.
+  const judges = options.judges ?? [await loadShippedClassifier()];
+  const judged = await Promise.all(judges.map((j) => j.judge(texts)));
   const perSession = (f: (s: Session) => number) => sessions.map(f);
   const rng = Rng.fromSeed(options.seed, 'cs-eval');
   const ci = (values: number[], scale = 100) => {
@@ -76,17 +68,20 @@ export async function evaluateReplies(
     success_rate: ci(perSession((s) => (s.outcome.status === 'success' ? 1 : 0))),
     adherence_nlu: ci(rate((i) => turnAdherent(replies[i]!) === true)),
   };
-  (options.judges ?? []).forEach((j, k) => {
+  judges.forEach((j, k) => {
     metrics[`adherence_${j.name}`] = ci(rate((i) => judged[k]![i] === replies[i]!.strategy));
     metrics[`agreement_nlu_${j.name}`] = ci(
       rate((i) => judged[k]![i] === (replies[i]!.detected_strategy ?? null)),
     );
   });
-  const facts = replies.map((t) => factSupport(t.text, t.facts ?? []));
+  const facts = replies.map((t) => {
+    const c = checkFacts(t.text, t.facts ?? []);
+    return { mentions: Object.values(c.mentions).reduce((a, b) => a + b, 0), invented: c.invented.length };
+  });
   metrics.fact_accuracy = ci(
     bySession.map((idx) => {
       const m = idx.reduce((a, i) => a + facts[i]!.mentions, 0);
-      return m === 0 ? 1 : idx.reduce((a, i) => a + facts[i]!.supported, 0) / m;
+      return m === 0 ? 1 : 1 - idx.reduce((a, i) => a + facts[i]!.invented, 0) / m;
     }),
   );
   metrics.distinct_2 = { value: 100 * distinct2(texts), low: Number.NaN, high: Number.NaN };

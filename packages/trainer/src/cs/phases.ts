@@ -12,7 +12,7 @@
  *   entity it states is one the template reply states too, bad otherwise.
  */
 import { type Rng, UsageError } from '@gopo/core';
-import { type CsAgent, type CsUpdater, mentionedEntities, type ReplyItem } from '@gopo/cs-agent';
+import { type CsAgent, type CsUpdater, factMentions, type ReplyItem } from '@gopo/cs-agent';
 import type { AgentState, ReplyRequest, StrategyJudge } from '@gopo/dialogue';
 import {
   generationReward,
@@ -103,7 +103,7 @@ export async function sampleAndScore(
     // SOP does not admit here does.
     const compliant = found === null || (idx >= 0 && state.admissible[idx] === true);
     const step = generationReward(
-      overlap(mentionedEntities(refs[req.group]!), mentionedEntities(g.text)),
+      overlap(statedValues(refs[req.group]!), statedValues(g.text)),
       ctx.stepBeta,
     );
     const behaviour = g.logprobs.reduce((a, b) => a + b, 0);
@@ -207,4 +207,9 @@ export async function csKtoPhase(
       'cs/steps': losses.length,
     },
   };
+}
+
+/** The ids, prices and codes a reply states, as `kind:value` keys for set overlap. */
+function statedValues(text: string): string[] {
+  return factMentions(text).map((m) => `${m.kind}:${m.value}`);
 }

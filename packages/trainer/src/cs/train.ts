@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { createRunDir, type Logger, Progress, Rng, writeJsonAtomic } from '@gopo/core';
 import { CsAgent, CsUpdater, KtoConfigSchema, ReplyRlConfigSchema } from '@gopo/cs-agent';
 import type { StrategyJudge, StrategyPolicy } from '@gopo/dialogue';
-import { shopStrategyPolicies, templateReplyPolicy } from '@gopo/envs';
+import { nluJudge, shopStrategyPolicies, templateReplyPolicy } from '@gopo/envs';
 import { ExpertAgent } from '@gopo/expert-agent';
 import { createKlController, MetricsConfigSchema } from '@gopo/rewards';
 import { match } from 'ts-pattern';
@@ -21,7 +21,6 @@ import { shopEnvFactory } from '../gopo/run.js';
 import { trainingJobs } from '../gopo/scenarios.js';
 import { InProcessPool } from '../rollout/worker-pool.js';
 import { type CsEvaluation, evaluateReplies } from './evaluate.js';
-import { shopNluJudge } from './judges.js';
 import { type CsPhaseContext, csKtoPhase, csRlPhase } from './phases.js';
 
 export const CsTrainConfigSchema = z
@@ -117,7 +116,7 @@ export async function runCsTraining(
       { strategy: await strategyPolicy(c.strategies, c.threads), reply: agent },
       makeEnv,
     ),
-    judge: shopNluJudge,
+    judge: nluJudge,
     referenceReplies: (requests) => templateReplyPolicy.reply(requests),
     weights: c.metrics.objective,
     kl,

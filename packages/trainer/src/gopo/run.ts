@@ -30,7 +30,7 @@ import {
 } from '@gopo/core';
 import { type CsAgent, CsUpdater } from '@gopo/cs-agent';
 import type { DialogueEnv, RolloutBatch } from '@gopo/dialogue';
-import { templateReplyPolicy } from '@gopo/envs';
+import { nluJudge, templateReplyPolicy } from '@gopo/envs';
 import {
   ExpertAgent,
   type ExpertRuntimeOptions,
@@ -48,7 +48,6 @@ import {
 } from '@gopo/rewards';
 import { createReplyBackend, type ReplyBackend } from '../backends/reply-backends.js';
 import { loadPhaseCheckpoint, savePhaseCheckpoint } from '../checkpoints.js';
-import { shopNluJudge } from '../cs/judges.js';
 import { type CsPhaseContext, csKtoPhase, csRlPhase } from '../cs/phases.js';
 import { sequenceRewardFn } from '../rewards.js';
 import { assembleBatch } from '../rollout/batch.js';
@@ -585,7 +584,7 @@ async function openCsSession(
     reference: models.reference,
     updater,
     pool,
-    judge: shopNluJudge,
+    judge: nluJudge,
     referenceReplies: (requests) => templateReplyPolicy.reply(requests),
     weights: c.metrics.objective,
     kl,
