@@ -7,6 +7,7 @@
 import { Rng, UsageError } from '@gopo/core';
 import {
   type Dim,
+  type EmittedModel,
   emitModel,
   type FloatDType,
   Graph,
@@ -18,6 +19,7 @@ import {
   resolveProvider,
   type Tensor,
 } from '@gopo/nn';
+import { decodeLoopModel } from '../generate/decode-loop.js';
 import {
   type GenerateExtras,
   type GenerateOptionsInput,
@@ -129,7 +131,11 @@ export class LlamaModel {
   compile(
     key: string,
     build: (g: Graph) => Record<string, Tensor>,
-    options: { weightsAs?: 'initializers' | 'inputs' } = {},
+    options: {
+      weightsAs?: 'initializers' | 'inputs';
+      /** Rewrites the emitted model before it is compiled (e.g. wraps it in a Loop). */
+      transform?: (model: EmittedModel) => EmittedModel;
+    } = {},
   ): Promise<CompiledGraph> {
     const requested = options.weightsAs ?? this.options.weightsAs ?? 'auto';
     const weightsAs =
@@ -151,7 +157,7 @@ export class LlamaModel {
           provider,
           ...(weightsAs === 'initializers' ? { paramValues: values } : {}),
         });
-        const session = await getSession(emitted, {
+        const session = await getSession(options.transform ? options.transform(emitted) : emitted, {
           provider,
           intraOpThreads: this.options.intraOpThreads ?? 0,
         });
@@ -225,6 +231,16 @@ export class LlamaModel {
     return this.compile(`step:${b}x${t}:${cap}:${lastOnly}`, (g) =>
       buildStepGraph(g, this.config, b, t, cap, lastOnly),
     );
+  }
+
+  /**
+   * Session for greedy decoding of up to `max_steps` tokens per run at batch B against a cache of
+   * capacity C: the one-token step in an ONNX Loop with the argmax in the graph (see decode-loop.ts).
+   */
+  decodeLoopGraph(b: number, cap: number): Promise<CompiledGraph> {
+    return this.compile(`decode:${b}x1:${cap}`, (g) => buildStepGraph(g, this.config, b, 1, cap, true), {
+      transform: decodeLoopModel,
+    });
   }
 
   /** Session for the last-position logits of [B, L] left-padded sequences, no cache (the slow path). */
