@@ -179,7 +179,7 @@ describe.each(Object.entries(CONFIGS))('random %s: several tokens per run', (_na
       { maxNewTokens: 12, stopTokenIds: [], tokensPerRun: 1 },
       { tokenizer: letters },
     );
-    const stopStrings = [(free[1]?.text as string).slice(4, 6), (free[0]?.text as string).slice(7, 9)];
+    const stopStrings = [(free[1]?.text ?? '').slice(4, 6), (free[0]?.text ?? '').slice(7, 9)];
     for (const k of [4, 12]) {
       const { one, many } = await both(
         model,
