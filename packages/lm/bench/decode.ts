@@ -9,7 +9,12 @@
 // Env: BENCH_THREADS (ORT and torch threads, default 2), BENCH_NEW_TOKENS (128), BENCH_BATCHES
 // (1,8,32,64), BENCH_ROUNDS (2: ours then torch, repeated; the best sample of each is kept),
 // BENCH_REPS (2 timed runs per round), BENCH_TOKENS_PER_RUN (32), BENCH_RECOMPUTE (1; 0 skips part 2),
-// BENCH_PYTHON (an interpreter with torch; default the first of python3, /usr/bin/python3 that has it).
+// BENCH_PYTHON (an interpreter with torch; default the first of python3, /usr/bin/python3 that has it),
+// BENCH_SPIN (0; 1 adds our Loop path with spinning ORT workers and PyTorch under OpenMP's default
+// spin-waiting, the pairing of both defaults: on a shared machine both degrade, PyTorch far more).
+// Thread policy: our sessions' workers sleep when idle (LlamaModel's default) and PyTorch runs with
+// OMP_WAIT_POLICY=PASSIVE, the same policy; with GNU OpenMP's default spinning, PyTorch 1.13 ran
+// 5-12x slower at load 8-13 on 2 cores, which is no fair peer.
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -27,6 +32,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const reps = Number(process.env.BENCH_REPS ?? 2);
 const tokensPerRun = Number(process.env.BENCH_TOKENS_PER_RUN ?? 32);
 const recompute = process.env.BENCH_RECOMPUTE !== '0';
+const spin = process.env.BENCH_SPIN === '1';
 
 const config = {
   model_type: 'llama',
@@ -41,6 +47,10 @@ const config = {
   tie_word_embeddings: false,
 };
 const model = LlamaModel.random(config, 1, { intraOpThreads: threads });
+const spinning = new LlamaModel(model.config, model.weights, {
+  intraOpThreads: threads,
+  intraOpSpinning: true,
+});
 const rng = Rng.fromSeed(3, 'bench-prompts');
 // Prompts of different lengths (16..48 tokens), so padding and the attention mask are exercised;
 // batch b uses the first b.
@@ -52,18 +62,18 @@ const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 const load = () => os.loadavg().map((x) => Number(x.toFixed(2)));
 
 /** Best wall seconds of `reps` runs (after a warm-up run when `warm`), and the last run's tokens. */
-async function sample(rows: number[][], options: Record<string, unknown>, warm: boolean) {
+async function sample(rows: number[][], options: Record<string, unknown>, warm: boolean, m = model) {
   let firstRunS: number | null = null;
   if (warm) {
     const t0 = performance.now();
-    await model.generate(rows, { ...greedy, ...options });
+    await m.generate(rows, { ...greedy, ...options });
     firstRunS = (performance.now() - t0) / 1000;
   }
   let best = Infinity;
   let tokens: number[][] = [];
   for (let r = 0; r < reps; r++) {
     const t = performance.now();
-    const out = await model.generate(rows, { ...greedy, ...options });
+    const out = await m.generate(rows, { ...greedy, ...options });
     best = Math.min(best, (performance.now() - t) / 1000);
     tokens = out.map((o) => o.tokens);
   }
@@ -80,12 +90,19 @@ type TorchRun =
     }
   | { available: false; reason: string };
 
-function torchWith(python: string, modelDir: string): TorchRun {
+function torchWith(python: string, modelDir: string, waitPolicy: 'PASSIVE' | 'default'): TorchRun {
   const spec = { model_dir: modelDir, prompts, batches, new_tokens: newTokens, threads, reps };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    OMP_NUM_THREADS: String(threads),
+    OPENBLAS_NUM_THREADS: String(threads),
+  };
+  if (waitPolicy === 'PASSIVE') env.OMP_WAIT_POLICY = 'PASSIVE';
+  else delete env.OMP_WAIT_POLICY;
   const r = spawnSync(python, [path.join(here, 'torch_decode.py'), '--spec', JSON.stringify(spec)], {
     encoding: 'utf8',
     maxBuffer: 1 << 28,
-    env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) },
+    env,
   });
   if (r.status !== 0)
     return {
@@ -106,11 +123,11 @@ function torchWith(python: string, modelDir: string): TorchRun {
   };
 }
 
-function torchRun(modelDir: string): TorchRun {
+function torchRun(modelDir: string, waitPolicy: 'PASSIVE' | 'default' = 'PASSIVE'): TorchRun {
   const candidates = process.env.BENCH_PYTHON ? [process.env.BENCH_PYTHON] : ['python3', '/usr/bin/python3'];
   const reasons: string[] = [];
   for (const py of candidates) {
-    const r = torchWith(py, modelDir);
+    const r = torchWith(py, modelDir, waitPolicy);
     if (r.available) return r;
     reasons.push(r.reason);
   }
@@ -142,6 +159,8 @@ interface Best {
   host: number;
   loop: number;
   torch: number | null;
+  loopSpin: number | null;
+  torchSpin: number | null;
   hostFirstRunS: number | null;
   loopFirstRunS: number | null;
   identical: boolean;
@@ -155,6 +174,8 @@ const best = new Map<number, Best>(
       host: Infinity,
       loop: Infinity,
       torch: null,
+      loopSpin: null,
+      torchSpin: null,
       hostFirstRunS: null,
       loopFirstRunS: null,
       identical: true,
@@ -191,6 +212,20 @@ for (let round = 0; round < rounds; round++) {
       e.torchAgreement = agreement(e.tokens, t.tokens.get(b) as number[][]);
     }
   } else if (!torchInfo.available) torchInfo = t;
+  if (spin) {
+    for (const b of batches) {
+      const e = best.get(b) as Best;
+      const l = await sample(prompts.slice(0, b), { tokensPerRun }, round === 0, spinning);
+      e.loopSpin = Math.min(e.loopSpin ?? Infinity, l.seconds);
+    }
+    const ts = torchRun(modelDir, 'default');
+    if (ts.available)
+      for (const b of batches) {
+        const e = best.get(b) as Best;
+        const sec = ts.seconds.get(b) as number;
+        e.torchSpin = Math.min(e.torchSpin ?? Infinity, sec);
+      }
+  }
   loadPerRound.push(load());
 }
 await fs.rm(modelDir, { recursive: true, force: true });
@@ -206,6 +241,14 @@ const perBatch = batches.map((b) => {
     loopOverHost: e.host / e.loop,
     loopOverTorch: e.torch === null ? null : e.torch / e.loop,
     hostOverTorch: e.torch === null ? null : e.torch / e.host,
+    spinning:
+      e.loopSpin === null
+        ? null
+        : {
+            loopTokensPerS: tps(e.loopSpin),
+            torchTokensPerS: e.torchSpin === null ? null : tps(e.torchSpin),
+            loopOverTorch: e.torchSpin === null ? null : e.torchSpin / e.loopSpin,
+          },
     hostFirstRunS: e.hostFirstRunS,
     loopFirstRunS: e.loopFirstRunS,
     identicalTokens: e.identical,
@@ -267,7 +310,7 @@ const loads = [loadAtStart, ...loadPerRound].map((l) => (l[0] as number).toFixed
 const md = [
   '# Decode: greedy generate against PyTorch with a KV cache',
   '',
-  `Random Llama (d_model 256, 4 layers, 4 heads / 2 kv heads, mlp 688, vocab 4096, ${(result.model.params / 1e6).toFixed(2)} M params), prompts ${Math.min(...result.promptLengths)}..${Math.max(...result.promptLengths)} tokens (batch b: the first b), ${newTokens} new tokens, greedy, no stop ids; ${threads} threads (ORT intra-op and torch) on ${result.cores} cores, ${result.cpu}, Node ${process.version}, ${torchInfo.available ? `PyTorch ${torchInfo.torchVersion}` : 'no PyTorch'}. Best of ${rounds} rounds x ${reps} runs each; 1-minute load average at start / after each round: ${loads}.`,
+  `Random Llama (d_model 256, 4 layers, 4 heads / 2 kv heads, mlp 688, vocab 4096, ${(result.model.params / 1e6).toFixed(2)} M params), prompts ${Math.min(...result.promptLengths)}..${Math.max(...result.promptLengths)} tokens (batch b: the first b), ${newTokens} new tokens, greedy, no stop ids; ${threads} threads (ORT intra-op and torch) on ${result.cores} cores, ${result.cpu}, Node ${process.version}, ${torchInfo.available ? `PyTorch ${torchInfo.torchVersion} (OMP_WAIT_POLICY=PASSIVE; our ORT workers sleep when idle too)` : 'no PyTorch'}. Best of ${rounds} rounds x ${reps} runs each; 1-minute load average at start / after each round: ${loads}.`,
   '',
   `| batch | one run per token tok/s | ${tokensPerRun} tokens per run tok/s | PyTorch tok/s | Loop / PyTorch | one per token / PyTorch | Loop / one per token | identical tokens | rows equal to PyTorch's |`,
   '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
@@ -276,6 +319,19 @@ const md = [
       `| ${x.batch} | ${f(x.hostTokensPerS)} | ${f(x.loopTokensPerS)} | ${f(x.torchTokensPerS)} | ${f(x.loopOverTorch, 2)}x | ${f(x.hostOverTorch, 2)}x | ${f(x.loopOverHost, 2)}x | ${x.identicalTokens ? 'yes' : 'NO'} | ${x.torchAgreement ? `${x.torchAgreement.rowsEqual} / ${x.torchAgreement.rows}` : 'n/a'} |`,
   ),
   '',
+  ...(spin
+    ? [
+        'Both with their default spin-waiting (ORT workers spinning, GNU OpenMP default wait policy):',
+        '',
+        '| batch | Loop tok/s | PyTorch tok/s | Loop / PyTorch |',
+        '| ---: | ---: | ---: | ---: |',
+        ...perBatch.map(
+          (x) =>
+            `| ${x.batch} | ${f(x.spinning?.loopTokensPerS ?? null)} | ${f(x.spinning?.torchTokensPerS ?? null)} | ${f(x.spinning?.loopOverTorch ?? null, 2)}x |`,
+        ),
+        '',
+      ]
+    : []),
   torchInfo.available
     ? `Target (Loop >= 4x PyTorch at batch 32 and 64, identical tokens): ${result.meetsTarget ? 'met' : 'NOT met'}.`
     : `PyTorch: ${torchInfo.reason}.`,

@@ -7,22 +7,31 @@
  * Why: onnxruntime-node copies every fetched output into a fresh ArrayBuffer (preallocated or not)
  * and has no IO binding, so a run per token pays the cache's copy in, its copy out, page faults and
  * V8 collections, and the host's per-row argmax and log-sum-exp over the vocabulary; at batch 32 that
- * overhead, not the kernels, set the decode rate. Each iteration runs exactly the nodes of the
+ * overhead, not the kernels, set the decode rate. Each step in the body runs the nodes of the
  * one-token step on the same shapes, so the logits, and hence the greedy tokens, are the same bits
  * as one run per token (tested).
  *
- * Loop state per row (carried): the input token, its position, the cache-slot mask of the window
- * before the step, a done flag and the caches. An iteration shifts the mask by one slot (the new
- * token's), runs the step, takes the argmax, marks rows that produced a stop id done, and feeds
- * `pad_id` to done rows, as the host path does; the loop ends after `max_steps` iterations or when
- * every row is done. Per iteration it emits the argmax, its raw logit and the float64 log-sum-exp of
- * the row's logits (the host turns the pair into the token's log-prob).
+ * The body unrolls STEPS_PER_ITERATION steps. A Loop body's outputs are fresh buffers (ORT never
+ * writes a graph output in place), so a cache carried from one iteration to the next costs a full
+ * copy on top of the window shift; inside the body, the shift is one copy (Pad) and the new slot is
+ * written in place (TensorScatter, opset 24), so a step costs 1 + 1/STEPS_PER_ITERATION copies of
+ * the cache instead of the step graph's 2 (Concat then Slice). The values are the same, so the
+ * attention reading them computes the same bits.
  *
- * Inputs: max_steps int64 [], stop_ids int64 [S] (-1 for none), pad_id int64 [], input_ids and
- * position_ids int64 [B, 1], cache_mask int64 [B, C], done bool [B], past_key_values.* and whatever
- * else the step reads (weights fed as inputs). Outputs: out.input_ids, out.position_ids,
- * out.cache_mask, out.done, present.* (the state after the last iteration), tokens int64 [N, B],
- * token_logits float32 [N, B] and logsumexp float64 [N, B] for the N iterations run.
+ * State per row (carried): the input token, its position, the cache-slot mask of the window before
+ * the step, a done flag and the caches. A step shifts the mask by one slot (the new token's), runs
+ * the step, takes the argmax, marks rows that produced a stop id done, and feeds `pad_id` to done
+ * rows, as the host path does; the loop ends after `max_steps` iterations or when every row is done.
+ * Per step it emits the argmax, its raw logit and the float64 log-sum-exp of the row's logits (the
+ * host turns the pair into the token's log-prob). Positions are clamped to the RoPE table, so steps
+ * past the last requested token (at most STEPS_PER_ITERATION - 1, discarded by the host) stay valid.
+ *
+ * Inputs: max_steps int64 [] (iterations), stop_ids int64 [S] (-1 for none), pad_id int64 [],
+ * input_ids and position_ids int64 [B, 1], cache_mask int64 [B, C], done bool [B],
+ * past_key_values.* and whatever else the step reads (weights fed as inputs). Outputs:
+ * out.input_ids, out.position_ids, out.cache_mask, out.done, present.* (the state after the last
+ * step), and tokens int64, token_logits float32, logsumexp float64, each [N, STEPS_PER_ITERATION, B]
+ * for the N iterations run.
  */
 import { decodeModel, type EmittedModel, encodeModel, type ModelProtoJson } from '@gopo/nn';
 
@@ -33,6 +42,11 @@ type TensorProto = GraphProto['initializer'][number];
 type ValueInfo = GraphProto['input'][number];
 type Spec = EmittedModel['inputs'][number];
 
+/** Steps unrolled in one Loop iteration (a run decodes a multiple of this many tokens). */
+export const STEPS_PER_ITERATION = 4;
+/** TensorScatter needs opset 24; every op the step uses means the same there as in nn's opset. */
+const LOOP_OPSET = 24;
+
 // onnx.proto codes (TensorProto.DataType, AttributeProto.AttributeType).
 const DT = { float32: 1, int64: 7, bool: 9, float64: 11 } as const;
 const ATTR_INT = 2;
@@ -41,10 +55,6 @@ const ATTR_GRAPH = 5;
 const BODY = 'body/';
 const PAST = 'past_key_values.';
 const PRESENT = 'present.';
-
-/** Carried state besides the caches, in Loop order: outer input name -> body name of its next value. */
-export const DECODE_STATE = ['input_ids', 'position_ids', 'cache_mask', 'done'] as const;
-export const DECODE_SCANS = ['tokens', 'token_logits', 'logsumexp'] as const;
 
 const vi = (name: string, dtype: keyof typeof DT, dims: readonly (number | string)[]): ValueInfo => ({
   name,
@@ -70,10 +80,18 @@ const i64 = (name: string, dims: number[], values: readonly number[]): TensorPro
   rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer),
 });
 
+interface StepState {
+  ids: string;
+  pos: string;
+  mask: string;
+  done: string;
+  caches: string[];
+}
+
 /**
  * The Loop model around `step`, a one-token cached step emitted with static shapes (inputs
  * input_ids / position_ids [B, 1], attention_mask [B, C], past_key_values.*; outputs logits [B, V]
- * and present.*).
+ * and present.*; RoPE tables of C rows).
  */
 export function decodeLoopModel(step: EmittedModel): EmittedModel {
   const spec = (name: string, list: readonly Spec[]) => {
@@ -86,73 +104,143 @@ export function decodeLoopModel(step: EmittedModel): EmittedModel {
   const [b, one] = spec('input_ids', step.inputs) as [number, number];
   if (one !== 1) throw new Error(`decodeLoopModel: the step must take one token per row, not ${one}`);
   const [, cap] = spec('attention_mask', step.inputs) as [number, number];
-  const logits = spec('logits', step.outputs);
-  if (logits.length !== 2)
+  if (spec('logits', step.outputs).length !== 2)
     throw new Error('decodeLoopModel: the step must return last-position logits [B, V]');
   const caches = step.inputs.filter((i) => i.name.startsWith(PAST)).map((i) => i.name);
-  for (const c of caches) spec(PRESENT + c.slice(PAST.length), step.outputs);
+  const presentOf = (c: string) => PRESENT + c.slice(PAST.length);
+  for (const c of caches) spec(presentOf(c), step.outputs);
+  const cacheSpec = (name: string) => step.inputs.find((i) => i.name === name) as Spec;
   const own = new Set(['input_ids', 'position_ids', 'attention_mask', ...caches]);
   // Anything else the step reads (weights fed as inputs) is read from the outer scope by name.
   const outer = step.inputs.filter((i) => !own.has(i.name));
   const outerNames = new Set(outer.map((i) => i.name));
 
   const inner = decodeModel(step.bytes);
-  const g = { ...inner.graph, node: oneCopyCacheWrites(inner.graph, caches, b, cap) };
-  const rename = (n: string) => (n === '' || outerNames.has(n) ? n : `${BODY}${n}`);
+  const g = inner.graph;
+  const writes = cacheWrites(g, caches);
+  const shared = new Set(g.initializer.map((t) => t.name));
   const r = (n: string) => `${BODY}${n}`;
-  const cacheSpec = (name: string) => step.inputs.find((i) => i.name === name) as Spec;
 
+  const body: NodeProto[] = [];
+  const stepOutputs = { tokens: [] as string[], logits: [] as string[], lse: [] as string[] };
+  let state: StepState = {
+    ids: r('input_ids'),
+    pos: r('position_ids'),
+    mask: r('cache_mask'),
+    done: r('done'),
+    caches: caches.map(r),
+  };
+  let cond = '';
+  for (let u = 0; u < STEPS_PER_ITERATION; u++) {
+    const p = (n: string) => `${BODY}${u}/${n}`;
+    const inputs = new Map<string, string>([
+      ['input_ids', state.ids],
+      ['position_ids', state.pos],
+      ['attention_mask', p('attention_mask')],
+      ...caches.map((c, i): [string, string] => [c, state.caches[i] as string]),
+    ]);
+    const name = (n: string) =>
+      n === '' || outerNames.has(n) ? n : (inputs.get(n) ?? (shared.has(n) ? r(n) : p(n)));
+    const last = u === STEPS_PER_ITERATION - 1;
+    body.push(
+      // The window moves one slot: drop the oldest, the new token's slot is real.
+      node(p('mask/tail'), 'Slice', [state.mask, r('c/one'), r('c/cap'), r('c/one')], [p('mask/tail')]),
+      node(
+        p('mask/shift'),
+        'Concat',
+        [p('mask/tail'), r('c/ones_b1')],
+        [p('attention_mask')],
+        [int('axis', 1)],
+      ),
+    );
+    for (const n of g.node) {
+      const write = writes.get(n);
+      if (write === null) continue; // the Concat of a rewritten cache write
+      if (write) {
+        // One copy for the shift; the new slot is written into the Pad's buffer in place (except
+        // in the last step, whose output leaves the body and so gets a buffer of its own).
+        const out = p(write.present);
+        body.push(
+          node(`${out}/shift`, 'Pad', [name(write.past), r('c/pads')], [`${out}/shifted`]),
+          node(
+            `${out}/write`,
+            'TensorScatter',
+            [`${out}/shifted`, name(write.fresh), r('c/slots')],
+            [out],
+            [int('axis', 2)],
+          ),
+        );
+        continue;
+      }
+      body.push({ ...n, name: p(n.name), input: n.input.map(name), output: n.output.map(name) });
+    }
+    body.push(
+      node(p('argmax'), 'ArgMax', [p('logits')], [p('argmax')], [int('axis', 1), int('keepdims', 1)]),
+      node(p('picked'), 'GatherElements', [p('logits'), p('argmax')], [p('picked')], [int('axis', 1)]),
+      node(p('token'), 'Reshape', [p('argmax'), r('c/shape_1b')], [p('token')]),
+      node(p('token_logit'), 'Reshape', [p('picked'), r('c/shape_1b')], [p('token_logit')]),
+      // log-sum-exp: max, exp(x - max) in float32 (vectorised), their sum and log in float64 (within
+      // ~1e-8 of the host's float64 sum, some 6x faster than a float64 ReduceLogSumExp).
+      node(p('lse/max'), 'ReduceMax', [p('logits'), r('c/one')], [p('lse/max')], [int('keepdims', 1)]),
+      node(p('lse/diff'), 'Sub', [p('logits'), p('lse/max')], [p('lse/diff')]),
+      node(p('lse/exp'), 'Exp', [p('lse/diff')], [p('lse/exp')]),
+      node(p('lse/exp64'), 'Cast', [p('lse/exp')], [p('lse/exp64')], [int('to', DT.float64)]),
+      node(p('lse/sum'), 'ReduceSum', [p('lse/exp64'), r('c/one')], [p('lse/sum')], [int('keepdims', 1)]),
+      node(p('lse/log'), 'Log', [p('lse/sum')], [p('lse/log')]),
+      node(p('lse/max64'), 'Cast', [p('lse/max')], [p('lse/max64')], [int('to', DT.float64)]),
+      node(p('lse/sum_log'), 'Add', [p('lse/log'), p('lse/max64')], [p('lse/sum_log')]),
+      node(p('lse'), 'Reshape', [p('lse/sum_log'), r('c/shape_1b')], [p('lse')]),
+      // A row is done once it produced a stop id; done rows feed pad_id (as the host path does).
+      node(p('hit/eq'), 'Equal', [p('argmax'), 'stop_ids'], [p('hit/eq')]),
+      node(p('hit/int'), 'Cast', [p('hit/eq')], [p('hit/int')], [int('to', DT.int64)]),
+      node(p('hit/any'), 'ReduceMax', [p('hit/int'), r('c/one')], [p('hit/any')], [int('keepdims', 0)]),
+      node(p('hit'), 'Cast', [p('hit/any')], [p('hit')], [int('to', DT.bool)]),
+      node(p('done_next'), 'Or', [state.done, p('hit')], [p('done_next')]),
+      node(p('done_col'), 'Reshape', [p('done_next'), r('c/shape_b1')], [p('done_col')]),
+      node(p('ids_next'), 'Where', [p('done_col'), 'pad_id', p('argmax')], [p('ids_next')]),
+      node(p('pos_plus'), 'Add', [state.pos, r('c/scalar_one')], [p('pos_plus')]),
+      node(p('pos_next'), 'Min', [p('pos_plus'), r('c/last_position')], [p('pos_next')]),
+    );
+    if (last)
+      body.push(
+        node(p('live'), 'Not', [p('done_next')], [p('live')]),
+        node(p('live/int'), 'Cast', [p('live')], [p('live/int')], [int('to', DT.int64)]),
+        node(p('live/any'), 'ReduceMax', [p('live/int')], [p('live/any')], [int('keepdims', 0)]),
+        node(p('cond_out'), 'Cast', [p('live/any')], [p('cond_out')], [int('to', DT.bool)]),
+      );
+    cond = p('cond_out');
+    stepOutputs.tokens.push(p('token'));
+    stepOutputs.logits.push(p('token_logit'));
+    stepOutputs.lse.push(p('lse'));
+    state = {
+      ids: p('ids_next'),
+      pos: p('pos_next'),
+      mask: p('attention_mask'),
+      done: p('done_next'),
+      caches: caches.map((c) => p(presentOf(c))),
+    };
+  }
+  const u = STEPS_PER_ITERATION;
+  body.push(
+    node(r('tokens'), 'Concat', stepOutputs.tokens, [r('tokens')], [int('axis', 0)]),
+    node(r('token_logits'), 'Concat', stepOutputs.logits, [r('token_logits')], [int('axis', 0)]),
+    node(r('logsumexp'), 'Concat', stepOutputs.lse, [r('logsumexp')], [int('axis', 0)]),
+  );
   const consts: TensorProto[] = [
     i64(r('c/one'), [1], [1]),
     i64(r('c/cap'), [1], [cap]),
     i64(r('c/ones_b1'), [b, 1], new Array<number>(b).fill(1)),
-    i64(r('c/shape_b'), [1], [b]),
+    i64(r('c/shape_1b'), [2], [1, b]),
     i64(r('c/shape_b1'), [2], [b, 1]),
     i64(r('c/scalar_one'), [], [1]),
+    i64(r('c/last_position'), [], [cap - 1]),
+    i64(r('c/pads'), [8], [0, 0, -1, 0, 0, 0, 1, 0]),
+    i64(r('c/slots'), [b], new Array<number>(b).fill(cap - 1)),
   ];
-  const body: GraphProto = {
+  const bodyGraph: GraphProto = {
     name: `${g.name}_decode_body`,
-    node: [
-      // The window moves one slot: drop the oldest, the new token's slot is real.
-      node(r('mask/tail'), 'Slice', [r('cache_mask'), r('c/one'), r('c/cap'), r('c/one')], [r('mask/tail')]),
-      node(
-        r('mask/shift'),
-        'Concat',
-        [r('mask/tail'), r('c/ones_b1')],
-        [r('attention_mask')],
-        [int('axis', 1)],
-      ),
-      ...g.node.map((n) => ({ ...n, input: n.input.map(rename), output: n.output.map(rename) })),
-      node(r('argmax'), 'ArgMax', [r('logits')], [r('argmax')], [int('axis', 1), int('keepdims', 1)]),
-      node(r('picked'), 'GatherElements', [r('logits'), r('argmax')], [r('picked')], [int('axis', 1)]),
-      node(r('token'), 'Reshape', [r('argmax'), r('c/shape_b')], [r('token')]),
-      node(r('token_logit'), 'Reshape', [r('picked'), r('c/shape_b')], [r('token_logit')]),
-      // log-sum-exp: max, exp(x - max) in float32 (vectorised), their sum and log in float64 (within
-      // ~1e-8 of the host's float64 sum, some 6x faster than a float64 ReduceLogSumExp).
-      node(r('lse/max'), 'ReduceMax', [r('logits'), r('c/one')], [r('lse/max')], [int('keepdims', 0)]),
-      node(r('lse/max_col'), 'Reshape', [r('lse/max'), r('c/shape_b1')], [r('lse/max_col')]),
-      node(r('lse/diff'), 'Sub', [r('logits'), r('lse/max_col')], [r('lse/diff')]),
-      node(r('lse/exp'), 'Exp', [r('lse/diff')], [r('lse/exp')]),
-      node(r('lse/exp64'), 'Cast', [r('lse/exp')], [r('lse/exp64')], [int('to', DT.float64)]),
-      node(r('lse/sum'), 'ReduceSum', [r('lse/exp64'), r('c/one')], [r('lse/sum')], [int('keepdims', 0)]),
-      node(r('lse/log'), 'Log', [r('lse/sum')], [r('lse/log')]),
-      node(r('lse/max64'), 'Cast', [r('lse/max')], [r('lse/max64')], [int('to', DT.float64)]),
-      node(r('lse'), 'Add', [r('lse/log'), r('lse/max64')], [r('lse')]),
-      // A row is done once it produced a stop id; done rows feed pad_id (as the host path does).
-      node(r('hit/eq'), 'Equal', [r('argmax'), 'stop_ids'], [r('hit/eq')]),
-      node(r('hit/int'), 'Cast', [r('hit/eq')], [r('hit/int')], [int('to', DT.int64)]),
-      node(r('hit/any'), 'ReduceMax', [r('hit/int'), r('c/one')], [r('hit/any')], [int('keepdims', 0)]),
-      node(r('hit'), 'Cast', [r('hit/any')], [r('hit')], [int('to', DT.bool)]),
-      node(r('done_next'), 'Or', [r('done'), r('hit')], [r('done_next')]),
-      node(r('done_col'), 'Reshape', [r('done_next'), r('c/shape_b1')], [r('done_col')]),
-      node(r('ids_next'), 'Where', [r('done_col'), 'pad_id', r('argmax')], [r('ids_next')]),
-      node(r('pos_next'), 'Add', [r('position_ids'), r('c/scalar_one')], [r('pos_next')]),
-      node(r('live'), 'Not', [r('done_next')], [r('live')]),
-      node(r('live/int'), 'Cast', [r('live')], [r('live/int')], [int('to', DT.int64)]),
-      node(r('live/any'), 'ReduceMax', [r('live/int')], [r('live/any')], [int('keepdims', 0)]),
-      node(r('cond_out'), 'Cast', [r('live/any')], [r('cond_out')], [int('to', DT.bool)]),
-    ],
-    initializer: [...g.initializer.map((t) => ({ ...t, name: rename(t.name) })), ...consts],
+    node: body,
+    initializer: [...g.initializer.map((t) => ({ ...t, name: r(t.name) })), ...consts],
     input: [
       vi(r('iteration'), 'int64', []),
       vi(r('cond_in'), 'bool', []),
@@ -163,15 +251,15 @@ export function decodeLoopModel(step: EmittedModel): EmittedModel {
       ...caches.map((c) => vi(r(c), 'float32', cacheSpec(c).shape)),
     ],
     output: [
-      vi(r('cond_out'), 'bool', []),
-      vi(r('ids_next'), 'int64', [b, 1]),
-      vi(r('pos_next'), 'int64', [b, 1]),
-      vi(r('attention_mask'), 'int64', [b, cap]),
-      vi(r('done_next'), 'bool', [b]),
-      ...caches.map((c) => vi(r(PRESENT + c.slice(PAST.length)), 'float32', cacheSpec(c).shape)),
-      vi(r('token'), 'int64', [b]),
-      vi(r('token_logit'), 'float32', [b]),
-      vi(r('lse'), 'float64', [b]),
+      vi(cond, 'bool', []),
+      vi(state.ids, 'int64', [b, 1]),
+      vi(state.pos, 'int64', [b, 1]),
+      vi(state.mask, 'int64', [b, cap]),
+      vi(state.done, 'bool', [b]),
+      ...caches.map((c, i) => vi(state.caches[i] as string, 'float32', cacheSpec(c).shape)),
+      vi(r('tokens'), 'int64', [u, b]),
+      vi(r('token_logits'), 'float32', [u, b]),
+      vi(r('logsumexp'), 'float64', [u, b]),
     ],
   };
 
@@ -191,13 +279,14 @@ export function decodeLoopModel(step: EmittedModel): EmittedModel {
     { name: 'out.position_ids', dtype: 'int64', shape: [b, 1] },
     { name: 'out.cache_mask', dtype: 'int64', shape: [b, cap] },
     { name: 'out.done', dtype: 'bool', shape: [b] },
-    ...caches.map((c) => ({ ...cacheSpec(c), name: PRESENT + c.slice(PAST.length) })),
-    { name: 'tokens', dtype: 'int64', shape: ['steps', b] },
-    { name: 'token_logits', dtype: 'float32', shape: ['steps', b] },
-    { name: 'logsumexp', dtype: 'float64', shape: ['steps', b] },
+    ...caches.map((c) => ({ ...cacheSpec(c), name: presentOf(c) })),
+    { name: 'tokens', dtype: 'int64', shape: ['iterations', u, b] },
+    { name: 'token_logits', dtype: 'float32', shape: ['iterations', u, b] },
+    { name: 'logsumexp', dtype: 'float64', shape: ['iterations', u, b] },
   ];
   const model: ModelProtoJson = {
     ...inner,
+    opsetImport: inner.opsetImport.map((o) => (o.domain === '' ? { ...o, version: LOOP_OPSET } : o)),
     graph: {
       name: `${g.name}_decode`,
       node: [
@@ -206,7 +295,7 @@ export function decodeLoopModel(step: EmittedModel): EmittedModel {
           'Loop',
           ['max_steps', 'decode/always', 'input_ids', 'position_ids', 'cache_mask', 'done', ...caches],
           outputs.map((o) => o.name),
-          [{ name: 'body', type: ATTR_GRAPH, g: body }],
+          [{ name: 'body', type: ATTR_GRAPH, g: bodyGraph }],
         ),
       ],
       initializer: [{ name: 'decode/always', dims: [], dataType: DT.bool, rawData: Uint8Array.of(1) }],
@@ -214,27 +303,26 @@ export function decodeLoopModel(step: EmittedModel): EmittedModel {
       output: outputs.map((o) => vi(o.name, o.dtype as keyof typeof DT, o.shape)),
     },
   };
-  return { bytes: encodeModel(model), inputs, outputs, nodeCount: step.nodeCount + 24 };
+  return {
+    bytes: encodeModel(model),
+    inputs,
+    outputs,
+    nodeCount: body.length + 1,
+  };
 }
 
 /**
- * The step writes each cache window as Slice(Concat(past, new), T..C+T): two copies of the cache.
- * In the loop every iteration pays them on the whole cache, so each is rewritten as
- * ScatterND(Pad(past, -T at the front and +T at the end of the slot axis), new at the last T slots):
- * one copy (ScatterND writes in place into the Pad's fresh buffer). The values are the same, so the
- * attention that reads them computes the same bits.
+ * The step writes each cache window as Slice(Concat(past, new), 1..C+1). Maps each such Slice to
+ * the names of its write (and each Concat to null: it is dropped), so the body can emit the write as
+ * a shift and an in-place write instead.
  */
-function oneCopyCacheWrites(
+function cacheWrites(
   g: GraphProto,
   caches: readonly string[],
-  b: number,
-  cap: number,
-): GraphProto['node'] {
+): Map<NodeProto, { past: string; fresh: string; present: string } | null> {
   const producer = new Map(g.node.map((n) => [n.output[0], n]));
   const consumers = (name: string) => g.node.filter((n) => n.input.includes(name)).length;
-  const drop = new Set<NodeProto>();
-  const replace = new Map<NodeProto, NodeProto[]>();
-  const extra: TensorProto[] = [];
+  const out = new Map<NodeProto, { past: string; fresh: string; present: string } | null>();
   for (const past of caches) {
     const present = PRESENT + past.slice(PAST.length);
     const slice = producer.get(present);
@@ -242,36 +330,17 @@ function oneCopyCacheWrites(
     const axis = concat?.attribute.find((a) => a.name === 'axis')?.i;
     if (
       slice?.opType !== 'Slice' ||
-      !concat ||
-      concat.opType !== 'Concat' ||
+      concat?.opType !== 'Concat' ||
       Number(axis) !== 2 ||
       concat.input.length !== 2 ||
       concat.input[0] !== past ||
       consumers(concat.output[0] as string) !== 1
     )
       throw new Error(
-        `decodeLoopModel: "${present}" is not written as Slice(Concat(past, new)); update oneCopyCacheWrites`,
+        `decodeLoopModel: "${present}" is not written as Slice(Concat(past, new)); update cacheWrites`,
       );
-    const fresh = concat.input[1] as string;
-    const kvHeads = shapeOf(g, past)[1] as number;
-    if (extra.length === 0) {
-      extra.push(i64('cache_write/pads', [8], [0, 0, -1, 0, 0, 0, 1, 0]));
-      const idx: number[] = [];
-      for (let i = 0; i < b; i++) for (let h = 0; h < kvHeads; h++) idx.push(i, h, cap - 1);
-      extra.push(i64('cache_write/slots', [b, kvHeads, 1, 3], idx));
-    }
-    drop.add(concat);
-    replace.set(slice, [
-      node(`${present}/shift`, 'Pad', [past, 'cache_write/pads'], [`${present}/shifted`]),
-      node(`${present}/write`, 'ScatterND', [`${present}/shifted`, 'cache_write/slots', fresh], [present]),
-    ]);
+    out.set(concat, null);
+    out.set(slice, { past, fresh: concat.input[1] as string, present });
   }
-  g.initializer.push(...extra);
-  return g.node.flatMap((n) => (drop.has(n) ? [] : (replace.get(n) ?? [n])));
-}
-
-function shapeOf(g: GraphProto, input: string): number[] {
-  const v = g.input.find((i) => i.name === input);
-  if (!v) throw new Error(`decodeLoopModel: no graph input "${input}"`);
-  return v.type.tensorType.shape.dim.map((d) => Number((d as { dimValue: number }).dimValue));
+  return out;
 }

@@ -10,6 +10,7 @@ import type { HostTensor } from '@gopo/nn';
 import { z } from 'zod';
 import { eosIds } from '../model/config.js';
 import { int64, type LlamaModel, pastName, presentName, roundUp } from '../model/llama-model.js';
+import { STEPS_PER_ITERATION } from './decode-loop.js';
 import { SamplingOptionsSchema, sampleNext } from './sampling.js';
 
 export const GenerateOptionsSchema = SamplingOptionsSchema.extend({
@@ -41,7 +42,7 @@ export const GenerateOptionsSchema = SamplingOptionsSchema.extend({
     .positive()
     .default(32)
     .describe(
-      'greedy decoding with the cache (temperature 0, no repetition penalty): tokens decoded per session run, in an ONNX Loop with the argmax in the graph, so the cache crosses into JavaScript once per run (1 = one run per token; sampling always runs one token per run). Same tokens either way; onToken events of a run arrive when it ends',
+      'greedy decoding with the cache (temperature 0, no repetition penalty): tokens decoded per session run, rounded up to a multiple of 4, in an ONNX Loop with the argmax in the graph, so the cache crosses into JavaScript once per run (1 = one run per token, the host path; sampling always runs one token per run). Same tokens either way; the onToken events of a run arrive when it ends',
     ),
   lengthBucket: z
     .number()
@@ -252,13 +253,16 @@ export async function generate(
         pad_id: int64([pad], []),
       };
       let maskState = int64(cacheMask, [b, cap]);
+      // A Loop iteration decodes STEPS_PER_ITERATION tokens: runs cover a multiple of it (the
+      // steps past maxNewTokens in the last run are discarded).
+      const perRun = roundUp(o.tokensPerRun, STEPS_PER_ITERATION);
       for (let s = 1; s < o.maxNewTokens && rows.some((r) => !r.done); ) {
-        const n = Math.min(o.tokensPerRun, o.maxNewTokens - s);
+        const n = Math.min(perRun, o.maxNewTokens - s);
         const out = await model.run(
           loop,
           {
             ...fixed,
-            max_steps: int64([n], []),
+            max_steps: int64([Math.ceil(n / STEPS_PER_ITERATION)], []),
             input_ids: int64(
               rows.map((r) => (r.done ? pad : (r.tokens[r.tokens.length - 1] as number))),
               [b, 1],
@@ -278,7 +282,7 @@ export async function generate(
         const tokens = out.tokens as HostTensor;
         const picked = out.token_logits?.data as Float32Array;
         const lse = out.logsumexp?.data as Float64Array;
-        const ran = tokens.dims[0] as number;
+        const ran = (tokens.dims[0] as number) * STEPS_PER_ITERATION;
         const ids = tokens.data as BigInt64Array;
         for (let j = 0; j < ran && rows.some((r) => !r.done); j++, s++) {
           const next = rows.map((r, i) => {
