@@ -1,11 +1,17 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { emitModel, Graph, type HostTensor } from '@gopo/nn';
 import { describe, expect, it, vi } from 'vitest';
 import {
+  buildStepGraph,
+  decodeLoopModel,
   type GenerateOptionsInput,
   type GenerationResult,
   LlamaModel,
   type LlamaWeights,
+  pastName,
+  presentName,
+  STEPS_PER_ITERATION,
   type TokenEvent,
 } from '../src/index.js';
 
@@ -194,6 +200,14 @@ describe.each(Object.entries(CONFIGS))('random %s: several tokens per run', (_na
     }
   });
 
+  it('weights fed as inputs (read by the Loop body from the outer graph) give the same tokens', async () => {
+    const fed = new LlamaModel(model.config, model.weights, { intraOpThreads: 1, weightsAs: 'inputs' });
+    const prompts = promptsFor(13, [5, 2, 9]);
+    const a = await model.generate(prompts, { maxNewTokens: 10, stopTokenIds: [], tokensPerRun: 1 });
+    const b = await fed.generate(prompts, { maxNewTokens: 10, stopTokenIds: [], tokensPerRun: 8 });
+    expectSame(a, b);
+  });
+
   it('sampling and the repetition penalty keep one run per token (same draws whatever tokensPerRun)', async () => {
     const prompts = promptsFor(3, [3, 6]);
     for (const o of [{ temperature: 0.9, seed: 4 }, { repetitionPenalty: 1.3 }]) {
@@ -201,5 +215,93 @@ describe.each(Object.entries(CONFIGS))('random %s: several tokens per run', (_na
       const b = await model.generate(prompts, { ...o, maxNewTokens: 9, tokensPerRun: 4 });
       expect(b).toEqual(a);
     }
+  });
+});
+
+describe('the decode Loop graph', () => {
+  it('computes, step for step, the same logit bits as the one-token step graph (its argmax and its logit)', async () => {
+    const model = randomModel(CONFIGS['llama GQA, own head'], 9);
+    const d = model.dims;
+    const [b, cap, steps] = [3, 24, 2 * STEPS_PER_ITERATION];
+    const i64 = (v: number[], dims: number[]): HostTensor => ({
+      dtype: 'int64',
+      dims,
+      data: BigInt64Array.from(v.map(BigInt)),
+    });
+    const zeros = () => {
+      const set: Record<string, HostTensor> = {};
+      for (let l = 0; l < d.layers; l++)
+        for (const kind of ['key', 'value'] as const)
+          set[pastName(l, kind)] = {
+            dtype: 'float32',
+            dims: [b, d.kvHeads, cap, d.headDim],
+            data: new Float32Array(b * d.kvHeads * cap * d.headDim),
+          };
+      return set;
+    };
+    const first = [5, 17, 30];
+    // Host: one run per token, argmax in JavaScript (ties to the lowest id, as the graph's ArgMax).
+    const step = await model.stepGraph(b, 1, cap);
+    let caches = zeros();
+    const mask = new Array<number>(b * cap).fill(0);
+    let ids = first;
+    const hostTokens: number[] = [];
+    const hostLogits: number[] = [];
+    for (let s = 0; s < steps; s++) {
+      for (let i = 0; i < b; i++) {
+        mask.copyWithin(i * cap, i * cap + 1, (i + 1) * cap);
+        mask[(i + 1) * cap - 1] = 1;
+      }
+      const out = await model.run(step, {
+        input_ids: i64(ids, [b, 1]),
+        position_ids: i64([s, s, s], [b, 1]),
+        attention_mask: i64(mask, [b, cap]),
+        ...caches,
+      });
+      const logits = out.logits?.data as Float32Array;
+      const v = model.config.vocab_size;
+      ids = [0, 1, 2].map((i) => {
+        let best = 0;
+        for (let t = 1; t < v; t++)
+          if ((logits[i * v + t] as number) > (logits[i * v + best] as number)) best = t;
+        hostTokens.push(best);
+        hostLogits.push(logits[i * v + best] as number);
+        return best;
+      });
+      const next: Record<string, HostTensor> = {};
+      for (let l = 0; l < d.layers; l++)
+        for (const kind of ['key', 'value'] as const)
+          next[pastName(l, kind)] = out[presentName(l, kind)] as HostTensor;
+      caches = next;
+    }
+    const loop = await model.decodeLoopGraph(b, cap);
+    const out = await model.run(loop, {
+      max_steps: i64([steps / STEPS_PER_ITERATION], []),
+      stop_ids: i64([-1], [1]),
+      pad_id: i64([0], []),
+      input_ids: i64(first, [b, 1]),
+      position_ids: i64([0, 0, 0], [b, 1]),
+      cache_mask: i64(new Array<number>(b * cap).fill(0), [b, cap]),
+      done: { dtype: 'bool', dims: [b], data: new Uint8Array(b) },
+      ...zeros(),
+    });
+    expect(out.tokens?.dims).toEqual([steps / STEPS_PER_ITERATION, STEPS_PER_ITERATION, b]);
+    expect(Array.from(out.tokens?.data as BigInt64Array, Number)).toEqual(hostTokens);
+    // Bit for bit: Float32Array values compared exactly.
+    expect(Array.from(out.token_logits?.data as Float32Array)).toEqual(hostLogits);
+    // The state after the loop is the host's: caches and mask.
+    for (let l = 0; l < d.layers; l++)
+      for (const kind of ['key', 'value'] as const)
+        expect(Array.from(out[presentName(l, kind)]?.data as Float32Array)).toEqual(
+          Array.from(caches[pastName(l, kind)]?.data as Float32Array),
+        );
+    expect(Array.from(out['out.cache_mask']?.data as BigInt64Array, Number)).toEqual(mask);
+  });
+
+  it('rejects a step that is not one token per row', () => {
+    const model = randomModel(CONFIGS['llama MHA, tied head'], 1);
+    const g = new Graph({ name: 'step' });
+    for (const [n, t] of Object.entries(buildStepGraph(g, model.config, 2, 3, 16, true))) g.output(n, t);
+    expect(() => decodeLoopModel(emitModel(g))).toThrow(/one token per row, not 3/);
   });
 });
