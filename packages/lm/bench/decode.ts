@@ -85,13 +85,16 @@ type TorchRun =
       available: true;
       torchVersion: string;
       python: string;
+      /** Best seconds per batch: the preallocated cache, and the torch.cat-grown one. */
       seconds: Map<number, number>;
+      dynamicSeconds: Map<number, number>;
       tokens: Map<number, number[][]>;
     }
   | { available: false; reason: string };
 
 function torchWith(python: string, modelDir: string, waitPolicy: 'PASSIVE' | 'default'): TorchRun {
-  const spec = { model_dir: modelDir, prompts, batches, new_tokens: newTokens, threads, reps };
+  const caches = waitPolicy === 'PASSIVE' ? ['static', 'dynamic'] : ['static'];
+  const spec = { model_dir: modelDir, prompts, batches, new_tokens: newTokens, threads, reps, caches };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     OMP_NUM_THREADS: String(threads),
@@ -112,14 +115,19 @@ function torchWith(python: string, modelDir: string, waitPolicy: 'PASSIVE' | 'de
   const out = JSON.parse(r.stdout) as {
     torch_version: string;
     python: string;
-    results: { batch: number; seconds: number[]; tokens: number[][] }[];
+    results: { cache: 'static' | 'dynamic'; batch: number; seconds: number[]; tokens: number[][] }[];
   };
   return {
     available: true,
     torchVersion: out.torch_version,
     python: out.python,
-    seconds: new Map(out.results.map((x) => [x.batch, Math.min(...x.seconds)])),
-    tokens: new Map(out.results.map((x) => [x.batch, x.tokens])),
+    seconds: new Map(
+      out.results.filter((x) => x.cache === 'static').map((x) => [x.batch, Math.min(...x.seconds)]),
+    ),
+    dynamicSeconds: new Map(
+      out.results.filter((x) => x.cache === 'dynamic').map((x) => [x.batch, Math.min(...x.seconds)]),
+    ),
+    tokens: new Map(out.results.filter((x) => x.cache === 'static').map((x) => [x.batch, x.tokens])),
   };
 }
 
@@ -159,6 +167,7 @@ interface Best {
   host: number;
   loop: number;
   torch: number | null;
+  torchDynamic: number | null;
   loopSpin: number | null;
   torchSpin: number | null;
   hostFirstRunS: number | null;
@@ -174,6 +183,7 @@ const best = new Map<number, Best>(
       host: Infinity,
       loop: Infinity,
       torch: null,
+      torchDynamic: null,
       loopSpin: null,
       torchSpin: null,
       hostFirstRunS: null,
@@ -209,6 +219,8 @@ for (let round = 0; round < rounds; round++) {
       const e = best.get(b) as Best;
       const s = t.seconds.get(b) as number;
       e.torch = e.torch === null ? s : Math.min(e.torch, s);
+      const dyn = t.dynamicSeconds.get(b) as number;
+      e.torchDynamic = e.torchDynamic === null ? dyn : Math.min(e.torchDynamic, dyn);
       e.torchAgreement = agreement(e.tokens, t.tokens.get(b) as number[][]);
     }
   } else if (!torchInfo.available) torchInfo = t;
@@ -241,6 +253,8 @@ const perBatch = batches.map((b) => {
     loopOverHost: e.host / e.loop,
     loopOverTorch: e.torch === null ? null : e.torch / e.loop,
     hostOverTorch: e.torch === null ? null : e.torch / e.host,
+    torchDynamicTokensPerS: e.torchDynamic === null ? null : tps(e.torchDynamic),
+    loopOverTorchDynamic: e.torchDynamic === null ? null : e.torchDynamic / e.loop,
     spinning:
       e.loopSpin === null
         ? null
@@ -312,12 +326,14 @@ const md = [
   '',
   `Random Llama (d_model 256, 4 layers, 4 heads / 2 kv heads, mlp 688, vocab 4096, ${(result.model.params / 1e6).toFixed(2)} M params), prompts ${Math.min(...result.promptLengths)}..${Math.max(...result.promptLengths)} tokens (batch b: the first b), ${newTokens} new tokens, greedy, no stop ids; ${threads} threads (ORT intra-op and torch) on ${result.cores} cores, ${result.cpu}, Node ${process.version}, ${torchInfo.available ? `PyTorch ${torchInfo.torchVersion} (OMP_WAIT_POLICY=PASSIVE; our ORT workers sleep when idle too)` : 'no PyTorch'}. Best of ${rounds} rounds x ${reps} runs each; 1-minute load average at start / after each round: ${loads}.`,
   '',
-  `| batch | one run per token tok/s | ${tokensPerRun} tokens per run tok/s | PyTorch tok/s | Loop / PyTorch | one per token / PyTorch | Loop / one per token | identical tokens | rows equal to PyTorch's |`,
-  '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+  `| batch | one run per token tok/s | ${tokensPerRun} tokens per run (Loop) tok/s | PyTorch tok/s | PyTorch, torch.cat cache, tok/s | Loop / PyTorch | Loop / PyTorch torch.cat | one per token / PyTorch | Loop / one per token | identical tokens | rows equal to PyTorch's |`,
+  '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
   ...perBatch.map(
     (x) =>
-      `| ${x.batch} | ${f(x.hostTokensPerS)} | ${f(x.loopTokensPerS)} | ${f(x.torchTokensPerS)} | ${f(x.loopOverTorch, 2)}x | ${f(x.hostOverTorch, 2)}x | ${f(x.loopOverHost, 2)}x | ${x.identicalTokens ? 'yes' : 'NO'} | ${x.torchAgreement ? `${x.torchAgreement.rowsEqual} / ${x.torchAgreement.rows}` : 'n/a'} |`,
+      `| ${x.batch} | ${f(x.hostTokensPerS)} | ${f(x.loopTokensPerS)} | ${f(x.torchTokensPerS)} | ${f(x.torchDynamicTokensPerS)} | ${f(x.loopOverTorch, 2)}x | ${f(x.loopOverTorchDynamic, 2)}x | ${f(x.hostOverTorch, 2)}x | ${f(x.loopOverHost, 2)}x | ${x.identicalTokens ? 'yes' : 'NO'} | ${x.torchAgreement ? `${x.torchAgreement.rowsEqual} / ${x.torchAgreement.rows}` : 'n/a'} |`,
   ),
+  '',
+  `PyTorch: bench/torch_decode.py, the cache preallocated and written in place; "torch.cat cache": grown by torch.cat every step, as transformers' default DynamicCache. Rows equal: rows whose ${newTokens} greedy tokens all equal PyTorch's.`,
   '',
   ...(spin
     ? [

@@ -12,6 +12,8 @@ semantics: RMSNorm, rotate-half RoPE, grouped-query attention, SwiGLU) written f
 under torch.inference_mode, Linear layers through F.linear, a preallocated cache written in place
 (cache[:, :, P + s] = k: no concatenation per step), grouped-query attention as one batched matmul
 per layer over the kv heads (query heads of a group stacked as rows, no repeat of the cache).
+With cache "dynamic" the cache grows by torch.cat every step instead, as Hugging Face transformers'
+default DynamicCache does (a copy of the whole cache per layer and step).
 
 Run with the Debian python3-torch interpreter (needs libopenblas0-pthread for a fair BLAS):
 
@@ -19,7 +21,7 @@ Run with the Debian python3-torch interpreter (needs libopenblas0-pthread for a 
 
 Spec fields: model_dir, prompts (list of token-id lists, at least max(batches) of them),
 batches (list of batch sizes; batch b uses the first b prompts), new_tokens, threads, reps
-(timed runs per batch after one warm-up run).
+(timed runs per batch after one warm-up run), caches (list of "static" / "dynamic"; default static).
 
 Exit codes: 0 ok, 2 bad spec, 3 torch cannot be imported (message on stderr).
 """
@@ -87,9 +89,10 @@ class Llama:
         rot = torch.cat([-x[..., half:], x[..., :half]], -1)
         return x * cos + rot * sin
 
-    def layer(self, i, x, cos, sin, kc, vc, s0, allowed_add):
-        """x [B, T, D]; writes the T new keys/values at slots s0.. of the caches [B, KV, S, hd];
-        attends over slots 0..s0+T-1 with the additive mask allowed_add [B, 1, T, s0+T]."""
+    def layer(self, i, x, cos, sin, kc, vc, s0, allowed_add, dynamic=None):
+        """x [B, T, D]; writes the T new keys/values at slots s0.. of the caches [B, KV, S, hd]
+        (with `dynamic`, a per-layer [k, v] list, appends them by torch.cat instead); attends over
+        slots 0..s0+T-1 with the additive mask allowed_add [B, 1, T, s0+T]."""
         B, T, _ = x.shape
         p = f"model.layers.{i}."
         h = self.rms(x, self.w[p + "input_layernorm.weight"])
@@ -98,8 +101,15 @@ class Llama:
         v = F.linear(h, self.w[p + "self_attn.v_proj.weight"]).view(B, T, self.KV, self.hd).transpose(1, 2)
         q = self.rope(q, cos, sin)
         k = self.rope(k, cos, sin)
-        kc[:, :, s0:s0 + T] = k
-        vc[:, :, s0:s0 + T] = v
+        if dynamic is None:
+            kc[:, :, s0:s0 + T] = k
+            vc[:, :, s0:s0 + T] = v
+        else:
+            if dynamic[i] is None:
+                dynamic[i] = [k, v]
+            else:
+                dynamic[i] = [torch.cat([dynamic[i][0], k], 2), torch.cat([dynamic[i][1], v], 2)]
+            kc, vc = dynamic[i]
         S = s0 + T
         g = self.H // self.KV
         # [B, KV, g*T, hd] x [B, KV, hd, S]: each kv head serves its g query heads as stacked rows.
@@ -116,7 +126,7 @@ class Llama:
     def logits_last(self, x):
         return F.linear(self.rms(x[:, -1], self.w["model.norm.weight"]), self.head)
 
-    def generate(self, prompts, new_tokens, pad=0):
+    def generate(self, prompts, new_tokens, pad=0, cache="static"):
         B = len(prompts)
         P = max(len(q) for q in prompts)
         S = P + new_tokens
@@ -128,8 +138,9 @@ class Llama:
         mask[:, P:] = True
         pos = (mask[:, :P].long().cumsum(-1) - 1).clamp(min=0)
         lengths = torch.tensor([len(q) for q in prompts], dtype=torch.long)
-        kcs = [torch.zeros(B, self.KV, S, self.hd) for _ in range(self.L)]
-        vcs = [torch.zeros(B, self.KV, S, self.hd) for _ in range(self.L)]
+        dynamic = [None] * self.L if cache == "dynamic" else None
+        kcs = [None if dynamic else torch.zeros(B, self.KV, S, self.hd) for _ in range(self.L)]
+        vcs = [None if dynamic else torch.zeros(B, self.KV, S, self.hd) for _ in range(self.L)]
         neg = torch.tensor(-1e9)
         zero = torch.tensor(0.0)
         # Prefill: causal and padding mask; a padding query sees itself (no empty softmax row).
@@ -139,7 +150,7 @@ class Llama:
         cos, sin = self.rope_tables(pos)
         x = self.w["model.embed_tokens.weight"][ids]
         for i in range(self.L):
-            x = self.layer(i, x, cos, sin, kcs[i], vcs[i], 0, add)
+            x = self.layer(i, x, cos, sin, kcs[i], vcs[i], 0, add, dynamic)
         nxt = self.logits_last(x).argmax(-1)
         out = [nxt]
         maskadd = torch.where(mask, zero, neg)[:, None, None, :]  # [B, 1, 1, S]
@@ -149,7 +160,7 @@ class Llama:
             slot = P + s - 1
             add = maskadd[..., :slot + 1]
             for i in range(self.L):
-                x = self.layer(i, x, cos, sin, kcs[i], vcs[i], slot, add)
+                x = self.layer(i, x, cos, sin, kcs[i], vcs[i], slot, add, dynamic)
             nxt = self.logits_last(x).argmax(-1)
             out.append(nxt)
         return torch.stack(out, 1).tolist()
@@ -167,6 +178,8 @@ def main():
         new_tokens = int(spec["new_tokens"])
         threads = int(spec["threads"])
         reps = int(spec.get("reps", 3))
+        caches = spec.get("caches", ["static"])
+        assert all(c in ("static", "dynamic") for c in caches)
         assert max(batches) <= len(prompts)
     except Exception as e:  # noqa: BLE001
         print(f"torch_decode: bad spec ({e})", file=sys.stderr)
@@ -177,16 +190,17 @@ def main():
     model = Llama(cfg, read_safetensors(os.path.join(model_dir, "model.safetensors")))
     results = []
     with torch.inference_mode():
-        for b in batches:
-            rows = prompts[:b]
-            model.generate(rows, new_tokens)  # warm-up
-            seconds = []
-            tokens = None
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                tokens = model.generate(rows, new_tokens)
-                seconds.append(time.perf_counter() - t0)
-            results.append({"batch": b, "seconds": seconds, "tokens": tokens})
+        for cache in caches:
+            for b in batches:
+                rows = prompts[:b]
+                model.generate(rows, new_tokens, cache=cache)  # warm-up
+                seconds = []
+                tokens = None
+                for _ in range(reps):
+                    t0 = time.perf_counter()
+                    tokens = model.generate(rows, new_tokens, cache=cache)
+                    seconds.append(time.perf_counter() - t0)
+                results.append({"cache": cache, "batch": b, "seconds": seconds, "tokens": tokens})
     print(json.dumps({
         "torch_version": torch.__version__,
         "python": sys.executable,
