@@ -10,6 +10,7 @@ export {
   OnnxExportOptionsSchema,
 } from './export/onnx.js';
 export { generateCommand } from './generate/commands.js';
+export { decodeLoopModel, STEPS_PER_ITERATION } from './generate/decode-loop.js';
 export {
   type FinishReason,
   type GenerateExtras,

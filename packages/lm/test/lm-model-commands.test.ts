@@ -70,6 +70,13 @@ describe('gopo lm generate / export', () => {
     output.length = 0;
     await generateCommand.run({ ...args, format: 'text', cache: false }, { ...ctx, seed: 4 });
     expect(output).toEqual(lib.map((r) => r.text));
+    // Greedy: --tokens-per-run 1 (one session run per token) prints what the Loop path prints.
+    output.length = 0;
+    await generateCommand.run({ ...args, temperature: 0, format: 'text' }, ctx);
+    const loopTexts = [...output];
+    output.length = 0;
+    await generateCommand.run({ ...args, temperature: 0, format: 'text', tokensPerRun: 1 }, ctx);
+    expect(output).toEqual(loopTexts);
   });
 
   it('generate falls back to @huggingface/tokenizers for tokenizer.json files ours does not implement', async () => {

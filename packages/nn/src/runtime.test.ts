@@ -91,3 +91,29 @@ describe('GraphSession errors', () => {
     expect((err as Error).message).toMatch(/^out of memory: /);
   });
 });
+
+describe('session options', () => {
+  it('workers that sleep instead of spinning (allowSpinning: false) get their own session and the same results', async () => {
+    const { Graph } = await import('./graph.js');
+    const { emitModel } = await import('./emit.js');
+    const { getSession } = await import('./runtime.js');
+    const g = new Graph();
+    const x = g.input('x', 'float32', [64, 64]);
+    g.output('y', g.matmul(x, x));
+    const model = emitModel(g);
+    const spinning = await getSession(model, { intraOpThreads: 2 });
+    const sleeping = await getSession(model, { intraOpThreads: 2, allowSpinning: false });
+    expect(sleeping).not.toBe(spinning);
+    expect(await getSession(model, { intraOpThreads: 2, allowSpinning: false })).toBe(sleeping);
+    const feeds = {
+      x: {
+        dtype: 'float32' as const,
+        dims: [64, 64],
+        data: Float32Array.from({ length: 4096 }, (_, i) => (i % 7) - 3),
+      },
+    };
+    const a = (await spinning.run(feeds)).y as { data: Float32Array };
+    const b = (await sleeping.run(feeds)).y as { data: Float32Array };
+    expect(Array.from(b.data)).toEqual(Array.from(a.data));
+  });
+});

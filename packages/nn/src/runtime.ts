@@ -264,6 +264,13 @@ export interface SessionOptions {
    * (symbolic dims) or run rarely, whose arenas would otherwise each hold their largest run for good.
    */
   memoryArena?: boolean;
+  /**
+   * Whether ORT's intra-op worker threads spin while waiting for work (ORT's default: true). False
+   * makes them sleep: on a machine shared with other jobs, spinning workers compete with those jobs
+   * for the cores, and a session of many small kernels (a decode step) ran about 2x slower with
+   * spinning at load 8-12 on 2 cores.
+   */
+  allowSpinning?: boolean;
 }
 
 /** ORT's allocation failures ("Failed to allocate memory ...", bad_alloc) surface as ResourceError. */
@@ -293,6 +300,9 @@ export class GraphSession {
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
       ...(options.memoryArena === false ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
+      ...(options.allowSpinning === false
+        ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }
+        : {}),
       // GOPO_NN_PROFILE=<prefix> writes ORT's per-node timing JSON for every session (performance work).
       ...(process.env.GOPO_NN_PROFILE
         ? { enableProfiling: true, profileFilePrefix: process.env.GOPO_NN_PROFILE }
@@ -402,7 +412,7 @@ export function getSession(model: EmittedModel, options: SessionOptions = {}): P
   const key = createHash('sha256')
     .update(model.bytes)
     .update(
-      `|${options.provider ?? 'cpu'}|${options.intraOpThreads ?? 0}|${(options.deviceOutputs ?? []).join(',')}|${options.memoryArena ?? true}`,
+      `|${options.provider ?? 'cpu'}|${options.intraOpThreads ?? 0}|${(options.deviceOutputs ?? []).join(',')}|${options.memoryArena ?? true}|${options.allowSpinning ?? true}`,
     )
     .digest('hex');
   let hit = sessionCache.get(key);

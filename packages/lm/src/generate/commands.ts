@@ -70,6 +70,7 @@ export const generateCommand = defineCommand({
     topK: GenerateOptionsSchema.shape.topK,
     topP: GenerateOptionsSchema.shape.topP,
     repetitionPenalty: GenerateOptionsSchema.shape.repetitionPenalty,
+    tokensPerRun: GenerateOptionsSchema.shape.tokensPerRun,
     stop: z.array(z.string().min(1)).default([]).describe('stop strings (the text is cut before them)'),
     cache: z
       .boolean()
@@ -112,6 +113,7 @@ export const generateCommand = defineCommand({
         // the global --seed seeds sampling
         seed: ctx.seed,
         useCache: args.cache,
+        tokensPerRun: args.tokensPerRun,
       },
       { tokenizer },
     );

@@ -10,6 +10,7 @@ import type { HostTensor } from '@gopo/nn';
 import { z } from 'zod';
 import { eosIds } from '../model/config.js';
 import { int64, type LlamaModel, pastName, presentName, roundUp } from '../model/llama-model.js';
+import { STEPS_PER_ITERATION } from './decode-loop.js';
 import { SamplingOptionsSchema, sampleNext } from './sampling.js';
 
 export const GenerateOptionsSchema = SamplingOptionsSchema.extend({
@@ -41,6 +42,14 @@ export const GenerateOptionsSchema = SamplingOptionsSchema.extend({
     .nonnegative()
     .optional()
     .describe("padding id; default the config's pad_token_id or 0"),
+  tokensPerRun: z
+    .number()
+    .int()
+    .positive()
+    .default(32)
+    .describe(
+      'greedy decoding with the cache (temperature 0, no repetition penalty): tokens decoded per session run, rounded up to a multiple of 4, in an ONNX Loop with the argmax in the graph, so the cache crosses into JavaScript once per run (1 = one run per token, the host path; sampling always runs one token per run). Same tokens either way; the onToken events of a run arrive when it ends',
+    ),
   lengthBucket: z
     .number()
     .int()
@@ -238,12 +247,63 @@ export async function generate(
       asPresent(cur),
     );
     accept(choose(first.logits?.data as Float32Array), 0);
-    const step = await model.stepGraph(b, 1, cap);
     // The cache is a window: the prompt block sits in its last p slots, each step shifts it left by one.
     const cacheMask = new Array<number>(b * cap).fill(0);
     for (let i = 0; i < b; i++)
       for (let j = 0; j < p; j++) cacheMask[i * cap + cap - p + j] = mask[i * p + j] as number;
-    for (let s = 1; s < o.maxNewTokens && rows.some((r) => !r.done); s++) {
+    const inGraph = o.temperature === 0 && o.repetitionPenalty === 1 && o.tokensPerRun > 1;
+    if (inGraph && o.maxNewTokens > 1 && rows.some((r) => !r.done)) {
+      // Greedy: up to tokensPerRun tokens per run, argmax in the graph (decode-loop.ts).
+      const loop = await model.decodeLoopGraph(b, cap);
+      const stops = [...stopIds];
+      const fixed = {
+        stop_ids: int64(stops.length > 0 ? stops : [-1], [Math.max(stops.length, 1)]),
+        pad_id: int64([pad], []),
+      };
+      let maskState = int64(cacheMask, [b, cap]);
+      // A Loop iteration decodes STEPS_PER_ITERATION tokens: runs cover a multiple of it (the
+      // steps past maxNewTokens in the last run are discarded).
+      const perRun = roundUp(o.tokensPerRun, STEPS_PER_ITERATION);
+      for (let s = 1; s < o.maxNewTokens && rows.some((r) => !r.done); ) {
+        const n = Math.min(perRun, o.maxNewTokens - s);
+        const out = await model.run(
+          loop,
+          {
+            ...fixed,
+            max_steps: int64([Math.ceil(n / STEPS_PER_ITERATION)], []),
+            input_ids: int64(
+              rows.map((r) => (r.done ? pad : (r.tokens[r.tokens.length - 1] as number))),
+              [b, 1],
+            ),
+            position_ids: int64(
+              lengths.map((len) => len + s - 1),
+              [b, 1],
+            ),
+            cache_mask: maskState,
+            done: { dtype: 'bool', dims: [b], data: Uint8Array.from(rows, (r) => (r.done ? 1 : 0)) },
+            ...cur,
+          },
+          asPresent(spare),
+        );
+        [cur, spare] = [spare, cur];
+        maskState = out['out.cache_mask'] as HostTensor;
+        const tokens = out.tokens as HostTensor;
+        const picked = out.token_logits?.data as Float32Array;
+        const lse = out.logsumexp?.data as Float64Array;
+        const ran = (tokens.dims[0] as number) * STEPS_PER_ITERATION;
+        const ids = tokens.data as BigInt64Array;
+        for (let j = 0; j < ran && rows.some((r) => !r.done); j++, s++) {
+          const next = rows.map((r, i) => {
+            if (r.done) return pad;
+            r.logprobs.push((picked[j * b + i] as number) - (lse[j * b + i] as number));
+            return Number(ids[j * b + i]);
+          });
+          accept(next, s);
+        }
+      }
+    }
+    const step = inGraph ? null : await model.stepGraph(b, 1, cap);
+    for (let s = 1; step && s < o.maxNewTokens && rows.some((r) => !r.done); s++) {
       for (let i = 0; i < b; i++) {
         cacheMask.copyWithin(i * cap, i * cap + 1, (i + 1) * cap);
         cacheMask[(i + 1) * cap - 1] = 1;

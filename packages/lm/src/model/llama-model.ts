@@ -7,6 +7,7 @@
 import { Rng, UsageError } from '@gopo/core';
 import {
   type Dim,
+  type EmittedModel,
   emitModel,
   type FloatDType,
   Graph,
@@ -18,6 +19,7 @@ import {
   resolveProvider,
   type Tensor,
 } from '@gopo/nn';
+import { decodeLoopModel } from '../generate/decode-loop.js';
 import {
   type GenerateExtras,
   type GenerateOptionsInput,
@@ -33,6 +35,13 @@ export interface LlamaModelOptions {
   provider?: ProviderRequest;
   /** ORT intra-op threads (0: ORT decides). */
   intraOpThreads?: number;
+  /**
+   * Whether ORT's worker threads spin while waiting for work (default false: they sleep). On a
+   * machine shared with other jobs spinning workers fight those jobs for the cores: greedy decoding
+   * on the 2-core benchmark machine at load 8-12 ran about 2x faster without spinning, at every
+   * batch size. Spinning may win a little on an otherwise idle machine.
+   */
+  intraOpSpinning?: boolean;
   /**
    * 'initializers' (fastest: ORT pre-packs them, but every compiled shape holds its own copy),
    * 'inputs' (one copy fed to every session without copying), or 'auto' (default): initializers up
@@ -129,7 +138,11 @@ export class LlamaModel {
   compile(
     key: string,
     build: (g: Graph) => Record<string, Tensor>,
-    options: { weightsAs?: 'initializers' | 'inputs' } = {},
+    options: {
+      weightsAs?: 'initializers' | 'inputs';
+      /** Rewrites the emitted model before it is compiled (e.g. wraps it in a Loop). */
+      transform?: (model: EmittedModel) => EmittedModel;
+    } = {},
   ): Promise<CompiledGraph> {
     const requested = options.weightsAs ?? this.options.weightsAs ?? 'auto';
     const weightsAs =
@@ -151,9 +164,10 @@ export class LlamaModel {
           provider,
           ...(weightsAs === 'initializers' ? { paramValues: values } : {}),
         });
-        const session = await getSession(emitted, {
+        const session = await getSession(options.transform ? options.transform(emitted) : emitted, {
           provider,
           intraOpThreads: this.options.intraOpThreads ?? 0,
+          allowSpinning: this.options.intraOpSpinning ?? false,
         });
         const weightFeeds: Record<string, HostTensor> = {};
         if (weightsAs === 'inputs') for (const n of paramNames) weightFeeds[n] = this.weightTensor(n);
@@ -225,6 +239,16 @@ export class LlamaModel {
     return this.compile(`step:${b}x${t}:${cap}:${lastOnly}`, (g) =>
       buildStepGraph(g, this.config, b, t, cap, lastOnly),
     );
+  }
+
+  /**
+   * Session for greedy decoding of up to `max_steps` tokens per run at batch B against a cache of
+   * capacity C: the one-token step in an ONNX Loop with the argmax in the graph (see decode-loop.ts).
+   */
+  decodeLoopGraph(b: number, cap: number): Promise<CompiledGraph> {
+    return this.compile(`decode:${b}x1:${cap}`, (g) => buildStepGraph(g, this.config, b, 1, cap, true), {
+      transform: decodeLoopModel,
+    });
   }
 
   /** Session for the last-position logits of [B, L] left-padded sequences, no cache (the slow path). */
