@@ -17,6 +17,8 @@ export interface MethodSpec {
   policy(seed: number): Promise<StrategyPolicy>;
   /** Sample strategies instead of the most probable (for stochastic baselines). */
   readonly sample?: boolean;
+  /** The reply policy of seed `seed` when the method brings its own CS Agent (default: the shared one). */
+  reply?(seed: number): Promise<ReplyPolicy>;
 }
 
 export interface MethodResult {
@@ -68,7 +70,10 @@ export async function compareMethods(
     const perSeed: { seed: number; values: Record<string, number> }[] = [];
     const pooled: Session[] = [];
     for (const seed of seeds) {
-      const pool = new InProcessPool({ strategy: await m.policy(seed), reply }, makeEnv);
+      const pool = new InProcessPool(
+        { strategy: await m.policy(seed), reply: m.reply ? await m.reply(seed) : reply },
+        makeEnv,
+      );
       const sessions = (await pool.run(evalJobs(scenarios, { greedy: !m.sample, streamSeed: seed }))).map(
         (r) => r.session,
       );
