@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger, loadConfig, writeFileAtomic, writeJsonAtomic } from '@gopo/core';
+import { createLogger, loadConfig } from '@gopo/core';
 import { CsAgent } from '@gopo/cs-agent';
 import type { ReplyPolicy, StrategyJudge } from '@gopo/dialogue';
 import { templateReplyPolicy } from '@gopo/envs';
@@ -26,15 +26,17 @@ import {
   shopEnvFactory,
   tInterval,
 } from '@gopo/trainer';
+import {
+  type ExperimentOptions,
+  experimentArgs,
+  isMain,
+  printResults,
+  writeResults,
+} from '../experiment-cli.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export interface CsExperimentOptions {
-  readonly seeds: readonly number[];
-  readonly evalScenarios: number;
-  readonly runsDir: string;
-  readonly smoke: boolean;
-  readonly quiet?: boolean;
+export interface CsExperimentOptions extends ExperimentOptions {
   readonly judges?: readonly StrategyJudge[];
 }
 
@@ -107,29 +109,15 @@ export async function runCsExperiment(
     ),
   ].join('\n');
   const wallSeconds = (Date.now() - t0) / 1000;
-  await writeJsonAtomic(path.join(o.runsDir, 'results.json'), {
-    options: { ...o, judges: undefined },
+  await writeResults(
+    o.runsDir,
+    table,
+    `Mean over seeds ${o.seeds.join(', ')} [95% t interval]; ${o.evalScenarios} held-out scenarios per seed with the oracle's strategies`,
     wallSeconds,
-    rows,
-  });
-  await writeFileAtomic(
-    path.join(o.runsDir, 'results.md'),
-    `${table}\n\nMean over seeds ${o.seeds.join(', ')} [95% t interval]; ${o.evalScenarios} held-out scenarios per seed with the oracle's strategies; wall time ${wallSeconds.toFixed(0)} s.\n`,
+    { options: { ...o, judges: undefined }, rows },
   );
   return { table, wallSeconds };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-  };
-  const r = await runCsExperiment({
-    seeds: (arg('seeds') ?? '1,2,3').split(',').map(Number),
-    evalScenarios: Number(arg('eval-scenarios') ?? 200),
-    runsDir: arg('runs-dir') ?? 'runs/cs-agent',
-    smoke: process.argv.includes('--smoke'),
-  });
-  console.log(r.table);
-  console.log(`wall time ${r.wallSeconds.toFixed(0)} s`);
-}
+if (isMain(import.meta.url))
+  printResults(await runCsExperiment(experimentArgs({ evalScenarios: 200, runsDir: 'runs/cs-agent' })));

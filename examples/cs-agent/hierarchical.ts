@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger, loadConfig, UsageError, writeFileAtomic, writeJsonAtomic } from '@gopo/core';
+import { createLogger, loadConfig, UsageError } from '@gopo/core';
 import { CsAgent } from '@gopo/cs-agent';
 import { shopStrategyPolicies, templateReplyPolicy } from '@gopo/envs';
 import { ExpertAgent } from '@gopo/expert-agent';
@@ -26,17 +26,18 @@ import {
   runGopoTraining,
   shopEnvFactory,
 } from '@gopo/trainer';
+import {
+  type ExperimentOptions,
+  experimentArgs,
+  isMain,
+  printResults,
+  writeResults,
+} from '../experiment-cli.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export interface HierarchicalOptions {
-  readonly seeds: readonly number[];
-  readonly evalScenarios: number;
-  /** The cs-agent experiment's runs folder (holds sft/model); results go to its hierarchical/. */
-  readonly runsDir: string;
-  readonly smoke: boolean;
-  readonly quiet?: boolean;
-}
+/** `runsDir`: the cs-agent experiment's runs folder (holds sft/model); results go to its hierarchical/. */
+export type HierarchicalOptions = ExperimentOptions;
 
 const ARMS = { lm: 'cs-agent', template: 'template' } as const;
 
@@ -113,25 +114,15 @@ export async function runHierarchical(
   );
   const wallSeconds = (Date.now() - t0) / 1000;
   const table = comparisonTable(results);
-  await writeJsonAtomic(path.join(out, 'results.json'), { options: o, wallSeconds, results });
-  await writeFileAtomic(
-    path.join(out, 'results.md'),
-    `${table}\n\nMean over seeds ${o.seeds.join(', ')} [95% t interval across seeds]; ${o.evalScenarios} held-out scenarios per seed; wall time ${wallSeconds.toFixed(0)} s.\n`,
+  await writeResults(
+    out,
+    table,
+    `Mean over seeds ${o.seeds.join(', ')} [95% t interval across seeds]; ${o.evalScenarios} held-out scenarios per seed`,
+    wallSeconds,
+    { options: o, results },
   );
   return { table, wallSeconds };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-  };
-  const r = await runHierarchical({
-    seeds: (arg('seeds') ?? '1,2,3').split(',').map(Number),
-    evalScenarios: Number(arg('eval-scenarios') ?? 200),
-    runsDir: arg('runs-dir') ?? 'runs/cs-agent',
-    smoke: process.argv.includes('--smoke'),
-  });
-  console.log(r.table);
-  console.log(`wall time ${r.wallSeconds.toFixed(0)} s`);
-}
+if (isMain(import.meta.url))
+  printResults(await runHierarchical(experimentArgs({ evalScenarios: 200, runsDir: 'runs/cs-agent' })));

@@ -10,7 +10,7 @@
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger, loadConfig, writeFileAtomic, writeJsonAtomic } from '@gopo/core';
+import { createLogger, loadConfig } from '@gopo/core';
 import { shopStrategyPolicies, templateReplyPolicy } from '@gopo/envs';
 import { ExpertAgent } from '@gopo/expert-agent';
 import {
@@ -22,17 +22,17 @@ import {
   runGopoTraining,
   shopEnvFactory,
 } from '@gopo/trainer';
+import {
+  type ExperimentOptions,
+  experimentArgs,
+  isMain,
+  printResults,
+  writeResults,
+} from '../experiment-cli.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export interface ExperimentOptions {
-  readonly seeds: readonly number[];
-  readonly evalScenarios: number;
-  readonly runsDir: string;
-  /** A tiny budget (the smoke test): one short phase per seed. */
-  readonly smoke: boolean;
-  readonly quiet?: boolean;
-}
+export type { ExperimentOptions };
 
 export async function runExperiment(o: ExperimentOptions): Promise<{ table: string; wallSeconds: number }> {
   const t0 = Date.now();
@@ -89,25 +89,15 @@ export async function runExperiment(o: ExperimentOptions): Promise<{ table: stri
   );
   const wallSeconds = (Date.now() - t0) / 1000;
   const table = comparisonTable(results);
-  await writeJsonAtomic(path.join(o.runsDir, 'results.json'), { options: o, wallSeconds, results });
-  await writeFileAtomic(
-    path.join(o.runsDir, 'results.md'),
-    `${table}\n\nMean over seeds ${o.seeds.join(', ')} [95% t interval across seeds]; ${o.evalScenarios} held-out scenarios per seed; wall time ${wallSeconds.toFixed(0)} s.\n`,
+  await writeResults(
+    o.runsDir,
+    table,
+    `Mean over seeds ${o.seeds.join(', ')} [95% t interval across seeds]; ${o.evalScenarios} held-out scenarios per seed`,
+    wallSeconds,
+    { options: o, results },
   );
   return { table, wallSeconds };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-  };
-  const r = await runExperiment({
-    seeds: (arg('seeds') ?? '1,2,3').split(',').map(Number),
-    evalScenarios: Number(arg('eval-scenarios') ?? 500),
-    runsDir: arg('runs-dir') ?? 'runs/mgshop-gopo',
-    smoke: process.argv.includes('--smoke'),
-  });
-  console.log(r.table);
-  console.log(`wall time ${r.wallSeconds.toFixed(0)} s`);
-}
+if (isMain(import.meta.url))
+  printResults(await runExperiment(experimentArgs({ evalScenarios: 500, runsDir: 'runs/mgshop-gopo' })));

@@ -19,7 +19,9 @@ function attributes(wants: Readonly<Record<string, string | boolean>>): string {
     .join(', ');
 }
 
-const itemText = (it: Item) => `${it.id} ${money(it.price)} ${it.name}`;
+// Name, then id and price: the order the template replies state them in, so a reply model copies the
+// id and price by matching the name it has just written (plain induction, no look-back).
+const itemText = (it: Item) => `${it.name} (${it.id}) ${money(it.price)}`;
 
 /**
  * The catalog matches worth listing: while the customer could still be shown an item (a purchase or a

@@ -12,8 +12,8 @@ import { templateReplyPolicy } from '@gopo/envs';
 import { loadDefaultTokenizer, runSft, type SftResult } from '@gopo/lm';
 import { z } from 'zod';
 import { GopoTrainConfigSchema } from '../gopo/config.js';
-import { shopEnvFactory } from '../gopo/run.js';
 import { simulateHistory } from '../gopo/warm-start.js';
+import { shopEnvFactoryFor } from '../rollout/worker-spec.js';
 
 export const CsModelConfigSchema = z
   .object({
@@ -39,6 +39,14 @@ export const CsSftConfigSchema = z
             'strategy policies playing the sessions, with their shares (replies: the template agent)',
           ),
         maxHistoryTurns: z.number().int().min(0).default(4).describe('turns each prompt keeps'),
+        worlds: z
+          .number()
+          .int()
+          .min(1)
+          .default(32)
+          .describe(
+            "shop worlds the sessions are spread over (the deployment world and others with the next world seeds): in one world the catalog's ids and prices can be memorised, across many the model must copy them from the facts block",
+          ),
       })
       .strict()
       .prefault({}),
@@ -69,16 +77,24 @@ export async function writeReplyCorpus(
   file: string,
   log: Logger,
 ): Promise<number> {
-  const makeEnv = shopEnvFactory(GopoTrainConfigSchema.parse({}));
+  const env = GopoTrainConfigSchema.parse({}).env;
+  const worlds = Array.from({ length: c.corpus.worlds }, (_, w) =>
+    shopEnvFactoryFor({ ...env, world: { ...env.world, seed: env.world.seed + w } }),
+  );
   const total = Object.values(c.corpus.policies).reduce((a, b) => a + b, 0);
   const lines: string[] = [];
   let k = 0;
   for (const [policy, share] of Object.entries(c.corpus.policies).sort(([a], [b]) => a.localeCompare(b))) {
     const n = Math.round((c.corpus.episodes * share) / total);
-    const sessions = await simulateHistory(policy, n, seed * 7919 + k++, makeEnv, templateReplyPolicy);
-    for (const r of replyRecords(sessions, { maxHistoryTurns: c.corpus.maxHistoryTurns }))
-      lines.push(JSON.stringify(r));
-    log.info(`cs corpus: ${n} sessions of the ${policy} policy`);
+    // The policy's sessions split evenly over the worlds (the first ones take the remainder).
+    for (const [w, makeEnv] of worlds.entries()) {
+      const nw = Math.floor(n / worlds.length) + (w < n % worlds.length ? 1 : 0);
+      if (nw === 0) continue;
+      const sessions = await simulateHistory(policy, nw, seed * 7919 + k++, makeEnv, templateReplyPolicy);
+      for (const r of replyRecords(sessions, { maxHistoryTurns: c.corpus.maxHistoryTurns }))
+        lines.push(JSON.stringify(r));
+    }
+    log.info(`cs corpus: ${n} sessions of the ${policy} policy over ${worlds.length} world(s)`);
   }
   await writeFileAtomic(file, `${lines.join('\n')}\n`);
   return lines.length;
