@@ -1,7 +1,8 @@
 /**
- * A deterministic text embedding of case states for retrieval: the text is read with the shipped
- * tokenizer of @gopo/lm, and its token ids, token bigrams (with start and end markers, per line) and
- * whole lines are hashed with a sign (feature hashing) into a fixed number of dimensions; the vector is
+ * A deterministic text embedding of case states for retrieval: the text is read line by line with
+ * the shipped tokenizer of @gopo/lm; each line "key: value" gives the value's token ids and token
+ * bigrams (with start and end markers), each hashed together with the key, and the whole line; these
+ * features are hashed with a sign (feature hashing) into a fixed number of dimensions; the vector is
  * L2-normalised, so a dot product is the cosine similarity. Whole-line features make an exact match of
  * a line ("sop: need_known", "last strategy: recommend") count more than shared words. Digits can be
  * read as 0, so item ids and prices differ only in shape. No learned weights: the same text gives the
@@ -91,16 +92,21 @@ export class StateEmbedder {
     for (const line of t.split('\n')) {
       if (budget <= 0) break;
       if (line.trim() === '') continue;
+      // "key: value": the value's tokens are hashed together with the key, so the labels every state
+      // shares ("sop:", "customer:") add nothing by themselves and one word under two keys is two features.
+      const colon = line.indexOf(': ');
+      const key = colon >= 0 ? hashText(line.slice(0, colon)) : 0;
+      const value = colon >= 0 ? line.slice(colon + 2) : line;
       if (lineWeight > 0) this.add(out, offset, mix(LINE, hashText(line)), lineWeight);
-      const ids = this.tokenizer.encode(line, { parseSpecial: false }).slice(0, budget);
+      const ids = this.tokenizer.encode(value, { parseSpecial: false }).slice(0, budget);
       budget -= ids.length;
       let prev = START;
       for (const id of ids) {
-        this.add(out, offset, mix(TOKEN, id), 1);
-        if (bigrams) this.add(out, offset, mix(BIGRAM, mix(prev, id)), 1);
+        this.add(out, offset, mix(mix(TOKEN, key), id), 1);
+        if (bigrams) this.add(out, offset, mix(mix(BIGRAM, key), mix(prev, id)), 1);
         prev = id;
       }
-      if (bigrams) this.add(out, offset, mix(BIGRAM, mix(prev, END)), 1);
+      if (bigrams) this.add(out, offset, mix(mix(BIGRAM, key), mix(prev, END)), 1);
     }
     let norm = 0;
     for (let i = 0; i < dim; i++) norm += out[offset + i]! * out[offset + i]!;
