@@ -1,5 +1,36 @@
 export { ChatBackendError, OpenAiReplyPolicy } from './backends/openai-reply.js';
 export { createReplyBackend, type ReplyBackend } from './backends/reply-backends.js';
+export {
+  agentCaseState,
+  CaseBank,
+  type CaseEvidence,
+  CaseScorer,
+  type CaseScorerConfig,
+  type CaseScorerConfigInput,
+  CaseScorerConfigSchema,
+  caseStateText,
+  episodeCases,
+  FlatIndex,
+  MEMENTO_BANK_FORMAT,
+  type MementoBankHeader,
+  MementoBankHeaderSchema,
+  type MementoCase,
+  MementoCaseSchema,
+  type MementoConfig,
+  type MementoConfigInput,
+  MementoConfigSchema,
+  MementoPolicy,
+  type MementoPolicyOptions,
+  type MementoStats,
+  type Neighbor,
+  ORT_MIN_WORK,
+  type ScorerExample,
+  type SearchOptions,
+  StateEmbedder,
+  type StateEmbeddingConfig,
+  type StateEmbeddingConfigInput,
+  StateEmbeddingConfigSchema,
+} from './baselines/memento/index.js';
 export { loadPhaseCheckpoint, type PhaseCheckpoint, savePhaseCheckpoint } from './checkpoints.js';
 export { EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, type MainIo, main } from './cli/main.js';
 export { ALL_COMMANDS } from './cli/registry.js';

@@ -217,7 +217,11 @@ describe('MementoPolicy', () => {
         greedy: false,
       }));
     const pool = new InProcessPool({ strategy: policy, reply: templateReplyPolicy }, makeEnv, 2);
-    const first = await pool.run(jobs(0, 6), { onEpisode: policy.recorder });
+    const seen: string[] = [];
+    const first = await pool.run(jobs(0, 6), {
+      onEpisode: policy.recorder,
+      onTurn: (t) => seen.push(agentCaseState(t.state)),
+    });
     const decisions = first.reduce((s, r) => s + r.decisions.length, 0);
     // episodes that ended early were filed while the others still played
     expect(policy.bank.size).toBeGreaterThan(0);
@@ -225,6 +229,9 @@ describe('MementoPolicy', () => {
     await policy.flush();
     expect(policy.bank.size).toBe(decisions);
     expect(policy.bank.episodeCount).toBe(6);
+    // a filed case holds the state text the policy retrieved with when it decided
+    const filed = Array.from({ length: decisions }, (_, i) => policy.bank.case(i).state);
+    expect(filed.sort()).toEqual(seen.sort());
     expect(policy.bank.case(0).episode).toMatch(/^ep-/);
 
     const second = await pool.run(jobs(6, 6), { onEpisode: policy.recorder });
