@@ -168,6 +168,9 @@ export class LlamaModel {
           provider,
           intraOpThreads: this.options.intraOpThreads ?? 0,
           allowSpinning: this.options.intraOpSpinning ?? false,
+          // One session per (batch, cache) shape, kept for the model's life: with ORT's arena each kept
+          // its peak, and gopo cs rl grew past 14 GB in its first phase (1.4-3.2 GB without).
+          memoryArena: false,
         });
         const weightFeeds: Record<string, HostTensor> = {};
         if (weightsAs === 'inputs') for (const n of paramNames) weightFeeds[n] = this.weightTensor(n);
