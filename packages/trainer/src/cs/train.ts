@@ -107,7 +107,8 @@ export async function runCsTraining(
     seed: options.seed,
   });
   const kl = createKlController(c.metrics.kl);
-  const judges = options.judges ?? [];
+  // undefined: evaluateReplies' default second judge (the shipped strategy classifier).
+  const judges = options.judges;
   const ctx: CsPhaseContext = {
     agent,
     reference,
@@ -132,12 +133,16 @@ export async function runCsTraining(
   }
   const evaluate = (label: string) => {
     log.info(`evaluating ${label} on ${c.eval.scenarios} held-out scenarios (oracle strategies)`);
-    return evaluateReplies(agent, makeEnv, { scenarios: c.eval.scenarios, seed: options.seed, judges });
+    return evaluateReplies(agent, makeEnv, {
+      scenarios: c.eval.scenarios,
+      seed: options.seed,
+      ...(judges ? { judges } : {}),
+    });
   };
   const before = await evaluateReplies(reference, makeEnv, {
     scenarios: c.eval.scenarios,
     seed: options.seed,
-    judges,
+    ...(judges ? { judges } : {}),
   });
   let after = before;
   const progress = new Progress({ total: c.phases, label: `cs ${mode}` });
@@ -176,6 +181,8 @@ export async function runCsTraining(
   const model = run.file('model');
   await agent.model.save(model);
   await agent.tokenizer.save(path.join(model, 'tokenizer.json'));
-  await writeJsonAtomic(run.file('summary.json'), { before, after });
+  // The figures only: the evaluated sessions would make the summary megabytes long.
+  const figures = ({ sessions, replies, metrics }: CsEvaluation) => ({ sessions, replies, metrics });
+  await writeJsonAtomic(run.file('summary.json'), { before: figures(before), after: figures(after) });
   return { runDir: run.root, model, before, after };
 }
