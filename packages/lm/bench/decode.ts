@@ -15,6 +15,7 @@
 // Thread policy: our sessions' workers sleep when idle (LlamaModel's default) and PyTorch runs with
 // OMP_WAIT_POLICY=PASSIVE, the same policy; with GNU OpenMP's default spinning, PyTorch 1.13 ran
 // 5-12x slower at load 8-13 on 2 cores, which is no fair peer.
+
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -22,6 +23,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng, writeFileAtomic, writeJsonAtomic } from '@gopo/core';
 import { LlamaModel } from '../src/index.js';
+import { DECODE_BENCH_CONFIG } from './decode-model.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, '..', 'bench-results');
@@ -34,18 +36,7 @@ const tokensPerRun = Number(process.env.BENCH_TOKENS_PER_RUN ?? 32);
 const recompute = process.env.BENCH_RECOMPUTE !== '0';
 const spin = process.env.BENCH_SPIN === '1';
 
-const config = {
-  model_type: 'llama',
-  vocab_size: 4096,
-  hidden_size: 256,
-  intermediate_size: 688,
-  num_hidden_layers: 4,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  max_position_embeddings: 1024,
-  rms_norm_eps: 1e-5,
-  tie_word_embeddings: false,
-};
+const config = DECODE_BENCH_CONFIG;
 const model = LlamaModel.random(config, 1, { intraOpThreads: threads });
 const spinning = new LlamaModel(model.config, model.weights, {
   intraOpThreads: threads,

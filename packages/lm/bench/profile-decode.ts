@@ -3,10 +3,12 @@
 // Run: node --conditions=@gopo/source --import tsx bench/profile-decode.ts
 // Env: BATCH (32), THREADS (1: per-op times least disturbed by other jobs), TOKENS_PER_RUN (32; 1
 // profiles the one-token step graph of the host path), NEW_TOKENS (128).
+
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng } from '@gopo/core';
+import { DECODE_BENCH_CONFIG } from './decode-model.js';
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gopo-decode-profile-'));
 process.env.GOPO_NN_PROFILE = path.join(dir, 'ort');
@@ -16,22 +18,7 @@ const b = Number(process.env.BATCH ?? 32);
 const threads = Number(process.env.THREADS ?? 1);
 const tokensPerRun = Number(process.env.TOKENS_PER_RUN ?? 32);
 const newTokens = Number(process.env.NEW_TOKENS ?? 128);
-const model = LlamaModel.random(
-  {
-    model_type: 'llama',
-    vocab_size: 4096,
-    hidden_size: 256,
-    intermediate_size: 688,
-    num_hidden_layers: 4,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 1024,
-    rms_norm_eps: 1e-5,
-    tie_word_embeddings: false,
-  },
-  1,
-  { intraOpThreads: threads },
-);
+const model = LlamaModel.random(DECODE_BENCH_CONFIG, 1, { intraOpThreads: threads });
 const rng = Rng.fromSeed(3, 'bench-prompts');
 const prompts = Array.from({ length: b }, () =>
   Array.from({ length: 16 + rng.int(33) }, () => 3 + rng.int(4093)),
