@@ -1,14 +1,6 @@
 import { Rng } from '@gopo/core';
 import { LlamaConfigSchema, loadDefaultTokenizer } from '@gopo/lm';
-import {
-  type BatchSpec,
-  Forward,
-  type Graph,
-  gradients,
-  type HostTensor,
-  ParamStore,
-  type Tensor,
-} from '@gopo/nn';
+import { gradients, type HostTensor, ParamStore, runForwardOnce } from '@gopo/nn';
 import { describe, expect, it } from 'vitest';
 import { packReplies } from './cs-updater.js';
 import {
@@ -25,21 +17,6 @@ const f64 = (dims: number[], data: ArrayLike<number>): HostTensor => ({
   dims,
   data: Float64Array.from(data),
 });
-const specOf = (feeds: Record<string, HostTensor>): BatchSpec =>
-  Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, { dtype: v.dtype, shape: v.dims }]));
-
-async function runOnce(
-  feeds: Record<string, HostTensor>,
-  model: (g: Graph, x: Readonly<Record<string, Tensor>>) => Record<string, Tensor>,
-  store = new ParamStore(),
-): Promise<Record<string, Float64Array>> {
-  const f = await Forward.create(model, specOf(feeds), store, { intraOpThreads: 1 });
-  const out = await f.run(feeds);
-  return Object.fromEntries(
-    Object.entries(out).map(([k, v]) => [k, Float64Array.from(v.data as Float64Array)]),
-  );
-}
-
 const close = (a: number, b: number) => Math.abs(a - b) / Math.max(1, Math.abs(b));
 
 describe('clipped surrogate on reply tokens (float64)', () => {
@@ -58,7 +35,7 @@ describe('clipped surrogate on reply tokens (float64)', () => {
 
   it('matches the host reference: loss and gradient to 1e-10, prompt and padding tokens get none', async () => {
     const host = clippedSurrogateHost(rows(logp), rows(oldLogp), advantage, rows(mask), 0.2);
-    const out = await runOnce(
+    const out = await runForwardOnce(
       {
         logp: f64([B, T], logp),
         oldLogp: f64([B, T], oldLogp),
@@ -100,7 +77,7 @@ describe('KTO (float64)', () => {
     const good = [true, false, true, false];
     const z = 0.15;
     const host = ktoHost(seq, ref, good, z, cfg);
-    const out = await runOnce(
+    const out = await runForwardOnce(
       {
         seq: f64([4], seq),
         ref: f64([4], ref),
@@ -159,7 +136,7 @@ describe('reply rows', () => {
     const store = new ParamStore();
     const logps = async (padId: number) => {
       const b = packReplies(items, 1, 8, padId, rl);
-      const out = await runOnce(
+      const out = await runForwardOnce(
         { ids: b.ids!, attention: b.attention!, replyMask: b.replyMask! },
         (g, x) => ({
           s: g.reduceSum(g.mul(replyTokenLogProbs(g, cfg, x.ids!, x.attention!), x.replyMask!)),

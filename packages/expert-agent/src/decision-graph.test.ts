@@ -1,13 +1,14 @@
 import { Rng } from '@gopo/core';
 import { ChatTemplate, type LlamaConfig, LlamaConfigSchema, llamaParamShapes } from '@gopo/lm';
 import {
-  type BatchSpec,
+  batchSpecOf,
   checkGradient,
   Forward,
   type Graph,
   gradients,
   type HostTensor,
   ParamStore,
+  runForwardOnce,
   type Tensor,
 } from '@gopo/nn';
 import { describe, expect, it } from 'vitest';
@@ -50,22 +51,6 @@ const bool = (dims: number[], data: ArrayLike<number | boolean>): HostTensor => 
   dims,
   data: Uint8Array.from(Array.from(data), (x) => (x ? 1 : 0)),
 });
-const specOf = (feeds: Record<string, HostTensor>): BatchSpec =>
-  Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, { dtype: v.dtype, shape: v.dims }]));
-
-/** Builds `model` over inputs shaped like `feeds`, runs it once, returns every output as float64. */
-async function runOnce(
-  feeds: Record<string, HostTensor>,
-  model: (g: Graph, x: Readonly<Record<string, Tensor>>) => Record<string, Tensor>,
-  store = new ParamStore(),
-): Promise<Record<string, Float64Array>> {
-  const f = await Forward.create(model, specOf(feeds), store, { intraOpThreads: 1 });
-  const out = await f.run(feeds);
-  return Object.fromEntries(
-    Object.entries(out).map(([k, v]) => [k, Float64Array.from(v.data as Float64Array)]),
-  );
-}
-
 const relErr = (a: number, b: number) => Math.abs(a - b) / Math.max(1, Math.abs(b));
 
 function expectAllClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string) {
@@ -106,7 +91,7 @@ describe('pairwise loss graph against gopoPairwiseLoss (float64)', () => {
         logp.slice(b * D, b * D + D).reduce((a, x, t) => a + x * weights[b * D + t]!, 0),
       );
       const host = gopoPairwiseLoss({ policy, reference: refSum, turns }, pairs, cfg);
-      const out = await runOnce(
+      const out = await runForwardOnce(
         {
           logp: f64([B, D], logp),
           weights: f64([B, D], weights),
@@ -182,7 +167,7 @@ describe('group-relative loss graph against groupRelativeLoss (float64)', () => 
         expect(host.metrics['policy/clip_frac']).toBeGreaterThan(0);
         expect(host.metrics['policy/clip_frac']).toBeLessThan(1);
       }
-      const out = await runOnce(
+      const out = await runForwardOnce(
         {
           logp: f64([B, D], logp),
           weights: f64([B, D], weights),
@@ -332,7 +317,7 @@ describe('SOP masking in the graph', () => {
       };
       const embed = 'model.embed_tokens.weight';
       const store = new ParamStore();
-      const out = await runOnce(
+      const out = await runForwardOnce(
         feeds,
         (g, x) => {
           const inputs = { ids: x.ids!, attention: x.attention!, positions: x.positions!, mask: x.mask! };
@@ -441,7 +426,7 @@ describe('loss masking on a hand-built multi-turn batch', () => {
             logp: g.logSoftmax(logits, -1),
           };
         },
-        specOf(feedsOf(base)),
+        batchSpecOf(feedsOf(base)),
         store,
         { intraOpThreads: 1 },
       );

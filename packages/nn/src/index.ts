@@ -197,9 +197,11 @@ export {
   type AllCloseResult,
   allClose,
   assertAllClose,
+  batchSpecOf,
   checkGradient,
   type GradCheckInput,
   type GradCheckResult,
+  runForwardOnce,
 } from './testing.js';
 export {
   type Batch,

@@ -6,7 +6,9 @@ import { Rng } from '@gopo/core';
 import { gradients } from './autodiff.js';
 import { emitModel } from './emit.js';
 import { type DType, Graph, numel, type StaticShape, type Tensor } from './graph.js';
+import { ParamStore } from './params.js';
 import { getSession, type HostTensor } from './runtime.js';
+import { type BatchSpec, Forward } from './trainer.js';
 
 export interface AllCloseResult {
   ok: boolean;
@@ -192,4 +194,25 @@ export async function checkGradient(
     errors[spec.name] = worst;
   }
   return { errors, maxRelError: Math.max(0, ...Object.values(errors)), evaluations };
+}
+
+/** The batch spec of concrete feeds (each input's dtype and dims). */
+export function batchSpecOf(feeds: Readonly<Record<string, HostTensor>>): BatchSpec {
+  return Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, { dtype: v.dtype, shape: v.dims }]));
+}
+
+/**
+ * Builds `model` over inputs shaped like `feeds` (one ORT thread), runs it once and returns every
+ * output as float64: how a loss graph is compared with its float64 host reference in a test.
+ */
+export async function runForwardOnce(
+  feeds: Readonly<Record<string, HostTensor>>,
+  model: (g: Graph, x: Readonly<Record<string, Tensor>>) => Record<string, Tensor>,
+  store = new ParamStore(),
+): Promise<Record<string, Float64Array>> {
+  const f = await Forward.create(model, batchSpecOf(feeds), store, { intraOpThreads: 1 });
+  const out = await f.run(feeds);
+  return Object.fromEntries(
+    Object.entries(out).map(([k, v]) => [k, Float64Array.from(v.data as Float64Array)]),
+  );
 }
