@@ -6,7 +6,7 @@
  * support), distinct-2 and mean length; per session: success. Intervals: bootstrap over sessions.
  */
 import { Rng } from '@gopo/core';
-import { checkFacts, loadShippedClassifier } from '@gopo/cs-agent';
+import { checkFacts, factAccuracy, loadShippedClassifier } from '@gopo/cs-agent';
 import type { DialogueEnv } from '@gopo/dialogue';
 import { type ReplyPolicy, type Session, type StrategyJudge, turnAdherent } from '@gopo/dialogue';
 import { oracleStrategyPolicy } from '@gopo/envs';
@@ -74,16 +74,8 @@ export async function evaluateReplies(
       rate((i) => judged[k]![i] === (replies[i]!.detected_strategy ?? null)),
     );
   });
-  const facts = replies.map((t) => {
-    const c = checkFacts(t.text, t.facts ?? []);
-    return { mentions: Object.values(c.mentions).reduce((a, b) => a + b, 0), invented: c.invented.length };
-  });
-  metrics.fact_accuracy = ci(
-    bySession.map((idx) => {
-      const m = idx.reduce((a, i) => a + facts[i]!.mentions, 0);
-      return m === 0 ? 1 : 1 - idx.reduce((a, i) => a + facts[i]!.invented, 0) / m;
-    }),
-  );
+  const checks = replies.map((t) => checkFacts(t.text, t.facts ?? []));
+  metrics.fact_accuracy = ci(bySession.map((idx) => factAccuracy(idx.map((i) => checks[i]!)).accuracy));
   metrics.distinct_2 = { value: 100 * distinct2(texts), low: Number.NaN, high: Number.NaN };
   metrics.reply_words = ci(
     bySession.map((idx) =>
