@@ -7,6 +7,7 @@ import { csKtoCommand, csRlCommand, csSampleCommand, csSftCommand } from '../com
 import { dataCommand } from '../commands/data.js';
 import { demoCommand } from '../commands/demo.js';
 import { evalPolicyCommand, reportCommand } from '../commands/eval-policy.js';
+import { experimentCommand } from '../commands/experiment.js';
 import { expertSftCommand } from '../commands/expert-sft.js';
 import { trainCommand } from '../commands/train.js';
 
@@ -15,6 +16,7 @@ export const ALL_COMMANDS: readonly CommandSpec[] = [
   demoCommand,
   dataCommand,
   trainCommand,
+  experimentCommand,
   evalPolicyCommand,
   reportCommand,
   expertSftCommand,

@@ -89,10 +89,11 @@ function chartData(records: readonly MetricsRecord[]) {
   }).filter((s) => s.x.length > 0);
 }
 
-const escapeHtml = (s: string) =>
+export const escapeHtml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-function markdownTableToHtml(md: string): string {
+/** The first markdown table of `md` as an HTML table. */
+export function markdownTableToHtml(md: string): string {
   const lines = md.split('\n').filter((l) => l.startsWith('|'));
   const cells = (l: string) =>
     l
@@ -115,7 +116,7 @@ function markdownTableToHtml(md: string): string {
 
 let chartJs: string | undefined;
 /** Chart.js's UMD bundle, inlined so the page needs no network. */
-async function chartLibrary(): Promise<string> {
+export async function chartLibrary(): Promise<string> {
   // chart.js's exports map hides its dist files; its main entry sits beside the UMD bundle.
   const main = createRequire(import.meta.url).resolve('chart.js');
   chartJs ??= await fs.readFile(path.join(path.dirname(main), 'chart.umd.min.js'), 'utf8');

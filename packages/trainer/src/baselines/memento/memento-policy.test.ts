@@ -108,7 +108,8 @@ describe('MementoPolicy', () => {
         fc.boolean(),
         fc.double({ min: 0, max: 1, noNaN: true }),
         fc.boolean(),
-        async (cases, rewards, queries, greedy, minEvidence, uniformBase) => {
+        fc.constantFrom('prior' as const, 'override' as const),
+        async (cases, rewards, queries, greedy, minEvidence, uniformBase, decision) => {
           const bank = new CaseBank(SHOP_STRATEGIES, new StateEmbedder(tokenizer));
           const filed: MementoCase[] = cases.map((c, i) => ({
             // an episode's scenario is that of its first case
@@ -126,7 +127,7 @@ describe('MementoPolicy', () => {
             base: uniformBase ? uniformStrategyPolicy : firstAdmissible,
             reward: noReward,
             bank,
-            config: { minEvidence, minSimilarity: 0 },
+            config: { minEvidence, minSimilarity: 0, decision },
           });
           const states = queries.map((q) => agentState(q.sop, q.fact, q.mask));
           const decisions = await policy.decide(states, { greedy, uniforms: queries.map((q) => q.u) });
@@ -165,7 +166,12 @@ describe('MementoPolicy', () => {
     });
     const bank = new CaseBank(SHOP_STRATEGIES, new StateEmbedder(tokenizer));
     bank.add([make(good, 1, 'a'), make(bad, 0, 'b')]);
-    const policy = await MementoPolicy.create({ base: firstAdmissible, reward: noReward, bank });
+    const policy = await MementoPolicy.create({
+      base: firstAdmissible,
+      reward: noReward,
+      bank,
+      config: { decision: 'override' },
+    });
     const [d] = await policy.decide([state], { greedy: true, uniforms: [0.5] });
     expect(d!.action).toBe(good);
     expect(policy.stats).toEqual({ memory: 1, fallback: 0, steered: 0 });
@@ -179,7 +185,12 @@ describe('MementoPolicy', () => {
       { ...make(good, 1, 'g'), scenario: 's1', state: agentCaseState(far) },
     ]);
     expect(badOnly.positive(0)).toBe(false);
-    const steered = await MementoPolicy.create({ base: firstAdmissible, reward: noReward, bank: badOnly });
+    const steered = await MementoPolicy.create({
+      base: firstAdmissible,
+      reward: noReward,
+      bank: badOnly,
+      config: { decision: 'override' },
+    });
     const lonely = agentState(0, 0, all); // like neither case: the base policy's choice stands
     const [near, farAway, alone] = await steered.decide([state, far, lonely], {
       greedy: true,
@@ -190,6 +201,56 @@ describe('MementoPolicy', () => {
     expect(farAway!.action).toBe(good);
     expect(alone!.action).toBe(bad);
     expect(steered.stats).toEqual({ memory: 1, fallback: 2, steered: 1 });
+  });
+
+  it('prior: reweights the base distribution by confidence-weighted evidence (hand-computed)', async () => {
+    const all = Array<boolean>(S).fill(true);
+    const state = agentState(1, 1, all);
+    const text = agentCaseState(state);
+    const good = SHOP_STRATEGIES.indexOf('recommend');
+    // Base: uniform over the S strategies. One positive case of `good` (score 1 before any scorer
+    // fit) and one of strategy 0 in a losing episode (score 0); the episodes share a scenario, so
+    // the scenario mean is 0.5 and exactly the first is positive.
+    const bank = new CaseBank(SHOP_STRATEGIES, new StateEmbedder(tokenizer));
+    const make = (strategy: number, reward: number, episode: string): MementoCase => ({
+      episode,
+      scenario: 'sc',
+      turn: 1,
+      state: text,
+      mask: all,
+      strategy: SHOP_STRATEGIES[strategy]!,
+      reward,
+      status: 'success',
+    });
+    bank.add([make(good, 1, 'a'), make(0, 0, 'b')]);
+    const uniformBase: StrategyPolicy = {
+      name: 'uniform-base',
+      strategies: SHOP_STRATEGIES,
+      version: 0,
+      async decide(states) {
+        return states.map(() => ({
+          action: 0,
+          logProbs: Array<number>(S).fill(-Math.log(S)),
+          ranking: Array.from({ length: S }, (_, a) => a),
+        }));
+      },
+    };
+    const policy = await MementoPolicy.create({
+      base: uniformBase,
+      reward: noReward,
+      bank,
+      config: { decision: 'prior', memoryWeight: 4, priorCount: 4 },
+    });
+    const [d] = await policy.decide([state], { greedy: true, uniforms: [0.5] });
+    // bonus(good) = 4 * (1 - 0.5) * 1/(1+4) = 0.4; bonus(0) = -0.4; others 0.
+    const z = Math.exp(0.4) + Math.exp(-0.4) + (S - 2);
+    expect(Math.exp(d!.logProbs[good]!)).toBeCloseTo(Math.exp(0.4) / z, 12);
+    expect(Math.exp(d!.logProbs[0]!)).toBeCloseTo(Math.exp(-0.4) / z, 12);
+    expect(Math.exp(d!.logProbs[1]!)).toBeCloseTo(1 / z, 12);
+    expect(d!.action).toBe(good);
+    expect(d!.ranking[0]).toBe(good);
+    expect(d!.ranking.at(-1)).toBe(0);
+    expect(policy.stats).toEqual({ memory: 1, fallback: 0, steered: 1 });
   });
 
   it('plays shop episodes through the InProcessPool; the bank grows by one case per decision', async () => {

@@ -67,6 +67,22 @@ export const MementoConfigSchema = z
       .default(256)
       .describe('refit the scorer after this many new cases (0: only when `fitScorer` is called)'),
     minCasesToFit: z.number().int().min(1).default(64).describe('cases the bank needs before the first fit'),
+    decision: z
+      .enum(['prior', 'override'])
+      .default('prior')
+      .describe(
+        "prior: the cases reweight the base policy's distribution (the planner conditioned on its memory); override: memory's best-supported strategy replaces the base choice",
+      ),
+    memoryWeight: z
+      .number()
+      .min(0)
+      .default(4)
+      .describe('prior: logit added per unit of (mean case score - 0.5) at full confidence'),
+    priorCount: z
+      .number()
+      .positive()
+      .default(4)
+      .describe('prior: retrieved cases of a strategy at which its evidence gets half its weight'),
   })
   .describe('the Memento baseline: retrieval, scoring and how memory overrides the base policy');
 export type MementoConfig = z.infer<typeof MementoConfigSchema>;
@@ -225,6 +241,7 @@ export class MementoPolicy implements StrategyPolicy {
   async decide(states: readonly AgentState[], options: DecideOptions): Promise<StrategyDecision[]> {
     await this.flush();
     const evidence = await this.evidence(states);
+    if (this.config.decision === 'prior') return this.decideWithPrior(states, evidence, options);
     const out: (StrategyDecision | undefined)[] = new Array(states.length);
     const fallback: number[] = [];
     states.forEach((s, k) => {
@@ -244,6 +261,48 @@ export class MementoPolicy implements StrategyPolicy {
       });
     }
     return out as StrategyDecision[];
+  }
+
+  /**
+   * The base policy's log-probabilities plus, per admissible strategy, memoryWeight x (mean case
+   * score - 0.5) x count / (count + priorCount): thin evidence moves the base policy a little, a
+   * crowd of consistent cases a lot, and a strategy without cases keeps the base's preference.
+   * Unlike the override rule, a few lucky or unlucky episodes cannot replace a sound base policy.
+   */
+  private async decideWithPrior(
+    states: readonly AgentState[],
+    evidence: readonly ReadonlyMap<number, Evidence>[],
+    options: DecideOptions,
+  ): Promise<StrategyDecision[]> {
+    const base = await this.base.decide(states, { greedy: options.greedy, uniforms: options.uniforms });
+    const { memoryWeight, priorCount } = this.config;
+    return states.map((s, k) => {
+      const b = base[k]!;
+      if (!s.admissible[b.action])
+        throw new UsageError(
+          `${this.base.name} chose ${this.strategies[b.action]}, which the SOP does not admit`,
+        );
+      const e = evidence[k]!;
+      if (e.size === 0) {
+        this.stats.fallback++;
+        return b;
+      }
+      this.stats.memory++;
+      const logits = s.admissible.map((ok, a) => {
+        if (!ok) return Number.NEGATIVE_INFINITY;
+        const lp = Number.isFinite(b.logProbs[a]!) ? b.logProbs[a]! : -30;
+        const x = e.get(a);
+        if (!x || x.count === 0) return lp;
+        return lp + (memoryWeight * (x.sum / x.count - 0.5) * x.count) / (x.count + priorCount);
+      });
+      const logProbs = Array.from(maskedLogSoftmax(logits, s.admissible));
+      const ranking = s.admissible
+        .flatMap((ok, a) => (ok ? [a] : []))
+        .sort((x, y) => logProbs[y]! - logProbs[x]! || x - y);
+      const action = options.greedy ? ranking[0]! : sampleMasked(logProbs, options.uniforms[k]!);
+      if (ranking[0] !== b.ranking[0]) this.stats.steered++;
+      return { action, logProbs, ranking };
+    });
   }
 
   /** Mean score of a strategy's evidence, or undefined without any. */

@@ -1,0 +1,153 @@
+/**
+ * `gopo experiment` end to end on a tiny budget: every method kind trains and is evaluated over two
+ * seeds, the report holds the table, the budgets, the paired comparison and the curves; a second
+ * invocation reruns nothing; a changed method is refused as stale; a budget a GOPO iteration does
+ * not divide is a config error naming the method.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, parseConfig, silentLogger, UsageError } from '@gopo/core';
+import { readSessionsAll } from '@gopo/dialogue';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type ExperimentConfigInput, ExperimentConfigSchema } from '../src/experiment/config.js';
+import { budgetedGopoConfig } from '../src/experiment/methods.js';
+import { runExperiment } from '../src/experiment/run.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const base: ExperimentConfigInput = {
+  seeds: [1, 2],
+  budget: { episodes: 32 },
+  eval: { scenarios: 12, curveScenarios: 6, curvePoints: 2, resamples: 200 },
+  gopo: {
+    rollout: { scenarios: 4, groupSize: 4 },
+    update: { groupsPerStep: 2 },
+    loop: { expertPhases: 1, csPhases: 0 },
+    threads: 1,
+  },
+  methods: [
+    { id: 'gopo', label: 'GOPO', kind: 'gopo' },
+    {
+      id: 'memento',
+      kind: 'memento',
+      memento: {
+        refitEvery: 32,
+        minCasesToFit: 32,
+        scorer: { stepsPerFit: 5, queriesPerFit: 16, batchSize: 8 },
+      },
+    },
+    { id: 'sft', kind: 'sft' },
+    { id: 'uniform', kind: 'scripted', policy: 'uniform' },
+  ],
+  compareAgainst: ['memento'],
+};
+
+describe('gopo experiment', () => {
+  it('runs every method over the seeds, reports, and resumes without rerunning', async () => {
+    const runsDir = await mkdtemp(join(tmpdir(), 'gopo-exp-'));
+    dirs.push(runsDir);
+    const config = ExperimentConfigSchema.parse(base);
+    const r = await runExperiment(config, {
+      runName: 'x',
+      runsDir,
+      overwrite: false,
+      logger: silentLogger(),
+      progress: false,
+    });
+    expect(r.methods.map((m) => m.id)).toEqual(['gopo', 'memento', 'sft', 'uniform']);
+    const byId = new Map(r.methods.map((m) => [m.id, m]));
+    expect(byId.get('gopo')!.episodes).toBe(32);
+    expect(byId.get('memento')!.episodes).toBe(32);
+    expect(byId.get('sft')!.episodes).toBe(0);
+    // The table's value is the mean over seeds of the per-seed results.
+    const perSeed = [1, 2].map(
+      (s) => JSON.parse(readFileSync(join(r.runDir, 'results', 'gopo', `seed-${s}.json`), 'utf8')).values.tse,
+    );
+    expect(byId.get('gopo')!.metrics.tse!.mean).toBeCloseTo((perSeed[0] + perSeed[1]) / 2, 10);
+    // Held-out sessions are kept as logs, one per scenario.
+    expect(await readSessionsAll(join(r.runDir, 'results', 'sft', 'seed-1.sessions.jsonl'))).toHaveLength(12);
+    // GOPO's curve: before training, and after each of its evaluations.
+    expect(byId.get('gopo')!.curve.map((p) => p.episodes)).toEqual([0, 16, 32]);
+    expect(byId.get('memento')!.curve.map((p) => p.episodes)).toEqual([0, 16, 32]);
+    // Every other method against Memento, paired over 2 seeds x 12 scenarios.
+    expect(r.comparisons.map((c) => c.method)).toEqual(['gopo', 'sft', 'uniform']);
+    for (const c of r.comparisons) {
+      expect(c.paired).toBe(24);
+      const tse = c.metrics.find((m) => m.name === 'tse')!;
+      expect(tse.delta).toBeCloseTo(tse.a - tse.b, 9);
+      expect(tse.relative).toBeCloseTo((100 * tse.delta) / Math.abs(tse.b), 9);
+    }
+    const md = readFileSync(r.files.markdown, 'utf8');
+    expect(md).toContain('| GOPO | 32 |');
+    expect(md).toContain('## Against memento');
+    expect(md).toContain('## Learning curve');
+    const html = readFileSync(r.files.html, 'utf8');
+    expect(html).toContain('new Chart(');
+    expect(html).not.toMatch(/<script[^>]+src=/);
+
+    // Resume: nothing is retrained or re-evaluated.
+    const marker = join(r.runDir, 'results', 'gopo', 'seed-1.json');
+    const before = (await stat(marker)).mtimeMs;
+    const again = await runExperiment(config, {
+      runName: 'x',
+      runsDir,
+      overwrite: false,
+      logger: silentLogger(),
+      progress: false,
+    });
+    expect((await stat(marker)).mtimeMs).toBe(before);
+    expect(again.methods.map((m) => m.metrics.tse!.mean)).toEqual(r.methods.map((m) => m.metrics.tse!.mean));
+
+    // A method whose settings changed is stale: refused, naming it and what changed.
+    const changed = ExperimentConfigSchema.parse({
+      ...base,
+      methods: base.methods.map((m) => (m.id === 'sft' ? { ...m, set: ['update.lr=0.01'] } : m)),
+    });
+    await expect(
+      runExperiment(changed, {
+        runName: 'x',
+        runsDir,
+        overwrite: false,
+        logger: silentLogger(),
+        progress: false,
+      }),
+    ).rejects.toThrow(UsageError);
+    await expect(
+      runExperiment(changed, {
+        runName: 'x',
+        runsDir,
+        overwrite: false,
+        logger: silentLogger(),
+        progress: false,
+      }),
+    ).rejects.toThrow(/sft, seed 1 was run with other settings \(method\.set/);
+    expect(existsSync(marker)).toBe(true);
+  }, 600_000);
+
+  it('refuses a budget one GOPO iteration does not divide, and bad method lists', () => {
+    const config = ExperimentConfigSchema.parse({ ...base, budget: { episodes: 40 } });
+    expect(() => budgetedGopoConfig(config, config.methods[0]!, 1)).toThrow(ConfigError);
+    expect(() => budgetedGopoConfig(config, config.methods[0]!, 1)).toThrow(
+      /16 episodes .* budget.episodes 40/,
+    );
+    const ok = budgetedGopoConfig(ExperimentConfigSchema.parse(base), config.methods[0]!, 7);
+    expect(ok.loop.iterations).toBe(2);
+    expect(ok.seed).toBe(7);
+    expect(ok.eval.scenarios).toBe(6);
+    const parse = (raw: unknown) => parseConfig(ExperimentConfigSchema, raw, 'exp.yaml');
+    expect(() => parse({ ...base, methods: [base.methods[0], base.methods[0]], compareAgainst: [] })).toThrow(
+      /duplicate method id "gopo"/,
+    );
+    expect(() => parse({ ...base, compareAgainst: ['ppo'] })).toThrow(
+      /no method "ppo"; methods: gopo, memento, sft, uniform/,
+    );
+    expect(() => parse({ ...base, methods: [{ id: 'x', kind: 'nope' }], compareAgainst: [] })).toThrow(
+      /gopo|sft|memento|scripted/,
+    );
+  });
+});
