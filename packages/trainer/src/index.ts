@@ -37,12 +37,29 @@ export { ALL_COMMANDS } from './cli/registry.js';
 export { dataCommand } from './commands/data.js';
 export { demoCommand } from './commands/demo.js';
 export { evalPolicyCommand, readRunConfig, reportCommand } from './commands/eval-policy.js';
+export { experimentCommand } from './commands/experiment.js';
 export { expertSftCommand } from './commands/expert-sft.js';
 export { trainCommand } from './commands/train.js';
 export { type CsEvaluation, distinct2, evaluateReplies } from './cs/evaluate.js';
 export { type CsPhaseContext, collectTurns, csKtoPhase, csRlPhase, sampleAndScore } from './cs/phases.js';
 export { CsSftConfigSchema, runCsSft, writeReplyCorpus } from './cs/sft.js';
 export { CsTrainConfigSchema, type CsTrainResult, runCsTraining } from './cs/train.js';
+export {
+  type ExperimentConfig,
+  type ExperimentConfigInput,
+  ExperimentConfigSchema,
+  type ExperimentMethod,
+  ExperimentMethodSchema,
+} from './experiment/config.js';
+export {
+  budgetedGopoConfig,
+  type CurvePoint,
+  type MethodContext,
+  type TrainedMethod,
+  trainMethod,
+} from './experiment/methods.js';
+export { type ExperimentReport, writeExperimentReport } from './experiment/report.js';
+export { type ExperimentRunOptions, MethodSeedResultSchema, runExperiment } from './experiment/run.js';
 export {
   compareMethods,
   comparisonTable,

@@ -53,6 +53,7 @@ export const experimentCommand = defineCommand({
       runsDir: args.runsDir,
       overwrite: args.overwrite,
       logger: ctx.logger,
+      progress: !ctx.quiet,
       ...(only ? { only } : {}),
     });
     if (args.format === 'json')

@@ -233,7 +233,7 @@ async function trainMemento(
   const progress = new Progress({
     total: phases,
     label: `memento ${m.id} seed ${ctx.seed}`,
-    enabled: ctx.progress,
+    ...(ctx.progress ? {} : { enabled: false }),
   });
   let played = 0;
   for (let p = 0; p < phases; p++) {

@@ -1,0 +1,43 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { main } from '@gopo/trainer';
+import { describe, expect, it } from 'vitest';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+describe('example: compare-baselines', () => {
+  it('runs the example config through `gopo experiment` on a tiny budget', async () => {
+    const runsDir = mkdtempSync(path.join(tmpdir(), 'gopo-compare-'));
+    const out: string[] = [];
+    const err: string[] = [];
+    const argv = [
+      'experiment',
+      '--config',
+      path.join(here, 'config.yaml'),
+      ...[
+        'seeds=[1]',
+        'budget.episodes=64',
+        'eval.scenarios=6',
+        'eval.curveScenarios=4',
+        'eval.resamples=100',
+      ].flatMap((s) => ['--set', s]),
+      '--only',
+      'gopo,memento,sft,oracle',
+      '--runs-dir',
+      runsDir,
+      '--run-name',
+      'smoke',
+      '--quiet',
+    ];
+    const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
+    expect(err).toEqual([]);
+    expect(code).toBe(0);
+    const md = readFileSync(path.join(runsDir, 'smoke', 'report.md'), 'utf8');
+    for (const row of ['| GOPO | 64 |', '| Memento | 64 |', '| SFT only | 0 |', '| oracle (reference) | 0 |'])
+      expect(md).toContain(row);
+    expect(md).toContain('## Against Memento');
+    expect(out.join('\n')).toContain('experiment folder:');
+  }, 600_000);
+});
