@@ -57,6 +57,7 @@ export {
   type GopoTrainConfig,
   type GopoTrainConfigInput,
   GopoTrainConfigSchema,
+  PolicyConfigSchema,
   ReplyBackendConfigSchema,
   WarmStartConfigSchema,
 } from './gopo/config.js';
