@@ -39,9 +39,15 @@ export interface PrivilegedInfo {
 export interface StrategyDecision {
   /** Index of the chosen strategy in the policy's strategy set. */
   readonly action: number;
-  /** log pi(a | s) for every strategy, SOP-masked: -Infinity outside the admissible set. */
+  /**
+   * log pi(a | s) for every strategy: SOP-masked (-Infinity outside the admissible set) for a masked
+   * policy, over every strategy for one with `masked: false`.
+   */
   readonly logProbs: readonly number[];
-  /** Admissible strategy indices, most probable first (ties in strategy-set order). */
+  /**
+   * Strategy indices the policy ranks, most probable first (ties in strategy-set order): the admissible
+   * ones for a masked policy, every strategy for one with `masked: false`.
+   */
   readonly ranking: readonly number[];
 }
 
@@ -64,6 +70,14 @@ export interface StrategyPolicy {
   readonly strategies: readonly string[];
   /** Reads the privileged channel (an oracle). Learned policies never do. */
   readonly privileged?: boolean;
+  /**
+   * Whether the policy's decisions are SOP-masked (absent: true, the hard SOP of DESIGN.md 4.1). A
+   * policy that declares `masked: false` (the "without SOP masking" ablation, DESIGN.md 4.6) may choose
+   * an inadmissible strategy: the rollout engine then executes it and the environment decides what it
+   * costs (its sopEnforcement; the turn logs an SOP violation). A masked policy's inadmissible choice
+   * is an error.
+   */
+  readonly masked?: boolean;
   /** Version of the weights behind the decisions (0 for fixed policies); tags rollouts. */
   readonly version: number;
   decide(states: readonly AgentState[], options: DecideOptions): Promise<StrategyDecision[]>;

@@ -55,13 +55,15 @@ export const RolloutBatchSchema = z
           path: ['decisions', i, 'mask'],
           message: `mask has ${d.mask.length} entries for ${b.strategies.length} strategies`,
         });
-      if (!d.mask[d.action])
+      const turn = t.session.turns[d.turn];
+      // An inadmissible action is one an unmasked policy took (StrategyPolicy.masked false): the
+      // environment executed it, so its turn must log the SOP violation.
+      if (!d.mask[d.action] && !(turn?.role === 'agent' && turn.sop_violation === true))
         ctx.addIssue({
           code: 'custom',
           path: ['decisions', i, 'action'],
-          message: `action ${b.strategies[d.action] ?? d.action} is not admissible`,
+          message: `action ${b.strategies[d.action] ?? d.action} is not admissible and its turn logs no SOP violation`,
         });
-      const turn = t.session.turns[d.turn];
       if (turn?.role !== 'agent')
         ctx.addIssue({ code: 'custom', path: ['decisions', i, 'turn'], message: 'not an agent turn' });
     });

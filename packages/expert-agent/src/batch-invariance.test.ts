@@ -23,31 +23,37 @@ function states(): AgentState[] {
 }
 
 describe('ExpertAgent decisions do not depend on the batch', () => {
-  it('gives every state the same log-probs, bit for bit, alone, in any batch and any chunk size', async () => {
-    const tokenizer = await loadDefaultTokenizer();
-    const agent = ExpertAgent.random(
-      { hiddenSize: 16, layers: 1, heads: 2, kvHeads: 1, intermediateSize: 32, maxSeqLen: 512 },
-      tokenizer,
-      DEFAULT_STRATEGY_NAMES,
-      3,
-    );
-    const all = states();
-    const greedy = (n: number) => ({ greedy: true, uniforms: new Array<number>(n).fill(0.5) });
-    const together = await agent.decide(all, greedy(all.length));
-    const alone = [];
-    for (const s of all) alone.push((await agent.decide([s], greedy(1)))[0]!);
-    expect(alone).toEqual(together);
-    const reversed = await agent.decide([...all].reverse(), greedy(all.length));
-    expect(reversed.reverse()).toEqual(together);
-    const items = all.map((st) => {
-      const ids = agent.encoder.prompt(st.turns, [], st.sopState, st.facts);
-      return {
-        encoded: { ids, positions: [ids.length - 1], decisions: [0] },
-        masks: [st.admissible],
-        actions: [0],
-      };
-    });
-    const chunked = await agent.decisionLogProbs(items, 3);
-    expect(chunked.map(([lp]) => Array.from(lp!))).toEqual(together.map((d) => d.logProbs));
-  });
+  it.each([{ sopMasking: true }, { sopMasking: false }])(
+    'gives every state the same log-probs, bit for bit, alone, in any batch and any chunk size (sopMasking $sopMasking)',
+    async ({ sopMasking }) => {
+      const tokenizer = await loadDefaultTokenizer();
+      const agent = ExpertAgent.random(
+        { hiddenSize: 16, layers: 1, heads: 2, kvHeads: 1, intermediateSize: 32, maxSeqLen: 512 },
+        tokenizer,
+        DEFAULT_STRATEGY_NAMES,
+        3,
+        { sopMasking },
+      );
+      const all = states();
+      const greedy = (n: number) => ({ greedy: true, uniforms: new Array<number>(n).fill(0.5) });
+      const together = await agent.decide(all, greedy(all.length));
+      const alone = [];
+      for (const s of all) alone.push((await agent.decide([s], greedy(1)))[0]!);
+      expect(alone).toEqual(together);
+      const reversed = await agent.decide([...all].reverse(), greedy(all.length));
+      expect(reversed.reverse()).toEqual(together);
+      const items = all.map((st) => {
+        const ids = agent.encoder.prompt(st.turns, [], st.sopState, st.facts);
+        return {
+          encoded: { ids, positions: [ids.length - 1], decisions: [0] },
+          masks: [st.admissible],
+          actions: [0],
+        };
+      });
+      const chunked = await agent.decisionLogProbs(items, 3);
+      expect(chunked.map(([lp]) => Array.from(lp!))).toEqual(together.map((d) => d.logProbs));
+      const finite = together.flatMap((d) => d.logProbs).every((lp) => Number.isFinite(lp));
+      expect(finite).toBe(!sopMasking);
+    },
+  );
 });

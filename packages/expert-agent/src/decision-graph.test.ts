@@ -29,11 +29,17 @@ import {
   maskedDecisionLogits,
   pairwiseLoss,
   sftDecisionLoss,
+  tokenPairwiseLoss,
 } from './decision-graph.js';
 import { ExpertEncoder } from './encoder.js';
 import { expertLlamaConfig } from './expert-agent.js';
 import { GopoLossConfigSchema } from './gopo-config.js';
-import { buildPreferencePairs, gopoPairwiseLoss, groupRelativeLoss } from './preference-loss.js';
+import {
+  buildPreferencePairs,
+  gopoPairwiseLoss,
+  gopoTokenPairwiseLoss,
+  groupRelativeLoss,
+} from './preference-loss.js';
 import { type DecisionRows, packRows, type RowInput } from './rows.js';
 
 const f64 = (dims: number[], data: ArrayLike<number>): HostTensor => ({
@@ -122,6 +128,72 @@ describe('pairwise loss graph against gopoPairwiseLoss (float64)', () => {
       // d L / d logp[b, t] = d L / d (sum_t logp[b, t]) * weight[b, t]: padding slots get exactly 0.
       const chained = weights.map((w, i) => host.grad[Math.floor(i / D)]! * w);
       expectAllClose(out.grad!, chained, 1e-10, 'grad');
+      weights.forEach((w, i) => {
+        if (!w) expect(Math.abs(out.grad![i]!)).toBe(0);
+      });
+      for (const k of ['rewards/chosen', 'rewards/rejected', 'rewards/margins', 'rewards/accuracies'])
+        expect(relErr(out[k]![0]!, host.metrics[k]!), k).toBeLessThan(1e-10);
+    },
+  );
+});
+
+describe('token-level pairwise loss graph against gopoTokenPairwiseLoss (float64)', () => {
+  // Five trajectories of 4, 2, 3, 0 and 1 decisions: pairs align over 0 to 3 positions, and the pairs
+  // with the empty fourth trajectory have none (left out of the mean).
+  const B = 5;
+  const D = 4;
+  const lengths = [4, 2, 3, 0, 1];
+  const weights = lengths.flatMap((n) => Array.from({ length: D }, (_, t) => (t < n ? 1 : 0)));
+  const rewards = [0.9, 0.2, 0.55, 0.4, 0.1];
+
+  it.each([
+    { beta: 0.1, margin: 0, nllWeight: 0, seed: 1 },
+    { beta: 2, margin: 0.2, nllWeight: 0, seed: 2 },
+    { beta: 0.5, margin: 0.05, nllWeight: 0.3, seed: 3 },
+    { beta: 1, margin: 0.3, nllWeight: 1, seed: 4 },
+  ])(
+    'beta $beta, margin $margin, nll $nllWeight, random inputs $seed: loss, gradient and metrics agree to 1e-10',
+    async ({ seed, ...c }) => {
+      const cfg = GopoLossConfigSchema.parse({ ...c, preference: 'token' });
+      const rng = Rng.fromSeed(seed, 'token-graph');
+      // Padding slots hold large values that would show if they leaked into a term.
+      const logp = weights.map((w) => (w ? -0.05 - 3 * rng.float() : -40));
+      const refLogp = weights.map((w) => (w ? -0.05 - 3 * rng.float() : 25));
+      const pairs = buildPreferencePairs(rewards, cfg.margin);
+      expect(pairs.length).toBeGreaterThan(0);
+      const P = pairs.length + 2; // two padding pair slots
+      const rowsOf = (x: number[]) => lengths.map((n, b) => x.slice(b * D, b * D + n));
+      const host = gopoTokenPairwiseLoss({ policy: rowsOf(logp), reference: rowsOf(refLogp) }, pairs, cfg);
+      const out = await runForwardOnce(
+        {
+          logp: f64([B, D], logp),
+          weights: f64([B, D], weights),
+          refLogp: f64([B, D], refLogp),
+          turns: f64([B], lengths),
+          chosen: i64([P], [...pairs.map((p) => p.chosen), 0, 0]),
+          rejected: i64([P], [...pairs.map((p) => p.rejected), 0, 0]),
+          pairWeights: f64([P], [...pairs.map(() => 1), 0, 0]),
+        },
+        (g, x) => {
+          const r = tokenPairwiseLoss(
+            g,
+            x.logp!,
+            x.weights!,
+            {
+              refLogp: x.refLogp!,
+              turns: x.turns!,
+              chosen: x.chosen!,
+              rejected: x.rejected!,
+              pairWeights: x.pairWeights!,
+            },
+            cfg,
+          );
+          return { loss: r.loss, grad: gradients(r.loss, [x.logp!])[0]!, ...r.metrics };
+        },
+      );
+      expect(relErr(out.loss![0]!, host.loss)).toBeLessThan(1e-10);
+      const expected = weights.map((w, i) => (w ? host.grad[Math.floor(i / D)]![i % D]! : 0));
+      expectAllClose(out.grad!, expected, 1e-10, 'grad');
       weights.forEach((w, i) => {
         if (!w) expect(Math.abs(out.grad![i]!)).toBe(0);
       });
@@ -267,6 +339,29 @@ describe('the whole Expert step graph (float64 central differences)', () => {
     expect(r.maxRelError).toBeLessThan(1e-4);
     // exactly the decoder's parameters: the strategy head is the tied embedding, not a weight of its own
     expect(Object.keys(r.errors).sort()).toEqual(DECODER_PARAMS);
+  });
+
+  it('the same with the token-level pairwise loss', async () => {
+    const r = await checkGradient(
+      (g, x) =>
+        tokenPairwiseLoss(
+          g,
+          logpOf(g, x),
+          x[5]!,
+          { refLogp: x[6]!, turns: x[7]!, chosen: x[8]!, rejected: x[9]!, pairWeights: x[10]! },
+          { beta: 0.7, nllWeight: 0.2 },
+        ).loss,
+      [
+        ...common,
+        { name: 'refLogp', shape: [3, 2], values: [-1, -0.5, -1.5, -1.1, -0.9, 0], wrt: false },
+        { name: 'turns', shape: [3], values: [2, 2, 1], wrt: false },
+        { name: 'chosen', shape: [2], dtype: 'int64', values: [0, 2] },
+        { name: 'rejected', shape: [2], dtype: 'int64', values: [1, 1] },
+        { name: 'pairWeights', shape: [2], values: [1, 1], wrt: false },
+      ],
+      { paramScale: 0.4 },
+    );
+    expect(r.maxRelError).toBeLessThan(1e-4);
   });
 
   it('the same with the group-relative loss and the SFT loss', async () => {

@@ -1,13 +1,15 @@
 /**
  * The Expert Agent's graphs in @gopo/nn: the decision head over a decoder, SOP masking, and the
- * losses (SFT warm start, the pairwise GOPO preference, the group-relative variant) that the trainer
+ * losses (SFT warm start, the pairwise GOPO preference at trajectory or token level, the
+ * group-relative variant) that the trainer
  * compiles into one training step. The float64 host functions of preference-loss.ts are their
  * reference (decision-graph.test.ts checks values and gradients against them).
  *
  * Batch layout (B trajectories, T tokens, D decision slots, S strategies, P preference pairs):
  *   ids int64 [B, T] (right-padded), attention bool [B, T], positions int64 [B, D] (flat index
  *   b*T + t of each decision's state-block end; padding slots point anywhere valid), mask bool
- *   [B, D, S] (SOP admissibility; padding slots admit one strategy), actions int64 [B, D],
+ *   [B, D, S] (SOP admissibility, all true for an unmasked agent; padding slots admit one
+ *   strategy), actions int64 [B, D],
  *   weights float [B, D] (1 for a real decision, 0 for padding).
  */
 
@@ -132,6 +134,60 @@ export function pairwiseLoss(
         'rewards/rejected': stop(mean(g.mul(g.gather(delta, p.rejected, 0), config.beta))),
         'rewards/margins': stop(mean(z)),
         'rewards/accuracies': stop(mean(g.cast(g.greater(z, 0), z.dtype))),
+      },
+    };
+  });
+}
+
+/** Inputs of the token-level pairwise loss besides the decisions: per-decision reference log-probs. */
+export interface TokenPairInputs extends Omit<PairInputs, 'refSum'> {
+  /** log pi_ref(a_t | s_t) per decision slot, [B, D] (padding slots: anything finite, weighted out). */
+  readonly refLogp: Tensor;
+}
+
+/**
+ * The token-level pairwise loss (loss.preference "token") from per-decision log-probs [B, D]: for each
+ * pair, -log sigmoid(beta (d_chosen,t - d_rejected,t)) with d = logpi - logpi_ref, averaged over the
+ * aligned positions t < min(T_chosen, T_rejected) (a slot is aligned when both rows have a real
+ * decision there: real decisions are a row's first slots), then over the real pairs with at least one
+ * aligned position; plus nllWeight mean_pairs(-logpi_chosen / T_chosen) as in pairwiseLoss. The
+ * float64 reference is gopoTokenPairwiseLoss (preference-loss.ts), metrics as there.
+ */
+export function tokenPairwiseLoss(
+  g: Graph,
+  logp: Tensor,
+  weights: Tensor,
+  p: TokenPairInputs,
+  config: Pick<GopoLossConfig, 'beta' | 'nllWeight'>,
+): { loss: Tensor; metrics: Record<string, Tensor> } {
+  return g.scope('gopo_token', () => {
+    const delta = g.mul(g.sub(logp, p.refLogp), weights);
+    const dc = g.gather(delta, p.chosen, 0);
+    const dr = g.gather(delta, p.rejected, 0);
+    const aligned = g.mul(g.gather(weights, p.chosen, 0), g.gather(weights, p.rejected, 0));
+    const positions = g.reduceSum(aligned, [1]);
+    /** Mean over each pair's aligned positions, [P, D] -> [P]. */
+    const overPositions = (x: Tensor) => g.div(g.reduceSum(g.mul(x, aligned), [1]), g.max(positions, 1));
+    const valid = g.mul(p.pairWeights, g.cast(g.greater(positions, 0), logp.dtype));
+    const count = g.max(g.reduceSum(valid), 1);
+    const mean = (x: Tensor) => g.div(g.reduceSum(g.mul(x, valid)), count);
+    const z = g.mul(g.sub(dc, dr), config.beta);
+    let loss = g.neg(mean(overPositions(logSigmoid(g, z))));
+    if (config.nllWeight > 0) {
+      const sum = g.reduceSum(g.mul(logp, weights), [1]);
+      const nll = g.div(g.neg(g.gather(sum, p.chosen, 0)), g.gather(g.max(p.turns, 1), p.chosen, 0));
+      const pairMean = g.div(g.reduceSum(g.mul(nll, p.pairWeights)), g.max(g.reduceSum(p.pairWeights), 1));
+      loss = g.add(loss, g.mul(pairMean, config.nllWeight));
+    }
+    const stop = (x: Tensor) => g.stopGradient(x);
+    const margin = overPositions(z);
+    return {
+      loss,
+      metrics: {
+        'rewards/chosen': stop(mean(overPositions(g.mul(dc, config.beta)))),
+        'rewards/rejected': stop(mean(overPositions(g.mul(dr, config.beta)))),
+        'rewards/margins': stop(mean(margin)),
+        'rewards/accuracies': stop(mean(g.cast(g.greater(margin, 0), logp.dtype))),
       },
     };
   });

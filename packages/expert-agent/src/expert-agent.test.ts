@@ -96,6 +96,39 @@ describe('ExpertAgent', () => {
     expect(new Set(a.map((d) => d.ranking.join(','))).size).toBeGreaterThan(1);
   });
 
+  it('unmasked (sopMasking false): decides, ranks and scores over every strategy, and may pick an inadmissible one', async () => {
+    const masked = await tinyAgent(9, { scale: 20 });
+    const unmasked = new ExpertAgent(masked.config, masked.tokenizer, STRATEGIES, masked.store, 0, {
+      intraOpThreads: 1,
+      sopMasking: false,
+    });
+    expect(masked.masked).toBe(true);
+    expect(unmasked.masked).toBe(false);
+    const m = await masked.decide(states, greedy);
+    const u = await unmasked.decide(states, greedy);
+    u.forEach((d, i) => {
+      expect(d.logProbs.every((lp) => Number.isFinite(lp))).toBe(true);
+      expect(d.logProbs.reduce((sum, lp) => sum + Math.exp(lp), 0)).toBeCloseTo(1, 5);
+      expect([...d.ranking].sort((x, y) => x - y)).toEqual(STRATEGIES.map((_, s) => s));
+      expect(d.action).toBe(d.ranking[0]);
+      // The same scores: renormalised over the admissible set, the unmasked log-probs are the masked ones.
+      const mask = states[i]!.admissible;
+      const logZ = Math.log(d.logProbs.reduce((sum, lp, s) => sum + (mask[s] ? Math.exp(lp) : 0), 0));
+      d.logProbs.forEach((lp, s) => {
+        if (mask[s]) expect(Math.abs(lp - logZ - m[i]!.logProbs[s]!)).toBeLessThan(1e-5);
+      });
+    });
+    expect(u.some((d, i) => !states[i]!.admissible[d.action])).toBe(true);
+    // The clone (pi_ref) and a saved and loaded copy stay unmasked; a load may override it.
+    expect(unmasked.clone().masked).toBe(false);
+    const dir = await mkdtemp(path.join(tmpdir(), 'expert-agent-'));
+    dirs.push(dir);
+    await unmasked.save(dir);
+    expect((await ExpertAgent.load(dir)).masked).toBe(false);
+    expect((await ExpertAgent.load(dir, { sopMasking: true })).masked).toBe(true);
+    expect(await (await ExpertAgent.load(dir, { intraOpThreads: 1 })).decide(states, greedy)).toEqual(u);
+  });
+
   it('samples with the given uniforms: u in a strategy cumulative interval picks it, whatever the batch', async () => {
     const agent = await tinyAgent(10, { scale: 20 });
     const base = await agent.decide(states, greedy);

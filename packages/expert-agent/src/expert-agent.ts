@@ -3,6 +3,11 @@
  * with its state blocks (encoder.ts) and scores the strategy tokens at the decision point, SOP-masked
  * before sampling and before any log-prob. Weights live in a ParamStore that a Trainer updates in
  * place, so rollouts always act with the current weights; `version` counts the updates.
+ *
+ * With `sopMasking: false` (the "without SOP masking" ablation, DESIGN.md 4.6) the agent declares
+ * itself unmasked (`masked: false`): decisions, rankings and every log-prob it computes (rollouts,
+ * the reference's log pi_ref, the training losses through ExpertUpdater, evaluation) range over the
+ * whole strategy set, whatever SOP admissibility the states and records carry.
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -51,6 +56,11 @@ export interface ExpertRuntimeOptions {
   readonly provider?: ProviderName | 'auto';
   /** ORT intra-op threads (0: ORT's default). */
   readonly intraOpThreads?: number;
+  /**
+   * Mask decisions to the SOP-admissible set (default true; for a loaded agent, what its expert.json
+   * says). false: the agent acts, ranks and is scored over every strategy.
+   */
+  readonly sopMasking?: boolean;
 }
 
 /** Token lengths are padded to a multiple of this, so a few compiled shapes serve every prompt. */
@@ -96,6 +106,8 @@ export function earlierDecisions(turns: readonly Turn[], strategies: readonly st
 export class ExpertAgent implements StrategyPolicy {
   readonly name = 'expert';
   readonly encoder: ExpertEncoder;
+  /** Whether decisions and log-probs are SOP-masked (runtime.sopMasking, default true). */
+  readonly masked: boolean;
   private readonly forwards = new Map<number, Promise<Forward>>();
 
   constructor(
@@ -107,6 +119,7 @@ export class ExpertAgent implements StrategyPolicy {
     readonly runtime: ExpertRuntimeOptions = {},
   ) {
     this.encoder = new ExpertEncoder(new ChatTemplate(tokenizer), strategies, config.max_position_embeddings);
+    this.masked = runtime.sopMasking ?? true;
     for (const [name, shape] of llamaParamShapes(config)) {
       if (!store.has(name)) throw new UsageError(`Expert Agent weights lack ${name} [${shape.join(', ')}]`);
     }
@@ -149,7 +162,10 @@ export class ExpertAgent implements StrategyPolicy {
     const { config, weights } = await loadLlamaDir(dir);
     const store = new ParamStore();
     for (const [name, w] of weights) store.set(name, { dtype: 'float32', dims: w.shape, data: w.data });
-    return new ExpertAgent(config, tokenizer, meta.strategies, store, meta.version, runtime);
+    return new ExpertAgent(config, tokenizer, meta.strategies, store, meta.version, {
+      ...runtime,
+      sopMasking: runtime.sopMasking ?? meta.sopMasking,
+    });
   }
 
   /** Writes the agent's folder; an existing folder's files are replaced one atomic rename at a time. */
@@ -168,6 +184,7 @@ export class ExpertAgent implements StrategyPolicy {
       strategies: [...this.strategies],
       maxSeqLen: this.config.max_position_embeddings,
       version: this.version,
+      sopMasking: this.masked,
     });
   }
 
@@ -181,6 +198,16 @@ export class ExpertAgent implements StrategyPolicy {
 
   get maxSeqLen(): number {
     return this.config.max_position_embeddings;
+  }
+
+  /**
+   * The rows as this agent scores them: unchanged when masked; with every strategy admitted at every
+   * decision when unmasked (the records keep the SOP's admissibility, the agent ignores it).
+   */
+  policyRows<R extends RowInput>(items: readonly R[]): R[] {
+    if (this.masked) return [...items];
+    const all = this.strategies.map(() => true);
+    return items.map((i) => ({ ...i, masks: i.masks.map(() => all) }));
   }
 
   /** The forward for sequences of `seqLen` tokens; batch and decision slots are symbolic dims. */
@@ -219,14 +246,16 @@ export class ExpertAgent implements StrategyPolicy {
 
   /**
    * SOP-masked log-probs over the strategy set at every decision of each item, one Float64Array per
-   * decision (-Infinity outside the admissible set), in item order. Items run sorted by length (little
+   * decision (-Infinity outside the admissible set; over every strategy when the agent is unmasked,
+   * see policyRows), in item order. Items run sorted by length (little
    * padding), at most `maxRows` at a time and fewer for long sequences, so that a run's attention
    * scores stay within ATTENTION_BUDGET elements whatever the batch. A run holds one length bucket
    * and at least two rows (a lone item gets a padding row): an item's log-probs then depend on the
    * item only, bit for bit, not on which others share its call (a longer padding or ORT's one-row
    * products change the last bits), so rollouts do not depend on batching or worker count.
    */
-  async decisionLogProbs(items: readonly RowInput[], maxRows = 64): Promise<Float64Array[][]> {
+  async decisionLogProbs(input: readonly RowInput[], maxRows = 64): Promise<Float64Array[][]> {
+    const items = this.policyRows(input);
     const out: Float64Array[][] = new Array(items.length);
     const s = this.strategies.length;
     const heads = this.config.num_attention_heads;
@@ -261,7 +290,10 @@ export class ExpertAgent implements StrategyPolicy {
     return out;
   }
 
-  /** One decision per state: sampled with the caller's uniforms, or greedy. */
+  /**
+   * One decision per state: sampled with the caller's uniforms, or greedy; over the admissible set,
+   * or over every strategy when unmasked.
+   */
   async decide(states: readonly AgentState[], options: DecideOptions): Promise<StrategyDecision[]> {
     if (options.uniforms.length !== states.length)
       throw new RangeError(`decide: ${states.length} states but ${options.uniforms.length} uniforms`);
@@ -282,9 +314,10 @@ export class ExpertAgent implements StrategyPolicy {
         actions: [0],
       };
     });
-    const logps = await this.decisionLogProbs(items);
+    const rows = this.policyRows(items);
+    const logps = await this.decisionLogProbs(rows);
     return logps.map(([lp], i) => {
-      const ranking = rankAdmissible(lp!, states[i]!.admissible);
+      const ranking = rankAdmissible(lp!, rows[i]!.masks[0]!);
       const action = options.greedy ? ranking[0]! : sampleMasked(lp!, options.uniforms[i]!);
       return { action, logProbs: Array.from(lp!), ranking };
     });

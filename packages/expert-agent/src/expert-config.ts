@@ -39,6 +39,12 @@ export const ExpertFileSchema = z
     strategies: z.array(z.string()).min(1).describe('the strategy set, in the order the head indexes it'),
     maxSeqLen: z.number().int().min(64).describe('longest dialogue (tokens) the agent reads'),
     version: z.number().int().min(0).default(0).describe('policy version: updates applied so far'),
+    sopMasking: z
+      .boolean()
+      .default(true)
+      .describe(
+        'decisions are SOP-masked (false: an agent trained without SOP masking acts over every strategy)',
+      ),
   })
   .strict();
 export type ExpertFile = z.infer<typeof ExpertFileSchema>;

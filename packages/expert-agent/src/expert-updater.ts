@@ -21,6 +21,7 @@ import {
   maskedDecisionLogits,
   pairwiseLoss,
   sftDecisionLoss,
+  tokenPairwiseLoss,
 } from './decision-graph.js';
 import type { ExpertAgent } from './expert-agent.js';
 import type { GopoLossConfig } from './gopo-config.js';
@@ -50,7 +51,9 @@ function batchSpec(shape: RowShape, strategies: number, objective: ExpertObjecti
     .with({ kind: 'pairwise' }, (o) => ({
       ...base,
       turns: { dtype: 'float32', shape: [b] },
-      refSum: { dtype: 'float32', shape: [b] },
+      ...(o.loss.preference === 'token'
+        ? { refLogp: { dtype: 'float32', shape: [b, d] } }
+        : { refSum: { dtype: 'float32', shape: [b] } }),
       chosen: { dtype: 'int64', shape: [o.pairs] },
       rejected: { dtype: 'int64', shape: [o.pairs] },
       pairWeights: { dtype: 'float32', shape: [o.pairs] },
@@ -129,7 +132,9 @@ export class ExpertUpdater {
     const cap = roundUp(this.shape.seqLen, TRAIN_LENGTH_BUCKET);
     const seqLen = Math.min(roundUp(longest, TRAIN_LENGTH_BUCKET), cap);
     const rows = packRows(
-      items,
+      // An unmasked agent's losses (log pi, and log pi_ref filled by the same agent's clone) range
+      // over every strategy.
+      this.agent.policyRows(items),
       { ...this.shape, seqLen },
       this.agent.strategies.length,
       this.agent.tokenizer.padId,
@@ -171,21 +176,18 @@ function objectiveGraph(
   const entropy = g.stopGradient(meanEntropy(g, logits, weights));
   const r = match(objective)
     .with({ kind: 'sft' }, () => ({ loss: sftDecisionLoss(g, logp, weights), metrics: {} }))
-    .with({ kind: 'pairwise' }, (o) =>
-      pairwiseLoss(
-        g,
-        logp,
-        weights,
-        {
-          refSum: x.refSum!,
-          turns: x.turns!,
-          chosen: x.chosen!,
-          rejected: x.rejected!,
-          pairWeights: x.pairWeights!,
-        },
-        o.loss,
-      ),
-    )
+    .with({ kind: 'pairwise' }, (o) => {
+      const pairs = {
+        turns: x.turns!,
+        chosen: x.chosen!,
+        rejected: x.rejected!,
+        pairWeights: x.pairWeights!,
+      };
+      return match(o.loss.preference)
+        .with('trajectory', () => pairwiseLoss(g, logp, weights, { ...pairs, refSum: x.refSum! }, o.loss))
+        .with('token', () => tokenPairwiseLoss(g, logp, weights, { ...pairs, refLogp: x.refLogp! }, o.loss))
+        .exhaustive();
+    })
     .with({ kind: 'group_relative' }, (o) =>
       groupRelativeGraphLoss(
         g,
@@ -199,7 +201,7 @@ function objectiveGraph(
   return { loss: r.loss, metrics: { ...r.metrics, 'policy/entropy': entropy } };
 }
 
-/** Mean entropy (nats) of the SOP-masked strategy distribution over real decisions. */
+/** Mean entropy (nats) of the policy's strategy distribution (SOP-masked unless unmasked) over real decisions. */
 function meanEntropy(g: Graph, logits: Tensor, weights: Tensor): Tensor {
   const logp = g.logSoftmax(logits, -1);
   const h = g.neg(g.reduceSum(g.mul(g.exp(logp), logp), [-1]));

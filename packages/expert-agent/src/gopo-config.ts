@@ -9,6 +9,12 @@ export const GopoLossConfigSchema = z
       .describe(
         'pairwise: trajectory-level preference loss; group_relative: clipped surrogate with group-normalised advantages',
       ),
+    preference: z
+      .enum(['trajectory', 'token'])
+      .default('trajectory')
+      .describe(
+        'pairwise: trajectory compares the log-ratio sums of the two trajectories in one sigmoid; token compares their aligned decisions t = 1..min(T_i, T_j), one sigmoid per position, averaged over positions then pairs (the "token-level preference" ablation)',
+      ),
     beta: z.number().positive().default(0.1).describe('inverse temperature of the preference sigmoid'),
     margin: z
       .number()
@@ -18,7 +24,7 @@ export const GopoLossConfigSchema = z
     lengthNormalize: z
       .boolean()
       .default(false)
-      .describe('divide each trajectory log-ratio sum by its number of turns'),
+      .describe('divide each trajectory log-ratio sum by its number of turns (preference trajectory only)'),
     nllWeight: z
       .number()
       .min(0)
@@ -35,6 +41,23 @@ export const GopoLossConfigSchema = z
       .positive()
       .default(1e-6)
       .describe('group_relative: added to the group std before dividing'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.preference === 'token' && c.mode !== 'pairwise')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['preference'],
+        message: 'preference "token" is a form of the pairwise loss: it needs mode "pairwise"',
+      });
+    // Token-level terms are already means over positions: a second normalisation would be a no-op
+    // that reads as if it did something.
+    if (c.preference === 'token' && c.lengthNormalize)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lengthNormalize'],
+        message:
+          'lengthNormalize applies to preference "trajectory"; token-level terms are averaged over positions',
+      });
   })
   .describe('GOPO Expert Agent loss');
 

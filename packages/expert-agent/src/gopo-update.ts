@@ -8,6 +8,7 @@ import { decisionsByTrajectory, type RolloutBatch, trajectoriesByGroup } from '@
 import type { HostTensor } from '@gopo/nn';
 import type { ExpertAgent } from './expert-agent.js';
 import type { ExpertUpdater } from './expert-updater.js';
+import type { GopoLossConfig } from './gopo-config.js';
 import { buildPreferencePairs, groupAdvantages } from './preference-loss.js';
 import type { RowInput, RowShape } from './rows.js';
 
@@ -29,6 +30,11 @@ export function encodeBatch(agent: ExpertAgent, batch: RolloutBatch): Trajectory
   return decisionsByTrajectory(batch).map((decisions, trajectory) => {
     const encoded = agent.encoder.encode(batch.trajectories[trajectory]!.session.turns, decisions);
     const kept = encoded.decisions.map((k) => decisions[k]!);
+    const outside = kept.find((d) => !d.mask[d.action]);
+    if (agent.masked && outside)
+      throw new UsageError(
+        `trajectory ${trajectory} took ${batch.strategies[outside.action]}, which its SOP mask does not admit (rollouts of an unmasked policy): a masked agent gives it no probability; score such a batch with an agent whose sopMasking is false`,
+      );
     return {
       trajectory,
       encoded,
@@ -161,7 +167,7 @@ export async function gopoUpdate(
       const slot = new Map(members.map((m, i) => [m, i]));
       const inputs: Record<string, HostTensor> =
         objective.kind === 'pairwise'
-          ? pairInputs(part, slot, items, shape, objective.pairs)
+          ? pairInputs(part, slot, items, shape, objective.pairs, loss.preference)
           : groupRelativeInputs(part, slot, items, shape.rows, shape.slots);
       const r = await updater.step(items, inputs);
       const m = {
@@ -193,6 +199,7 @@ function pairInputs(
   items: readonly TrajectoryRows[],
   { rows, slots }: RowShape,
   maxPairs: number,
+  preference: GopoLossConfig['preference'],
 ): Record<string, HostTensor> {
   const pairs = part.flatMap((g) =>
     g.pairs.map((p) => [slot.get(g.members[p.chosen]!)!, slot.get(g.members[p.rejected]!)!] as const),
@@ -208,19 +215,23 @@ function pairInputs(
     weights[i] = 1;
   });
   const refSum = new Float32Array(rows);
+  const refLogp = new Float32Array(rows * slots);
   const turns = new Float32Array(rows);
   // Over the decisions the step packs (packRows keeps the first `slots`), as the policy sum is.
   items.forEach((it, i) => {
     const kept = Math.min(it.actions.length, slots);
     refSum[i] = it.reference.slice(0, kept).reduce((a, b) => a + b, 0);
+    refLogp.set(it.reference.slice(0, kept), i * slots);
     turns[i] = kept;
   });
   return {
     chosen: { dtype: 'int64', dims: [maxPairs], data: chosen },
     rejected: { dtype: 'int64', dims: [maxPairs], data: rejected },
     pairWeights: { dtype: 'float32', dims: [maxPairs], data: weights },
-    refSum: { dtype: 'float32', dims: [rows], data: refSum },
     turns: { dtype: 'float32', dims: [rows], data: turns },
+    ...(preference === 'token'
+      ? { refLogp: { dtype: 'float32', dims: [rows, slots], data: refLogp } }
+      : { refSum: { dtype: 'float32', dims: [rows], data: refSum } }),
   };
 }
 

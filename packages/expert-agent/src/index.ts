@@ -8,6 +8,8 @@ export {
   type PairInputs,
   pairwiseLoss,
   sftDecisionLoss,
+  type TokenPairInputs,
+  tokenPairwiseLoss,
 } from './decision-graph.js';
 export { type EncodableDecision, type EncodedTrajectory, ExpertEncoder } from './encoder.js';
 export {
@@ -43,7 +45,10 @@ export {
 export { maskedLogSoftmax, NoAdmissibleStrategyError, rankAdmissible, sampleMasked } from './masking.js';
 export {
   buildPreferencePairs,
+  type DecisionLogProbs,
+  type DecisionLossWithGrad,
   gopoPairwiseLoss,
+  gopoTokenPairwiseLoss,
   groupAdvantages,
   groupRelativeLoss,
   type LossWithGrad,

@@ -4,6 +4,7 @@ import { GopoLossConfigSchema } from './gopo-config.js';
 import {
   buildPreferencePairs,
   gopoPairwiseLoss,
+  gopoTokenPairwiseLoss,
   groupAdvantages,
   groupRelativeLoss,
   type TrajectoryLogProbs,
@@ -90,6 +91,110 @@ describe('pairwise GOPO loss', () => {
         .loss;
     expect(lossAt(-1)).toBeLessThan(lossAt(-2));
     expect(lossAt(-2)).toBeCloseTo(Math.log(2), 14);
+  });
+});
+
+describe('token-level GOPO loss (loss.preference "token")', () => {
+  it('matches a hand-computed 2-decision case, and differs from the trajectory loss on it', () => {
+    // Chosen: log-ratios d = (-1 + 1.5, -2 + 1.5) = (0.5, -0.5); rejected (three decisions, the third
+    // past the aligned positions): d = (-2 + 1.5, -1 + 1.5, -3 + 1) = (-0.5, 0.5, -2). beta 0.5:
+    //   z_1 = 0.5 (0.5 + 0.5) = 0.5, z_2 = 0.5 (-0.5 - 0.5) = -0.5
+    //   L = (1/2) [log(1 + e^-0.5) + log(1 + e^0.5)] = 0.25 + log(1 + e^-0.5)   (log(1+e^x) = x + log(1+e^-x))
+    //   dL/dlogpi_chosen,t = (1/2) * 0.5 * -(1 - sigmoid(z_t)) = -sigmoid(-z_t) / 4, with sigmoid(0.5) =
+    //   0.6224593312: -0.0943851672 and -0.1556148328; rejected: the opposite, 0 for its third decision
+    const lp = {
+      policy: [
+        [-1, -2],
+        [-2, -1, -3],
+      ],
+      reference: [
+        [-1.5, -1.5],
+        [-1.5, -1.5, -1],
+      ],
+    };
+    const sig = (z: number) => 1 / (1 + Math.exp(-z));
+    const r = gopoTokenPairwiseLoss(lp, [{ chosen: 0, rejected: 1 }], { beta: 0.5, nllWeight: 0 });
+    expect(r.loss).toBeCloseTo(0.25 + Math.log1p(Math.exp(-0.5)), 14);
+    expect(r.loss).toBeCloseTo(0.7240769841801067, 14);
+    expect(r.grad[0]![0]).toBeCloseTo(-sig(-0.5) / 4, 14);
+    expect(r.grad[0]![1]).toBeCloseTo(-sig(0.5) / 4, 14);
+    expect(r.grad[0]![0]).toBeCloseTo(-0.0943851672, 10);
+    expect(r.grad[0]![1]).toBeCloseTo(-0.1556148328, 10);
+    expect(Array.from(r.grad[1]!)).toEqual([-r.grad[0]![0]!, -r.grad[0]![1]!, 0]);
+    // mean margin (0.5 - 0.5) / 2 = 0: not counted as correct
+    expect(r.metrics['rewards/margins']).toBeCloseTo(0, 14);
+    expect(r.metrics['rewards/accuracies']).toBe(0);
+    // The trajectory loss sees sums 0 and -2: z = 0.5 * 2 = 1, L = log(1 + e^-1).
+    const sums = (x: number[][]) => x.map((row) => row.reduce((a, b) => a + b, 0));
+    const trajectory = gopoPairwiseLoss(
+      { policy: sums(lp.policy), reference: sums(lp.reference), turns: [2, 3] },
+      [{ chosen: 0, rejected: 1 }],
+      { beta: 0.5, lengthNormalize: false, nllWeight: 0 },
+    );
+    expect(trajectory.loss).toBeCloseTo(Math.log1p(Math.exp(-1)), 14);
+  });
+
+  it('adds the NLL of the preferred trajectory: nllWeight * -(sum logpi) / T on each of its decisions', () => {
+    const lp = { policy: [[-1, -2], [-2]], reference: [[-1, -2], [-2]] };
+    const r = gopoTokenPairwiseLoss(lp, [{ chosen: 0, rejected: 1 }], { beta: 1, nllWeight: 0.4 });
+    // d = 0 everywhere: one aligned position with z = 0, log 2; NLL 0.4 * 3 / 2 = 0.6
+    expect(r.loss).toBeCloseTo(Math.log(2) + 0.6, 14);
+    expect(r.grad[0]![1]).toBeCloseTo(-0.2, 14); // past the aligned position: the NLL term only
+    expect(r.grad[0]![0]).toBeCloseTo(-0.5 - 0.2, 14);
+    expect(r.grad[1]![0]).toBeCloseTo(0.5, 14);
+  });
+
+  it('leaves out a pair with an empty trajectory; no pairs give zero', () => {
+    const lp = { policy: [[-1], [], [-2]], reference: [[-1.2], [], [-1]] };
+    const both = gopoTokenPairwiseLoss(
+      lp,
+      [
+        { chosen: 0, rejected: 1 },
+        { chosen: 0, rejected: 2 },
+      ],
+      { beta: 1, nllWeight: 0 },
+    );
+    const one = gopoTokenPairwiseLoss(lp, [{ chosen: 0, rejected: 2 }], { beta: 1, nllWeight: 0 });
+    expect(both.loss).toBeCloseTo(one.loss, 14);
+    expect(gopoTokenPairwiseLoss(lp, [], { beta: 1, nllWeight: 0 }).loss).toBe(0);
+  });
+
+  it('has exact gradients (float64 central differences)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.double({ min: -8, max: 0, noNaN: true }), { minLength: 0, maxLength: 4 }), {
+          minLength: 3,
+          maxLength: 5,
+        }),
+        // 0, or large enough that the NLL-only gradients past the aligned positions stay well above
+        // the differences' rounding (a weight of 1e-14 makes them noise for the relative test)
+        fc.oneof(fc.constant(0), fc.double({ min: 0.05, max: 1, noNaN: true })),
+        fc.double({ min: 0.05, max: 2, noNaN: true }),
+        (policy, nllWeight, beta) => {
+          const reference = policy.map((row, i) => row.map((p, t) => p + Math.sin(i + 3 * t)));
+          const pairs = buildPreferencePairs(
+            policy.map((_, i) => Math.cos(3 * i)),
+            0.1,
+          );
+          const c = { beta, nllWeight };
+          const flat = Float64Array.from(policy.flat());
+          const unflat = (x: Float64Array) => {
+            const rows: number[][] = [];
+            let at = 0;
+            for (const row of policy) {
+              rows.push(Array.from(x.subarray(at, at + row.length)));
+              at += row.length;
+            }
+            return rows;
+          };
+          const f = (x: Float64Array) =>
+            gopoTokenPairwiseLoss({ policy: unflat(x), reference }, pairs, c).loss;
+          const r = gopoTokenPairwiseLoss({ policy, reference }, pairs, c);
+          expectGradClose(Float64Array.from(r.grad.flatMap((g) => Array.from(g))), numericGrad(f, flat));
+        },
+      ),
+      { numRuns: 50 },
+    );
   });
 });
 

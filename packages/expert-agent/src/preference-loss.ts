@@ -93,6 +93,92 @@ export function gopoPairwiseLoss(
   };
 }
 
+/** Per-decision quantities of each trajectory, in decision order (the token-level preference). */
+export interface DecisionLogProbs {
+  /** log pi(a_t | s_t) of each decision of each trajectory. */
+  readonly policy: readonly ArrayLike<number>[];
+  /** log pi_ref(a_t | s_t), the same shape. */
+  readonly reference: readonly ArrayLike<number>[];
+}
+
+/** A loss with its gradient per decision: grad[i][t] = d loss / d log pi(a_t^i | s_t^i). */
+export interface DecisionLossWithGrad {
+  readonly loss: number;
+  readonly grad: Float64Array[];
+  readonly metrics: Record<string, number>;
+}
+
+/**
+ * The token-level preference loss (loss.preference "token", the ablation of DESIGN.md 4.6) in float64
+ * with its exact gradient per decision. A pair (i preferred over j) compares the decisions at aligned
+ * positions t = 1..m, m = min(T_i, T_j), with d_t^k = log pi(a_t^k|s_t^k) - log pi_ref(a_t^k|s_t^k):
+ *   l_pair = (1/m) sum_{t<=m} -log sigmoid(beta (d_t^i - d_t^j))
+ *   L = mean over pairs with m > 0 of l_pair + nllWeight mean_pairs(-logpi_chosen / T_chosen)
+ * Averaging over positions first gives every pair the same weight whatever its length (as the
+ * trajectory loss does); decisions past m carry no preference term. A pair with m = 0 (an empty
+ * trajectory) has no position to compare and is left out of the preference mean; the NLL term is the
+ * trajectory loss's, over every pair. Metrics: rewards/chosen and rewards/rejected are the means over
+ * pairs of beta times the mean log-ratio of the aligned decisions, rewards/margins the mean of their
+ * difference, rewards/accuracies the share of pairs whose mean margin is positive.
+ */
+export function gopoTokenPairwiseLoss(
+  lp: DecisionLogProbs,
+  pairs: readonly PreferencePair[],
+  config: Pick<GopoLossConfig, 'beta' | 'nllWeight'>,
+): DecisionLossWithGrad {
+  const grad = lp.policy.map((p) => new Float64Array(p.length));
+  if (pairs.length === 0) return { loss: 0, grad, metrics: { 'pairs/count': 0 } };
+  const aligned = pairs.filter(
+    (p) => Math.min(lp.policy[p.chosen]!.length, lp.policy[p.rejected]!.length) > 0,
+  );
+  const d = (i: number, t: number) => (lp.policy[i]![t] as number) - (lp.reference[i]![t] as number);
+  let loss = 0;
+  let chosenReward = 0;
+  let rejectedReward = 0;
+  let correct = 0;
+  const inv = aligned.length > 0 ? 1 / aligned.length : 0;
+  for (const { chosen, rejected } of aligned) {
+    const m = Math.min(lp.policy[chosen]!.length, lp.policy[rejected]!.length);
+    let margin = 0;
+    for (let t = 0; t < m; t++) {
+      const dc = d(chosen, t);
+      const dr = d(rejected, t);
+      const z = config.beta * (dc - dr);
+      loss -= (logSigmoid(z) / m) * inv;
+      // d(-log sigmoid(z))/dz = -(1 - sigmoid(z))
+      const g = (-(1 - sigmoid(z)) * config.beta * inv) / m;
+      grad[chosen]![t] = grad[chosen]![t]! + g;
+      grad[rejected]![t] = grad[rejected]![t]! - g;
+      chosenReward += (config.beta * dc * inv) / m;
+      rejectedReward += (config.beta * dr * inv) / m;
+      margin += z / m;
+    }
+    if (margin > 0) correct++;
+  }
+  if (config.nllWeight > 0) {
+    const each = 1 / pairs.length;
+    for (const { chosen } of pairs) {
+      const row = lp.policy[chosen]!;
+      const t = Math.max(1, row.length);
+      for (let k = 0; k < row.length; k++) {
+        loss += ((config.nllWeight * -(row[k] as number)) / t) * each;
+        grad[chosen]![k] = grad[chosen]![k]! - (config.nllWeight / t) * each;
+      }
+    }
+  }
+  return {
+    loss,
+    grad,
+    metrics: {
+      'pairs/count': pairs.length,
+      'rewards/chosen': chosenReward,
+      'rewards/rejected': rejectedReward,
+      'rewards/margins': chosenReward - rejectedReward,
+      'rewards/accuracies': aligned.length > 0 ? correct / aligned.length : 0,
+    },
+  };
+}
+
 /** (R_i - mean) / (std + eps) within one group of rollouts of the same scenario. */
 export function groupAdvantages(rewards: readonly number[], eps: number): Float64Array {
   const n = rewards.length;

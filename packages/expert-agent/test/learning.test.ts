@@ -4,17 +4,23 @@
  * the updater's length buckets. Tiny decoder, a few steps each.
  */
 import { Rng } from '@gopo/core';
-import { decisionsByTrajectory, type RolloutBatch, trajectoriesByGroup } from '@gopo/dialogue';
+import {
+  decisionsByTrajectory,
+  type RolloutBatch,
+  RolloutBatchSchema,
+  trajectoriesByGroup,
+} from '@gopo/dialogue';
 import type { HostTensor } from '@gopo/nn';
 import { describe, expect, it } from 'vitest';
 import {
   buildPreferencePairs,
   decisionAccuracy,
-  type ExpertAgent,
+  ExpertAgent,
   ExpertUpdater,
   encodeBatch,
   GopoLossConfigSchema,
   gopoPairwiseLoss,
+  gopoTokenPairwiseLoss,
   gopoUpdate,
   groupAdvantages,
   groupRelativeLoss,
@@ -156,6 +162,111 @@ describe('pairwise GOPO update', () => {
     expect(r.steps).toBe(1);
     expect(Math.abs(r.history[0]!.loss! - host.loss)).toBeLessThan(1e-4 * Math.max(1, host.loss));
     expect(Math.abs(r.history[0]!['rewards/margins']! - host.metrics['rewards/margins']!)).toBeLessThan(1e-3);
+  });
+});
+
+describe('token-level pairwise GOPO update (loss.preference "token")', () => {
+  it("a step's loss and metrics are gopoTokenPairwiseLoss of the per-decision log-probs before it", async () => {
+    const agent = await tinyAgent(6, { scale: 10 });
+    // trajectories of 4 decisions kept in 3 slots, against a reference that differs from the agent
+    const batch = await scoredBatch(shrunkClone(agent), 4);
+    const cfg = GopoLossConfigSchema.parse({ beta: 0.7, nllWeight: 0.3, preference: 'token' });
+    const slots = 3;
+    const updater = await ExpertUpdater.create(
+      agent,
+      { rows: 6, seqLen: 256, slots },
+      { kind: 'pairwise', loss: cfg, pairs: 6 },
+      TEST_TRAINER,
+    );
+    const rows = encodeBatch(agent, batch);
+    const logps = await agent.decisionLogProbs(rows);
+    const byTrajectory = decisionsByTrajectory(batch);
+    const policy: number[][] = [];
+    const reference: number[][] = [];
+    rows.forEach((r, i) => {
+      policy[r.trajectory] = r.actions.slice(0, slots).map((a, k) => logps[i]![k]![a]!);
+      reference[r.trajectory] = byTrajectory[r.trajectory]!.slice(0, slots).map((d) => d.refLogProb!);
+    });
+    const pairs = trajectoriesByGroup(batch).flatMap((members) =>
+      buildPreferencePairs(
+        members.map((m) => batch.trajectories[m]!.reward!),
+        cfg.margin,
+      ).map((p) => ({ chosen: members[p.chosen]!, rejected: members[p.rejected]! })),
+    );
+    const host = gopoTokenPairwiseLoss({ policy, reference }, pairs, cfg);
+    const r = await update(updater, batch, 1, 3);
+    expect(r.steps).toBe(1);
+    expect(Math.abs(r.history[0]!.loss! - host.loss)).toBeLessThan(1e-4 * Math.max(1, host.loss));
+    expect(Math.abs(r.history[0]!['rewards/margins']! - host.metrics['rewards/margins']!)).toBeLessThan(1e-3);
+    // it learns: more steps raise the chosen decisions over the rejected ones
+    const more = await update(updater, batch, 8, 4);
+    expect(more.history.at(-1)!.loss).toBeLessThan(r.history[0]!.loss!);
+  });
+});
+
+/**
+ * The batch with every other decision of each trajectory marked inadmissible in its record and its
+ * turn logging the SOP violation: the rollouts of an unmasked policy.
+ */
+function withViolations(batch: RolloutBatch): RolloutBatch {
+  const trajectories = batch.trajectories.map((t) => ({
+    ...t,
+    session: { ...t.session, turns: t.session.turns.map((turn) => ({ ...turn })) },
+  }));
+  const seen = new Map<number, number>();
+  const decisions = batch.decisions.map((d) => {
+    const k = seen.get(d.trajectory) ?? 0;
+    seen.set(d.trajectory, k + 1);
+    if (k % 2 === 1) return d;
+    const turn = trajectories[d.trajectory]!.session.turns[d.turn]!;
+    if (turn.role === 'agent') turn.sop_violation = true;
+    return { ...d, mask: d.mask.map((ok, s) => ok && s !== d.action) };
+  });
+  return RolloutBatchSchema.parse({ ...batch, trajectories, decisions });
+}
+
+describe('GOPO update without SOP masking', () => {
+  it('a masked agent refuses a batch with inadmissible actions; an unmasked one trains on it over every strategy', async () => {
+    const base = await tinyAgent(6, { scale: 10 });
+    const agent = new ExpertAgent(base.config, base.tokenizer, base.strategies, base.store, 0, {
+      intraOpThreads: 1,
+      sopMasking: false,
+    });
+    const batch = withViolations(
+      handBatch(
+        [
+          [1, 0.2, 0.6],
+          [0.1, 0.9, 0.5],
+        ],
+        { agentTurns: 3 },
+      ),
+    );
+    await expect(withReferenceLogProbs(batch, base.clone())).rejects.toThrow(/does not admit/);
+    const reference = agent.clone();
+    scaleWeights(reference.store, 0.9);
+    const scored = await withReferenceLogProbs(batch, reference);
+    expect(scored.decisions.every((d) => Number.isFinite(d.refLogProb))).toBe(true);
+    const cfg = GopoLossConfigSchema.parse({ beta: 0.7 });
+    const updater = await ExpertUpdater.create(
+      agent,
+      { rows: 6, seqLen: 256, slots: 3 },
+      { kind: 'pairwise', loss: cfg, pairs: 6 },
+      TEST_TRAINER,
+    );
+    // The host loss over the unmasked log-probs (every strategy, the inadmissible actions included).
+    const policy = await trajectoryLogProbs(agent, scored);
+    const refSum = decisionsByTrajectory(scored).map((ds) => ds.reduce((s, d) => s + d.refLogProb!, 0));
+    const pairs = trajectoriesByGroup(scored).flatMap((members) =>
+      buildPreferencePairs(
+        members.map((m) => scored.trajectories[m]!.reward!),
+        cfg.margin,
+      ).map((p) => ({ chosen: members[p.chosen]!, rejected: members[p.rejected]! })),
+    );
+    const host = gopoPairwiseLoss({ policy, reference: refSum, turns: [3, 3, 3, 3, 3, 3] }, pairs, cfg);
+    expect(policy.every((p) => Number.isFinite(p) && p > -100)).toBe(true);
+    const r = await update(updater, scored, 1, 3);
+    expect(r.history[0]!.rolled_back).toBe(0);
+    expect(Math.abs(r.history[0]!.loss! - host.loss)).toBeLessThan(1e-4 * Math.max(1, host.loss));
   });
 });
 

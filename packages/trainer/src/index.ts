@@ -44,6 +44,7 @@ export { type CsEvaluation, distinct2, evaluateReplies } from './cs/evaluate.js'
 export { type CsPhaseContext, collectTurns, csKtoPhase, csRlPhase, sampleAndScore } from './cs/phases.js';
 export { CsSftConfigSchema, runCsSft, writeReplyCorpus } from './cs/sft.js';
 export { CsTrainConfigSchema, type CsTrainResult, runCsTraining } from './cs/train.js';
+export { GOPO_ABLATIONS, type GopoAblation, type GopoAblationName } from './gopo/ablations.js';
 export {
   type ExperimentConfig,
   type ExperimentConfigInput,
@@ -73,6 +74,7 @@ export {
   type GopoTrainConfig,
   type GopoTrainConfigInput,
   GopoTrainConfigSchema,
+  PolicyConfigSchema,
   ReplyBackendConfigSchema,
   WarmStartConfigSchema,
 } from './gopo/config.js';

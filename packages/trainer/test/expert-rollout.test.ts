@@ -3,7 +3,7 @@
  * on how they are batched, and the log-probs a rollout recorded are the ones training recomputes in
  * one causal pass over the finished trajectory (the same state blocks, facts and earlier decisions).
  */
-import { shopSopDefault } from '@gopo/dialogue';
+import { RolloutBatchSchema, shopSopDefault } from '@gopo/dialogue';
 import { generateWorld, ShopEnv, templateReplyPolicy } from '@gopo/envs';
 import { ExpertAgent, encodeBatch } from '@gopo/expert-agent';
 import { loadDefaultTokenizer } from '@gopo/lm';
@@ -15,13 +15,13 @@ const world = generateWorld({ items: 120, users: 30 });
 const sop = shopSopDefault();
 const makeEnv = () => new ShopEnv({ maxTurns: 6 }, { world, sop });
 
-async function agent(): Promise<ExpertAgent> {
+async function agent(sopMasking = true): Promise<ExpertAgent> {
   const a = ExpertAgent.random(
     { hiddenSize: 16, layers: 2, heads: 2, kvHeads: 1, intermediateSize: 32, maxSeqLen: 1024 },
     await loadDefaultTokenizer(),
     sop.strategies,
     3,
-    { intraOpThreads: 1 },
+    { intraOpThreads: 1, sopMasking },
   );
   // weights of std ~0.2: decisions that depend on the dialogue, still sampled from a spread
   for (const [name, t] of a.store.entries())
@@ -78,5 +78,35 @@ describe('Expert Agent rollouts', () => {
       });
     });
     expect(compared).toBeGreaterThan(12);
+  });
+
+  it('an unmasked agent (sopMasking false) plays inadmissible strategies and the sessions log the violations; the masked default never does', async () => {
+    const violations = (results: EpisodeResult[]) =>
+      results.flatMap((r) => r.session.turns).filter((t) => t.role === 'agent' && t.sop_violation).length;
+    const masked = await runEpisodes(jobs, { strategy: await agent(), reply: templateReplyPolicy }, makeEnv);
+    expect(violations(masked)).toBe(0);
+    for (const r of masked) for (const d of r.decisions) expect(d.mask[d.action]).toBe(true);
+
+    const expert = await agent(false);
+    expect(expert.masked).toBe(false);
+    const results = await runEpisodes(jobs, { strategy: expert, reply: templateReplyPolicy }, makeEnv);
+    expect(violations(results)).toBeGreaterThan(0);
+    expect(results.reduce((n, r) => n + (r.session.outcome.sop_violations as number), 0)).toBe(
+      violations(results),
+    );
+    // Records keep the SOP's admissibility; the batch is valid, and training's one pass recomputes
+    // the recorded log-probs over every strategy, the inadmissible actions included.
+    const batch = RolloutBatchSchema.parse(assembleBatch(results, sop.strategies));
+    expect(batch.decisions.some((d) => !d.mask[d.action])).toBe(true);
+    const rows = encodeBatch(expert, batch);
+    const logps = await expert.decisionLogProbs(rows);
+    rows.forEach((row, i) => {
+      const decisions = batch.decisions.filter((d) => d.trajectory === row.trajectory);
+      row.encoded.decisions.forEach((k, j) => {
+        const d = decisions[k]!;
+        expect(Number.isFinite(d.behaviorLogProb)).toBe(true);
+        expect(Math.abs(logps[i]![j]![d.action]! - d.behaviorLogProb!)).toBeLessThan(2e-5);
+      });
+    });
   });
 });

@@ -8,10 +8,11 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { silentLogger } from '@gopo/core';
+import { applyOverrides, silentLogger } from '@gopo/core';
 import { type StartedProcess, startProcess } from '@gopo/core/testing';
 import { readSafetensors } from '@gopo/nn';
 import { afterAll, describe, expect, it } from 'vitest';
+import { GOPO_ABLATIONS, type GopoAblationName } from '../src/gopo/ablations.js';
 import { GopoTrainConfigSchema } from '../src/gopo/config.js';
 import { runGopoTraining } from '../src/gopo/run.js';
 
@@ -101,6 +102,64 @@ function startChild(runsDir: string, runName: string): Promise<StartedProcess> {
     '--quiet',
   ]);
 }
+
+describe('gopo train ablations', () => {
+  /** A one-phase run of `name` (tiny budget), its run folder and its phase record. */
+  async function ablationRun(name: GopoAblationName) {
+    const runsDir = await tempDir(`gopo-${name}-`);
+    const base = {
+      seed: 5,
+      rollout: { scenarios: 4, groupSize: 3 },
+      loop: { iterations: 1, expertPhases: 1, csPhases: 0 },
+      eval: { scenarios: 6, every: 1, resamples: 100 },
+      threads: 1,
+    };
+    const config = GopoTrainConfigSchema.parse(
+      applyOverrides(base, GOPO_ABLATIONS[name].overrides, GopoTrainConfigSchema),
+    );
+    const r = await runGopoTraining(config, {
+      runName: name,
+      runsDir,
+      resume: false,
+      overwrite: false,
+      logger: silentLogger(),
+      progress: false,
+    });
+    const root = join(runsDir, name);
+    const phase = readFileSync(join(root, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((x) => x.phase === 0);
+    const resolved = JSON.parse(readFileSync(join(root, 'config.json'), 'utf8')).config;
+    return { r, root, phase, resolved };
+  }
+
+  it('no-sop-mask: the run trains and evaluates an unmasked agent, and reports SOP violations', async () => {
+    const { r, root, phase, resolved } = await ablationRun('no-sop-mask');
+    expect(resolved.policy.sopMasking).toBe(false);
+    expect(r.phases).toBe(1);
+    expect(JSON.parse(readFileSync(join(root, 'agent', 'expert.json'), 'utf8')).sopMasking).toBe(false);
+    for (const k of ['loss/gopo', 'rollout/sop_violations', 'policy/kl', 'policy/entropy'])
+      expect(Number.isFinite(phase[k]), k).toBe(true);
+    expect(r.after.metrics.find((m) => m.name === 'sop_compliance')).toBeDefined();
+  }, 600_000);
+
+  it('token-preference: the run minimises the token-level loss', async () => {
+    const { phase, resolved } = await ablationRun('token-preference');
+    expect(resolved.loss.preference).toBe('token');
+    for (const k of ['loss/gopo', 'rewards/margins', 'rewards/accuracies'])
+      expect(Number.isFinite(phase[k]), k).toBe(true);
+  }, 600_000);
+
+  it('no-esndcg: the reward is TSE + R_goal while ESNDCG is still reported', async () => {
+    const { r, phase, resolved } = await ablationRun('no-esndcg');
+    expect(resolved.metrics.objective.esndcg).toBe(0);
+    expect(Number.isFinite(phase['reward/esndcg'])).toBe(true);
+    expect(phase['reward/total']).toBeCloseTo(phase['reward/tse'] + phase['reward/gre'], 6);
+    expect(r.after.metrics.find((m) => m.name === 'esndcg')).toBeDefined();
+  }, 600_000);
+});
 
 describe('gopo train resume', () => {
   it('a SIGKILLed run resumed from its checkpoint ends bit-identical to an uninterrupted run', async () => {

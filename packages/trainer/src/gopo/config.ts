@@ -106,11 +106,29 @@ export const AgentInitSchema = z
   ])
   .describe('where the Expert Agent starts');
 
+/**
+ * How the Expert Agent acts, whatever it starts from. A section of its own rather than a field of
+ * `agent` (a union over where the agent starts, so `--set agent.x=...` alone would name no variant) or
+ * of `loss` (masking also shapes rollouts, pi_ref and evaluation, not only the objective).
+ */
+export const PolicyConfigSchema = z
+  .object({
+    sopMasking: z
+      .boolean()
+      .default(true)
+      .describe(
+        'mask the Expert Agent to the SOP-admissible strategies (DESIGN.md 4.1); false: the "without SOP masking" ablation: decisions, rankings, log pi and log pi_ref in the loss, and evaluation range over every strategy, and inadmissible choices are played (env.sopEnforcement decides their cost, violations are logged and scored)',
+      ),
+  })
+  .strict()
+  .describe('how the Expert Agent acts');
+
 export const GopoTrainConfigSchema = z
   .object({
     seed: z.number().int().min(0).default(1).describe('seed of scenarios, sampling and initialisation'),
     env: ShopEnvConfigSchema.prefault({}).describe('the shop simulator'),
     agent: AgentInitSchema.prefault({ from: 'dir' }),
+    policy: PolicyConfigSchema.prefault({}),
     reply: ReplyBackendConfigSchema.prefault({ kind: 'template' }),
     loss: GopoLossConfigSchema.prefault({}),
     rollout: z

@@ -238,7 +238,11 @@ export async function openRunSession(
 ): Promise<RunSession> {
   const c = GopoTrainConfigSchema.parse(raw);
   const log = options.logger;
-  const runtime: ExpertRuntimeOptions = { intraOpThreads: c.threads, provider: options.provider ?? 'cpu' };
+  const runtime: ExpertRuntimeOptions = {
+    intraOpThreads: c.threads,
+    provider: options.provider ?? 'cpu',
+    sopMasking: c.policy.sopMasking,
+  };
   const key = JSON.stringify({ mode, extraKey, config: resumeKey(c) });
   const configFile = path.join(options.runsDir, options.runName, 'config.json');
   if (options.resume && !options.overwrite && existsSync(configFile)) {
@@ -276,6 +280,7 @@ export async function openRunSession(
               policy: {
                 kind: 'expert',
                 dir: c.agent.from === 'dir' ? (c.agent.dir ?? DEFAULT_WARM_START_DIR) : run.file('init'),
+                sopMasking: c.policy.sopMasking,
               },
               env: c.env,
               reply: c.reply,
@@ -495,6 +500,11 @@ export function rolloutMetrics(batch: RolloutBatch): Record<string, number> {
     'reward/tse': part('tse'),
     'reward/gre': part('gre'),
     'reward/esndcg': part('esndcg'),
+    'rollout/sop_violations': meanOf(
+      batch.trajectories.map(
+        (t) => t.session.turns.filter((turn) => turn.role === 'agent' && turn.sop_violation === true).length,
+      ),
+    ),
     'rollout/success': meanOf(
       batch.trajectories.map((t) => (t.session.outcome.status === 'success' ? 1 : 0)),
     ),

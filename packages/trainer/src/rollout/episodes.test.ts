@@ -168,6 +168,56 @@ describe('runEpisodes', () => {
     expect(replies).toEqual([]);
   });
 
+  it.each(['block', 'penalize'] as const)(
+    'an unmasked policy (masked: false) may choose an inadmissible strategy: it is played and the session logs the violation (sopEnforcement %s)',
+    async (sopEnforcement) => {
+      // The first inadmissible strategy on the first turn, then whatever the history policy does.
+      let first = true;
+      const unmasked: StrategyPolicy = {
+        name: 'unmasked',
+        strategies: sop.strategies,
+        version: 0,
+        masked: false,
+        async decide(states, options) {
+          const base = await historyStrategyPolicy.decide(states, options);
+          if (!first) return base;
+          first = false;
+          return states.map((s) => {
+            const action = s.admissible.indexOf(false);
+            return {
+              action,
+              logProbs: s.admissible.map(() => -Math.log(s.admissible.length)),
+              ranking: [action],
+            };
+          });
+        },
+      };
+      const makeEnvWith = () => new ShopEnv({ maxTurns: 8, sopEnforcement }, { world, sop });
+      const env = makeEnvWith();
+      env.reset(100);
+      const { admissible } = env.agentState();
+      const [r] = await runEpisodes(
+        jobs(1, 1),
+        { strategy: unmasked, reply: templateReplyPolicy },
+        makeEnvWith,
+      );
+      const turn = r!.session.turns.find((t) => t.role === 'agent')!;
+      expect(turn.role === 'agent' && turn.strategy).toBe(sop.strategies[admissible.indexOf(false)]);
+      expect(turn.role === 'agent' && turn.sop_violation).toBe(true);
+      expect(r!.session.outcome.sop_violations).toBeGreaterThanOrEqual(1);
+      // The decision keeps the SOP's admissibility (its action outside it) and a finite behaviour log-prob.
+      expect(r!.decisions[0]!.mask[r!.decisions[0]!.action]).toBe(false);
+      expect(r!.decisions[0]!.behaviorLogProb).toBeCloseTo(-Math.log(admissible.length), 12);
+      // The batch schema accepts it (the turn logs the violation) and refuses the same action unlogged.
+      const batch = assembleBatch([r!], sop.strategies);
+      RolloutBatchSchema.parse(batch);
+      const unlogged = structuredClone(batch);
+      const t = unlogged.trajectories[0]!.session.turns[unlogged.decisions[0]!.turn]!;
+      if (t.role === 'agent') t.sop_violation = false;
+      expect(() => RolloutBatchSchema.parse(unlogged)).toThrow(/logs no SOP violation/);
+    },
+  );
+
   it('results and their assembled batch pass the schemas; groups and trajectories line up', async () => {
     const all = jobs(3, 2);
     const results = await runEpisodes(

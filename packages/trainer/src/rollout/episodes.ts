@@ -134,9 +134,14 @@ export async function runEpisodes(
       uniforms,
       ...(privileged ? { privileged } : {}),
     });
-    // Checked before any reply is written: an inadmissible move is never executed, not even by the CS Agent.
+    // Checked before any reply is written: a masked policy's inadmissible move is never executed, not
+    // even by the CS Agent. A policy that declares itself unmasked may make one: the environment
+    // executes it and decides its cost (sopEnforcement), and the turn logs the violation.
+    const masked = roles.strategy.masked !== false;
     decisions.forEach((d, k) => {
-      if (!states[k]!.admissible[d.action])
+      if (d.action < 0 || d.action >= strategies.length || !Number.isInteger(d.action))
+        throw new RangeError(`${roles.strategy.name} chose action ${d.action}, outside its strategy set`);
+      if (masked && !states[k]!.admissible[d.action])
         throw new RangeError(
           `${roles.strategy.name} chose ${strategies[d.action]}, which the SOP does not admit in state ${states[k]!.sopState}`,
         );

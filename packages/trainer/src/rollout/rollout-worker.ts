@@ -68,6 +68,7 @@ function trackedRoles(roles: EpisodeRoles): EpisodeRoles {
       return inner.version;
     },
     ...(inner.privileged ? { privileged: true } : {}),
+    ...(inner.masked === false ? { masked: false } : {}),
     decide: (states: readonly AgentState[], options: DecideOptions) =>
       tagged(
         () => states.map((s) => s.sessionId),

@@ -26,6 +26,10 @@ export const RolloutPolicySpecSchema = z
           .string()
           .min(1)
           .describe('the Expert Agent folder the worker loads (config, tokenizer, strategies)'),
+        sopMasking: z
+          .boolean()
+          .optional()
+          .describe("SOP-mask the agent's decisions (absent: as the folder's expert.json says)"),
       })
       .strict(),
     z
@@ -78,7 +82,11 @@ export async function buildWorkerRoles(spec: RolloutWorkerSpec): Promise<WorkerR
   let agent: ExpertAgent | undefined;
   let strategy: StrategyPolicy;
   if (spec.policy.kind === 'expert') {
-    agent = await ExpertAgent.load(spec.policy.dir, runtime);
+    const { sopMasking } = spec.policy;
+    agent = await ExpertAgent.load(spec.policy.dir, {
+      ...runtime,
+      ...(sopMasking === undefined ? {} : { sopMasking }),
+    });
     strategy = agent;
   } else strategy = shopStrategyPolicies.get(spec.policy.name);
   const reply = await createReplyBackend(spec.reply, strategies, { intraOpThreads: spec.intraOpThreads });
