@@ -44,7 +44,6 @@ export { type CsEvaluation, distinct2, evaluateReplies } from './cs/evaluate.js'
 export { type CsPhaseContext, collectTurns, csKtoPhase, csRlPhase, sampleAndScore } from './cs/phases.js';
 export { CsSftConfigSchema, runCsSft, writeReplyCorpus } from './cs/sft.js';
 export { CsTrainConfigSchema, type CsTrainResult, runCsTraining } from './cs/train.js';
-export { GOPO_ABLATIONS, type GopoAblation, type GopoAblationName } from './gopo/ablations.js';
 export {
   type ExperimentConfig,
   type ExperimentConfigInput,
@@ -61,6 +60,7 @@ export {
 } from './experiment/methods.js';
 export { type ExperimentReport, writeExperimentReport } from './experiment/report.js';
 export { type ExperimentRunOptions, MethodSeedResultSchema, runExperiment } from './experiment/run.js';
+export { GOPO_ABLATIONS, type GopoAblation, type GopoAblationName } from './gopo/ablations.js';
 export {
   compareMethods,
   comparisonTable,

@@ -139,6 +139,15 @@ describe('gopo experiment', () => {
     expect(ok.loop.iterations).toBe(2);
     expect(ok.seed).toBe(7);
     expect(ok.eval.scenarios).toBe(6);
+    const ablated = ExperimentConfigSchema.parse({
+      ...base,
+      methods: [{ id: 'a', kind: 'gopo', ablation: 'no-sop-mask', set: ['loss.beta=0.3'] }],
+      compareAgainst: [],
+    });
+    const a = budgetedGopoConfig(ablated, ablated.methods[0]!, 1);
+    expect(a.policy.sopMasking).toBe(false);
+    expect(a.loss.beta).toBe(0.3);
+    expect(ok.policy.sopMasking).toBe(true);
     const parse = (raw: unknown) => parseConfig(ExperimentConfigSchema, raw, 'exp.yaml');
     expect(() => parse({ ...base, methods: [base.methods[0], base.methods[0]], compareAgainst: [] })).toThrow(
       /duplicate method id "gopo"/,

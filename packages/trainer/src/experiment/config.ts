@@ -8,6 +8,7 @@
 import { RunNameSchema } from '@gopo/core';
 import { z } from 'zod';
 import { MementoConfigSchema } from '../baselines/memento/memento-policy.js';
+import { GOPO_ABLATIONS, type GopoAblationName } from '../gopo/ablations.js';
 import { GopoTrainConfigSchema } from '../gopo/config.js';
 
 const MethodBase = {
@@ -26,6 +27,10 @@ export const ExperimentMethodSchema = z
       .strictObject({
         ...MethodBase,
         kind: z.literal('gopo').describe('GOPO (gopo train) from the shared config, with `set` overrides'),
+        ablation: z
+          .enum(Object.keys(GOPO_ABLATIONS) as [GopoAblationName, ...GopoAblationName[]])
+          .optional()
+          .describe('one of the GOPO ablations (GOPO_ABLATIONS): its overrides come before `set`'),
         set: SetSchema,
       })
       .describe('GOPO or one of its ablations'),

@@ -14,6 +14,7 @@ import { ExpertAgent } from '@gopo/expert-agent';
 import { match } from 'ts-pattern';
 import { createReplyBackend, type ReplyBackend } from '../backends/reply-backends.js';
 import { MementoPolicy } from '../baselines/memento/memento-policy.js';
+import { GOPO_ABLATIONS } from '../gopo/ablations.js';
 import { type GopoTrainConfig, GopoTrainConfigSchema } from '../gopo/config.js';
 import { evaluateHeldOut, scoreInMemory } from '../gopo/evaluate.js';
 import { DEFAULT_WARM_START_DIR, phasePlan, runGopoTraining, shopEnvFactory } from '../gopo/run.js';
@@ -54,9 +55,10 @@ export interface MethodContext {
 /** The shared gopo config with the method's overrides and the seed applied. */
 export function methodGopoConfig(e: ExperimentConfig, m: ExperimentMethod, seed: number): GopoTrainConfig {
   const source = `methods.${m.id}.set`;
+  const ablation = m.kind === 'gopo' && m.ablation ? GOPO_ABLATIONS[m.ablation].overrides : [];
   const raw = applyOverrides(
     e.gopo as Record<string, unknown>,
-    [...m.set, `seed=${seed}`],
+    [...ablation, ...m.set, `seed=${seed}`],
     GopoTrainConfigSchema,
   );
   return parseConfig(GopoTrainConfigSchema, raw, source);
@@ -177,7 +179,7 @@ async function trainGopo(m: ExperimentMethod, ctx: MethodContext): Promise<Train
     sample: false,
     episodes: phasePlan(c).length > 0 ? episodesAfterPhases(c).at(-1)! : 0,
     curve: await gopoCurve(result.runDir, c),
-    models: `Expert Agent (GOPO) + ${replyName(c)}${trainedReply ? ' (trained)' : ''}`,
+    models: `Expert Agent (GOPO${m.kind === 'gopo' && m.ablation ? `, ${m.ablation}` : ''}) + ${replyName(c)}${trainedReply ? ' (trained)' : ''}`,
     close: () => reply.close(),
   };
 }
