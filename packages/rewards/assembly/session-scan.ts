@@ -1047,7 +1047,9 @@ export function scan(start: u32, end: u32): u32 {
       lineEnd = p;
     } else {
       kind = 2;
-      lineEnd = newline(p);
+      // From the line's start, not from where the parser gave up: on a line cut short the parser may
+      // have read past the \n sentinel, and a search from there would run on through memory.
+      lineEnd = newline(q);
       if (lineEnd > stop) lineEnd = stop;
     }
     let textEnd = lineEnd;

@@ -145,8 +145,8 @@ export async function scoreRange(
     try {
       return sink.finish(await scanLines(file, range, sink, options.keepIds ?? false, options.onProgress));
     } catch (e) {
-      // A trap inside the WASM scanner is a scanner bug (one is known: a mutated log read by two
-      // workers traps with "memory access out of bounds"); it must not cost the user the run, so the
+      // A trap inside the WASM scanner is a scanner bug (the one found so far, a line cut short at
+      // the end of the input, is fixed and has its test); it must not cost the user the run, so the
       // JSON path, the reference reader, reads the range again into a fresh sink.
       if (!isWasmTrap(e)) throw e;
       sink = rangeSink(metrics, ctx, options);

@@ -296,6 +296,27 @@ describe('session scanner', () => {
     }
   });
 
+  it('ends a line cut short at the end of the input at its own end, whatever lies beyond', () => {
+    // Regression (a fast-check counterexample of the trainer's bad-input property test): a session
+    // cut after a string in an array, at the end of the input with no \n. The parser steps past the
+    // \n sentinel as it fails; the line's end was then searched from there and ran on through
+    // memory ("memory access out of bounds") when no \n followed.
+    const cut = line1.slice(0, line1.indexOf('"greet"]') + '"greet"'.length);
+    for (const cutAt of [cut, line1.slice(0, line1.indexOf(',"strategy"'))]) {
+      const bytes = Buffer.from(cutAt);
+      const scanner = new SessionScanner();
+      const input = scanner.reserve(bytes.length);
+      bytes.copy(input);
+      const mem = new Uint8Array(scanner.memoryBuffer());
+      mem.fill(0x78, input.byteOffset + bytes.length, mem.length); // no \n anywhere after the input
+      const { stop, lines } = scanner.scan(0, bytes.length);
+      expect(stop).toBe(bytes.length);
+      expect(lines).toBe(1);
+      expect(scanner.tape[0]).toBe(LINE_FALLBACK);
+      expect(scanner.tape[2]).toBe(bytes.length); // the line's text ends at the input's end
+    }
+  });
+
   it('falls back on a session too big for its tape, across chunk boundaries', async () => {
     // ~190k turns need more tape words than the scanner has, and the line spans several 1 MiB chunks.
     const turns = Array.from({ length: 190_000 }, () => ({ role: 'user', text: '' }));

@@ -127,6 +127,11 @@ export class SessionScanner {
     });
   }
 
+  /** The scanner's whole memory (tests fill what lies past the input). */
+  memoryBuffer(): ArrayBuffer {
+    return this.wasm.memory.buffer;
+  }
+
   /** Makes the input area hold at least `bytes` (keeping its contents); returns it. */
   reserve(bytes: number): Buffer {
     if (bytes > this.inputCap || !this.input) {

@@ -1,6 +1,7 @@
-// Regression: a mutated log (found by bad-input-property.test.ts, fast-check seed 1853946611) makes
-// the WASM scanner trap ("memory access out of bounds") in one of two workers. gopo eval must still
-// answer exactly as the JSON reader does: a line error and exit 2, never an internal error.
+// Regression: a mutated log (found by bad-input-property.test.ts, fast-check seed 1853946611) made
+// the WASM scanner trap ("memory access out of bounds": its last line is a session cut short with no
+// \n; fixed in assembly/session-scan.ts, see rewards' session-scan.test.ts). gopo eval must answer
+// exactly as the JSON reader does: a line error and exit 2, never an internal error.
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
