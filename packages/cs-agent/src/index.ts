@@ -22,6 +22,7 @@ export {
   parseFactPatterns,
   SHOP_FACT_PATTERNS,
 } from './fact-check.js';
+export { type GaeResult, gae, klPenalizedTokenRewards, whiten } from './gae.js';
 export {
   adherenceRate,
   compareJudges,
@@ -41,6 +42,14 @@ export {
   ParaphraseTemplateError,
   paraphraseCorpus,
 } from './paraphrase-corpus.js';
+export {
+  clippedValueLoss,
+  type PpoConfig,
+  PpoConfigSchema,
+  ppoLoss,
+  ppoLossHost,
+  replyLogProbsAndValues,
+} from './ppo-losses.js';
 export { replyRecords } from './reply-corpus.js';
 export {
   extractReplyExamples,
@@ -89,3 +98,4 @@ export {
   type TrainClassifierOptions,
   type TrainedClassifier,
 } from './strategy-classifier.js';
+export { loadValueHead, saveValueHead, VALUE_HEAD_FILE, VALUE_HEAD_PARAMS, valueHead } from './value-head.js';
