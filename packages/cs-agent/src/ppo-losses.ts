@@ -129,7 +129,7 @@ export function ppoLossHost(
   let valueLoss = 0;
   const gradLogp = x.logp.map((r) => r.map(() => 0));
   const gradValues = x.values.map((r) => r.map(() => 0));
-  x.mask.forEach((row, b) =>
+  x.mask.forEach((row, b) => {
     row.forEach((m, t) => {
       if (m === 0) return;
       const ratio = Math.exp(x.logp[b]![t]! - x.oldLogp[b]![t]!);
@@ -158,8 +158,8 @@ export function ppoLossHost(
         valueLoss += (0.5 * sqU) / count;
         gradValues[b]![t] = (config.valueCoef * (v - r)) / count;
       }
-    }),
-  );
+    });
+  });
   return {
     loss: policyLoss + config.valueCoef * valueLoss,
     policyLoss,

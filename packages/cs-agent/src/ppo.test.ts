@@ -31,25 +31,35 @@ describe('GAE, KL-shaped rewards and whitening (hand-computed)', () => {
     // delta_1 = 0 + 0.9 * 0.25 - 1 = -0.775              A_1 = -0.775 + 0.72 * 1.75 = 0.485
     // delta_0 = 1 + 0.9 * 1 - 0.5 = 1.4                  A_0 = 1.4 + 0.72 * 0.485 = 1.7492
     const r = gae([1, 0, 2], [0.5, 1, 0.25], 0.9, 0.8);
-    [1.7492, 0.485, 1.75].forEach((a, t) => expect(r.advantages[t]).toBeCloseTo(a, 12));
+    [1.7492, 0.485, 1.75].forEach((a, t) => {
+      expect(r.advantages[t]).toBeCloseTo(a, 12);
+    });
     // Returns are A + V.
-    [2.2492, 1.485, 2].forEach((g, t) => expect(r.returns[t]).toBeCloseTo(g, 12));
+    [2.2492, 1.485, 2].forEach((g, t) => {
+      expect(r.returns[t]).toBeCloseTo(g, 12);
+    });
   });
 
   it('gamma = lambda = 1: the advantage is the reward-to-go minus the value', () => {
     const r = gae([1, 0, 2], [0.5, 1, 0.25], 1, 1);
-    [2.5, 1, 1.75].forEach((a, t) => expect(r.advantages[t]).toBeCloseTo(a, 12));
+    [2.5, 1, 1.75].forEach((a, t) => {
+      expect(r.advantages[t]).toBeCloseTo(a, 12);
+    });
   });
 
   it('the KL penalty: r_t - beta (log pi - log pi_ref) per token', () => {
     const r = klPenalizedTokenRewards([0, 0, 1], [-1, -2, -0.5], [-1.5, -2, -1], 0.1);
-    [-0.05, 0, 0.95].forEach((x, t) => expect(r[t]).toBeCloseTo(x, 12));
+    [-0.05, 0, 0.95].forEach((x, t) => {
+      expect(r[t]).toBeCloseTo(x, 12);
+    });
   });
 
   it('whitening: mean 0, population std 1', () => {
     const w = whiten([1, 2, 3]);
     const s = Math.sqrt(2 / 3);
-    [-1 / s, 0, 1 / s].forEach((x, i) => expect(w[i]).toBeCloseTo(x, 6));
+    [-1 / s, 0, 1 / s].forEach((x, i) => {
+      expect(w[i]).toBeCloseTo(x, 6);
+    });
     expect(Array.from(whiten([4, 4]))).toEqual([0, 0]);
   });
 });
@@ -152,8 +162,12 @@ describe('the PPO loss (float64)', () => {
       },
     );
     expect(close(out.loss![0]!, host.loss)).toBeLessThan(1e-10);
-    host.gradLogp.flat().forEach((x, i) => expect(close(out.gl![i]!, x), `logp ${i}`).toBeLessThan(1e-10));
-    host.gradValues.flat().forEach((x, i) => expect(close(out.gv![i]!, x), `value ${i}`).toBeLessThan(1e-10));
+    host.gradLogp.flat().forEach((x, i) => {
+      expect(close(out.gl![i]!, x), `logp ${i}`).toBeLessThan(1e-10);
+    });
+    host.gradValues.flat().forEach((x, i) => {
+      expect(close(out.gv![i]!, x), `value ${i}`).toBeLessThan(1e-10);
+    });
     mask.forEach((m, i) => {
       if (!m) expect(out.gl![i]! === 0 && out.gv![i]! === 0).toBe(true);
     });
@@ -211,7 +225,9 @@ describe('log-probs and values of a tiny Llama', () => {
         store,
       );
       expect(out.a!.length).toBe(7);
-      out.a!.forEach((x, i) => expect(Math.abs(x - out.ref![i]!)).toBeLessThan(1e-6));
+      out.a!.forEach((x, i) => {
+        expect(Math.abs(x - out.ref![i]!)).toBeLessThan(1e-6);
+      });
       expect(Array.from(out.v!)).toEqual(new Array(7).fill(0));
     }
   });
