@@ -66,3 +66,72 @@ export function whiten(xs: ArrayLike<number>, eps = 1e-8): Float64Array {
   const sd = Math.sqrt(v / n);
   return Float64Array.from({ length: n }, (_, i) => (xs[i]! - mean) / (sd + eps));
 }
+
+/** One reply of a trajectory: per token, its score (task reward), log-prob, reference log-prob and value. */
+export interface TrajectoryReply {
+  readonly scores: ArrayLike<number>;
+  readonly logprobs: ArrayLike<number>;
+  readonly refLogprobs: ArrayLike<number>;
+  readonly values: ArrayLike<number>;
+}
+
+export interface TrajectoryTargets {
+  /** Per reply, per token: the GAE advantage (not yet whitened). */
+  readonly advantages: Float64Array[];
+  /** Per reply, per token: the value target. */
+  readonly returns: Float64Array[];
+  /** sum_t log pi(y_t) - log pi_ref(y_t) over the trajectory (what the adaptive controller reads). */
+  readonly kl: number;
+  /** Sum of the KL-penalized rewards. */
+  readonly reward: number;
+}
+
+/**
+ * The PPO targets of one trajectory made of `replies` in order: the KL penalty folded into each
+ * token's score, then GAE over the concatenated tokens (the last token of a reply bootstraps from the
+ * first of the next), split back per reply.
+ */
+export function trajectoryTargets(
+  replies: readonly TrajectoryReply[],
+  beta: number,
+  gamma: number,
+  lambda: number,
+): TrajectoryTargets {
+  const rewards: number[] = [];
+  const values: number[] = [];
+  let kl = 0;
+  for (const r of replies) {
+    const shaped = klPenalizedTokenRewards(r.scores, r.logprobs, r.refLogprobs, beta);
+    for (let t = 0; t < shaped.length; t++) {
+      rewards.push(shaped[t]!);
+      values.push(r.values[t]!);
+      kl += r.logprobs[t]! - r.refLogprobs[t]!;
+    }
+  }
+  const { advantages, returns } = gae(rewards, values, gamma, lambda);
+  const out: TrajectoryTargets = {
+    advantages: [],
+    returns: [],
+    kl,
+    reward: rewards.reduce((a, b) => a + b, 0),
+  };
+  let at = 0;
+  for (const r of replies) {
+    const n = r.scores.length;
+    out.advantages.push(advantages.slice(at, at + n));
+    out.returns.push(returns.slice(at, at + n));
+    at += n;
+  }
+  return out;
+}
+
+/** Whitens every value of `rows` together and hands them back in the same rows. */
+export function whitenRows(rows: readonly ArrayLike<number>[]): Float64Array[] {
+  const flat = whiten(rows.flatMap((r) => Array.from(r)));
+  let at = 0;
+  return rows.map((r) => {
+    const out = flat.slice(at, at + r.length);
+    at += r.length;
+    return out;
+  });
+}

@@ -22,7 +22,16 @@ export {
   parseFactPatterns,
   SHOP_FACT_PATTERNS,
 } from './fact-check.js';
-export { type GaeResult, gae, klPenalizedTokenRewards, whiten } from './gae.js';
+export {
+  type GaeResult,
+  gae,
+  klPenalizedTokenRewards,
+  type TrajectoryReply,
+  type TrajectoryTargets,
+  trajectoryTargets,
+  whiten,
+  whitenRows,
+} from './gae.js';
 export {
   adherenceRate,
   compareJudges,
@@ -68,7 +77,12 @@ export {
   ReplyRlConfigSchema,
   replyTokenLogProbs,
 } from './reply-losses.js';
-export { DEFAULT_REPLY_HISTORY_TURNS, replyPromptFor, replyPromptMessages } from './reply-prompt.js';
+export {
+  DEFAULT_REPLY_HISTORY_TURNS,
+  type ReplyPromptOptions,
+  replyPromptFor,
+  replyPromptMessages,
+} from './reply-prompt.js';
 export {
   buildShippedClassifier,
   type ClassifierMetrics,

@@ -8,6 +8,7 @@ import { dataCommand } from '../commands/data.js';
 import { demoCommand } from '../commands/demo.js';
 import { evalPolicyCommand, reportCommand } from '../commands/eval-policy.js';
 import { expertSftCommand } from '../commands/expert-sft.js';
+import { ppoCommand } from '../commands/ppo.js';
 import { trainCommand } from '../commands/train.js';
 
 /** Every `gopo` subcommand, each declared by the package that owns it. */
@@ -22,6 +23,7 @@ export const ALL_COMMANDS: readonly CommandSpec[] = [
   csSampleCommand,
   csRlCommand,
   csKtoCommand,
+  ppoCommand,
   ...dialogueCommands,
   ...envsCommands,
   ...lmCommands,

@@ -183,7 +183,7 @@ export function evalMetrics(e: Evaluation, prefix = 'eval'): Record<string, numb
 }
 
 /** Rewrites metrics.jsonl without the records of phases after the first `phases` (a resumed run redoes them). */
-async function trimMetrics(file: string, phases: number): Promise<void> {
+export async function trimMetrics(file: string, phases: number): Promise<void> {
   if (!existsSync(file)) return;
   const lines = (await fs.readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
   const kept = lines.filter((l) => {
