@@ -88,8 +88,8 @@ describe('flat episodes', () => {
     env.step({ strategy: 'greet', text: 'Hello! How can I help?' });
     const records = replyRecords([env.session()], { strategyTokens: false });
     expect(records.length).toBe(1);
-    expect(records[0]!.messages.some((m) => 'strategy' in m)).toBe(false);
-    expect(replyRecords([env.session()])[0]!.messages.at(-1)!.strategy).toBe('greet');
+    expect(records[0]!.messages!.some((m) => 'strategy' in m)).toBe(false);
+    expect(replyRecords([env.session()])[0]!.messages!.at(-1)!.strategy).toBe('greet');
   });
 });
 
