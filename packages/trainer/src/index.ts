@@ -54,8 +54,26 @@ export { expertSftCommand } from './commands/expert-sft.js';
 export { ppoCommand } from './commands/ppo.js';
 export { trainCommand } from './commands/train.js';
 export { type CsEvaluation, distinct2, evaluateReplies } from './cs/evaluate.js';
-export { type CsPhaseContext, collectTurns, csKtoPhase, csRlPhase, sampleAndScore } from './cs/phases.js';
+export { type CsTrainMode, csObjective } from './cs/objective.js';
+export {
+  type CsPhaseContext,
+  type CsPhaseResult,
+  collectTurns,
+  csKtoPhase,
+  csRlPhase,
+  type Scored,
+  sampleAndScore,
+} from './cs/phases.js';
+export { csPpoPhase, replyTokenScores } from './cs/ppo-phase.js';
+export {
+  type PpoBatch,
+  type PpoTrajectory,
+  ppoBatch,
+  ppoEpochs,
+  referenceTokenLogprobs,
+} from './cs/ppo-steps.js';
 export { CsSftConfigSchema, runCsSft, runFlatSft, writeReplyCorpus } from './cs/sft.js';
+export { factKey, factTokenMarks, statedValues, stepTokenRewards } from './cs/step-marks.js';
 export { CsTrainConfigSchema, type CsTrainResult, runCsTraining } from './cs/train.js';
 export {
   compareMethods,

@@ -3,7 +3,7 @@ import { dialogueCommands } from '@gopo/dialogue';
 import { envsCommands } from '@gopo/envs';
 import { lmCommands } from '@gopo/lm';
 import { rewardsCommands } from '@gopo/rewards';
-import { csKtoCommand, csRlCommand, csSampleCommand, csSftCommand } from '../commands/cs.js';
+import { csKtoCommand, csPpoCommand, csRlCommand, csSampleCommand, csSftCommand } from '../commands/cs.js';
 import { dataCommand } from '../commands/data.js';
 import { demoCommand } from '../commands/demo.js';
 import { evalPolicyCommand, reportCommand } from '../commands/eval-policy.js';
@@ -23,6 +23,7 @@ export const ALL_COMMANDS: readonly CommandSpec[] = [
   csSampleCommand,
   csRlCommand,
   csKtoCommand,
+  csPpoCommand,
   ppoCommand,
   ...dialogueCommands,
   ...envsCommands,
