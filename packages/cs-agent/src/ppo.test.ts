@@ -7,7 +7,7 @@ import { checkGradient, gradients, type HostTensor, ParamStore, runForwardOnce }
 import { describe, expect, it } from 'vitest';
 import { CsAgent } from './cs-agent.js';
 import { CsUpdater, packReplies } from './cs-updater.js';
-import { gae, klPenalizedTokenRewards, whiten } from './gae.js';
+import { gae, klPenalizedTokenRewards, trajectoryTargets, whiten } from './gae.js';
 import {
   clippedValueLoss,
   PpoConfigSchema,
@@ -52,6 +52,27 @@ describe('GAE, KL-shaped rewards and whitening (hand-computed)', () => {
     [-0.05, 0, 0.95].forEach((x, t) => {
       expect(r[t]).toBeCloseTo(x, 12);
     });
+  });
+
+  it('a trajectory of two replies: KL folded in, GAE across the reply boundary, split back', () => {
+    // Rewards: reply A [0 - 0.1 * 0.5] = [-0.05]; reply B [0, 1] (log pi = log pi_ref).
+    // gamma = lambda = 1: A_t = reward-to-go - V_t = [0.95 - 0.2, 1 - 0.5, 1 - 0.4] = [0.75, 0.5, 0.6].
+    const t = trajectoryTargets(
+      [
+        { scores: [0], logprobs: [-1], refLogprobs: [-1.5], values: [0.2] },
+        { scores: [0, 1], logprobs: [-1, -1], refLogprobs: [-1, -1], values: [0.5, 0.4] },
+      ],
+      0.1,
+      1,
+      1,
+    );
+    expect(t.advantages.map((a) => a.length)).toEqual([1, 2]);
+    [0.75, 0.5, 0.6].forEach((a, i) => {
+      expect([...t.advantages[0]!, ...t.advantages[1]!][i]).toBeCloseTo(a, 12);
+    });
+    expect(t.returns[0]![0]).toBeCloseTo(0.95, 12);
+    expect(t.kl).toBeCloseTo(0.5, 12);
+    expect(t.reward).toBeCloseTo(0.95, 12);
   });
 
   it('whitening: mean 0, population std 1', () => {
