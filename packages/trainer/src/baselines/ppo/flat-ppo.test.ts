@@ -135,6 +135,9 @@ describe('runFlatPpo', () => {
       'model/value-head.safetensors',
     ])
       await fs.access(path.join(r.runDir, f));
+    // The killed-and-resumed run ends where an uninterrupted one does.
+    const whole = await runFlatPpo(config, { ...options, runName: 'flat-whole', progress: false });
+    expect(whole.curve).toEqual(r.curve);
     // A changed training setting is refused on resume.
     await expect(runFlatPpo({ ...config, lr: 2e-3 }, options)).rejects.toThrow();
     const results = await compareMethods(
