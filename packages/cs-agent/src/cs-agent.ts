@@ -24,6 +24,12 @@ export const CsGenerationConfigSchema = z
       .min(0)
       .default(DEFAULT_REPLY_HISTORY_TURNS)
       .describe('turns of the dialogue the prompt keeps before the facts'),
+    strategyToken: z
+      .boolean()
+      .default(true)
+      .describe(
+        'condition the reply on the commanded strategy token (false: a flat agent, no strategy anywhere in its prompts; the request strategy is ignored)',
+      ),
   })
   .strict()
   .describe('how the CS Agent writes replies');
@@ -69,6 +75,10 @@ export class CsAgent implements ReplyPolicy {
 
   /** The prompt ids of a reply: the state's prompt with the strategy token and the agent header. */
   promptIds(state: AgentState, strategy: string): number[] {
+    if (!this.generation.strategyToken)
+      return this.chat.generationPrompt(
+        replyPromptFor(state, this.generation.maxHistoryTurns, { strategyTokens: false }),
+      ).ids;
     if (!this.tokenizer.strategies.includes(strategy))
       throw new UsageError(
         `the reply model has no token for strategy "${strategy}" (its strategies: ${this.tokenizer.strategies.join(', ')})`,

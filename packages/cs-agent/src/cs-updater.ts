@@ -1,5 +1,6 @@
 /**
- * The CS Agent's compiled update steps (per-turn RL or KTO) over its reply model. The steps train a
+ * The CS Agent's compiled update steps (per-turn RL, KTO or token-level PPO with a value head) over
+ * its reply model. The steps train a
  * ParamStore holding copies of the model's weights; after every step the new values are copied into
  * the weights the generation sessions read (the agent must feed weights as inputs, `CsAgent.load(dir,
  * gen, { trainable: true })`), so the next reply is written by the updated model.
@@ -9,6 +10,7 @@ import { llamaParamShapes } from '@gopo/lm';
 import {
   type BatchSpec,
   BucketedTrainer,
+  Forward,
   type HostTensor,
   ParamStore,
   type StepResult,
@@ -17,6 +19,7 @@ import {
 } from '@gopo/nn';
 import { match } from 'ts-pattern';
 import type { CsAgent } from './cs-agent.js';
+import { type PpoConfig, ppoLoss, replyLogProbsAndValues } from './ppo-losses.js';
 import {
   clippedSurrogateLoss,
   type KtoConfig,
@@ -24,10 +27,12 @@ import {
   type ReplyRlConfig,
   replyTokenLogProbs,
 } from './reply-losses.js';
+import { saveValueHead, VALUE_HEAD_PARAMS } from './value-head.js';
 
 export type CsObjective =
   | { readonly kind: 'rl'; readonly rl: ReplyRlConfig }
-  | { readonly kind: 'kto'; readonly kto: KtoConfig };
+  | { readonly kind: 'kto'; readonly kto: KtoConfig }
+  | { readonly kind: 'ppo'; readonly ppo: PpoConfig };
 
 /** A reply to learn from: its prompt, its tokens (the end-of-turn included) and what the objective needs. */
 export interface ReplyItem {
@@ -41,6 +46,12 @@ export interface ReplyItem {
   readonly desirable?: boolean;
   /** KTO: log pi_ref of the whole reply. */
   readonly refLogp?: number;
+  /** PPO: per reply token, the (whitened) advantage. */
+  readonly advantages?: readonly number[];
+  /** PPO: per reply token, the value target (lambda-return). */
+  readonly returns?: readonly number[];
+  /** PPO: per reply token, the value the advantages were computed with. */
+  readonly values?: readonly number[];
 }
 
 /** Sequence lengths are padded to a multiple of this; each bucket compiles its own step. */
@@ -67,12 +78,21 @@ function spec(rows: number, seqLen: number, objective: CsObjective): BatchSpec {
       weights: { dtype: 'float32', shape: [rows] },
       zRef: { dtype: 'float32', shape: [] },
     }))
+    .with({ kind: 'ppo' }, () => ({
+      ...base,
+      oldLogp: { dtype: 'float32', shape: [rows, seqLen - 1] },
+      advantages: { dtype: 'float32', shape: [rows, seqLen - 1] },
+      returns: { dtype: 'float32', shape: [rows, seqLen - 1] },
+      oldValues: { dtype: 'float32', shape: [rows, seqLen - 1] },
+    }))
     .exhaustive() as BatchSpec;
 }
 
 export class CsUpdater {
   readonly store = new ParamStore();
   private readonly buckets: BucketedTrainer;
+  /** PPO: per sequence-length bucket, the forward pass that reads the values off the current weights. */
+  private readonly valueForwards = new Map<number, Promise<Forward>>();
   /** Updates applied (tags replies in rollouts). */
   version = 0;
 
@@ -80,7 +100,9 @@ export class CsUpdater {
     readonly agent: CsAgent,
     readonly rows: number,
     readonly objective: CsObjective,
-    trainer: TrainerConfigInput,
+    readonly trainer: TrainerConfigInput,
+    /** PPO: a saved value head to start from (loadValueHead); absent: a fresh head that predicts 0. */
+    valueHead?: ReadonlyMap<string, HostTensor>,
   ) {
     if (agent.model.options.weightsAs !== 'inputs')
       throw new UsageError(
@@ -90,20 +112,27 @@ export class CsUpdater {
       const w = agent.model.weightTensor(name);
       this.store.set(name, { ...w, data: (w.data as Float32Array).slice() });
     }
+    if (valueHead && objective.kind === 'ppo')
+      for (const name of VALUE_HEAD_PARAMS) {
+        const w = valueHead.get(name);
+        if (!w) throw new UsageError(`the value head has no tensor "${name}"`);
+        this.store.set(name, { ...w, data: (w.data as Float32Array).slice() });
+      }
     const cfg = agent.model.config;
     this.buckets = new BucketedTrainer(
       (seqLen) => ({
         spec: spec(rows, seqLen, objective),
         model: (g, x) => {
-          const logp = replyTokenLogProbs(g, cfg, x.ids!, x.attention!);
+          // Built inside the branches that use it: PPO reads log-probs and values off one forward.
+          const logp = () => replyTokenLogProbs(g, cfg, x.ids!, x.attention!);
           return match(objective)
             .with({ kind: 'rl' }, (o) =>
-              clippedSurrogateLoss(g, logp, x.oldLogp!, x.advantage!, x.replyMask!, o.rl.clipEps),
+              clippedSurrogateLoss(g, logp(), x.oldLogp!, x.advantage!, x.replyMask!, o.rl.clipEps),
             )
             .with({ kind: 'kto' }, (o) =>
               ktoLoss(
                 g,
-                g.reduceSum(g.mul(logp, x.replyMask!), [1]),
+                g.reduceSum(g.mul(logp(), x.replyMask!), [1]),
                 x.refLogp!,
                 x.desirable!,
                 x.weights!,
@@ -111,6 +140,22 @@ export class CsUpdater {
                 o.kto,
               ),
             )
+            .with({ kind: 'ppo' }, (o) => {
+              const { logp, values } = replyLogProbsAndValues(g, cfg, x.ids!, x.attention!);
+              return ppoLoss(
+                g,
+                {
+                  logp,
+                  oldLogp: x.oldLogp!,
+                  advantages: x.advantages!,
+                  values,
+                  oldValues: x.oldValues!,
+                  returns: x.returns!,
+                  mask: x.replyMask!,
+                },
+                o.ppo,
+              );
+            })
             .exhaustive();
         },
       }),
@@ -137,13 +182,72 @@ export class CsUpdater {
       );
   }
 
+  /**
+   * PPO: the current value head's value of every reply token (of the state it is predicted from), per
+   * item, in `rows`-sized forward passes over the weights being trained.
+   */
+  async values(items: readonly ReplyItem[]): Promise<number[][]> {
+    if (this.objective.kind !== 'ppo') throw new UsageError('values() needs the ppo objective');
+    const out: number[][] = [];
+    for (let at = 0; at < items.length; at += this.rows) {
+      const chunk = items.slice(at, at + this.rows);
+      const seqLen = this.seqLenOf(chunk);
+      const batch = packReplies(chunk, this.rows, seqLen, this.agent.tokenizer.padId, this.objective);
+      const f = await this.valueForward(seqLen);
+      const v = (await f.run({ ids: batch.ids!, attention: batch.attention! })).values!.data as Float32Array;
+      const t1 = seqLen - 1;
+      chunk.forEach((it, r) => {
+        out.push(
+          it.tokens.map((_, k) => {
+            const pos = it.prompt.length + k;
+            return pos >= 1 && pos < seqLen ? v[r * t1 + pos - 1]! : 0;
+          }),
+        );
+      });
+    }
+    return out;
+  }
+
+  private valueForward(seqLen: number): Promise<Forward> {
+    let f = this.valueForwards.get(seqLen);
+    if (!f) {
+      const cfg = this.agent.model.config;
+      f = Forward.create(
+        (g, x) => ({ values: replyLogProbsAndValues(g, cfg, x.ids!, x.attention!).values }),
+        {
+          ids: { dtype: 'int64', shape: [this.rows, seqLen] },
+          attention: { dtype: 'bool', shape: [this.rows, seqLen] },
+        },
+        this.store,
+        {
+          memoryArena: false,
+          ...(this.trainer.intraOpThreads !== undefined
+            ? { intraOpThreads: this.trainer.intraOpThreads }
+            : {}),
+        },
+      );
+      this.valueForwards.set(seqLen, f);
+    }
+    return f;
+  }
+
+  /** PPO: writes the value head (value-head.safetensors) into `dir`. */
+  async saveValueHead(dir: string): Promise<void> {
+    if (this.objective.kind !== 'ppo') throw new UsageError('only the ppo objective has a value head');
+    await saveValueHead(dir, (n) => this.store.get(n));
+  }
+
+  private seqLenOf(items: readonly ReplyItem[]): number {
+    const cap = this.agent.model.config.max_position_embeddings;
+    const longest = Math.max(...items.map((i) => Math.min(cap, i.prompt.length + i.tokens.length)));
+    return Math.min(roundUp(Math.max(2, longest), CS_LENGTH_BUCKET), roundUp(cap, CS_LENGTH_BUCKET));
+  }
+
   /** One step on at most `rows` replies; `zRef` is KTO's reference point (ignored by RL). */
   async step(items: readonly ReplyItem[], zRef = 0): Promise<StepResult & { rolledBack: boolean }> {
     if (items.length === 0 || items.length > this.rows)
       throw new UsageError(`a CS step takes 1 to ${this.rows} replies, got ${items.length}`);
-    const cap = this.agent.model.config.max_position_embeddings;
-    const longest = Math.max(...items.map((i) => Math.min(cap, i.prompt.length + i.tokens.length)));
-    const seqLen = Math.min(roundUp(Math.max(2, longest), CS_LENGTH_BUCKET), roundUp(cap, CS_LENGTH_BUCKET));
+    const seqLen = this.seqLenOf(items);
     const batch = packReplies(items, this.rows, seqLen, this.agent.tokenizer.padId, this.objective, zRef);
     const r = await this.buckets.step(seqLen, batch);
     if (!r.rolledBack) {
@@ -172,6 +276,9 @@ export function packReplies(
   const refLogp = new Float32Array(rows);
   const desirable = new Float32Array(rows);
   const weights = new Float32Array(rows);
+  const advantages = new Float32Array(rows * t1);
+  const returns = new Float32Array(rows * t1);
+  const oldValues = new Float32Array(rows * t1);
   for (let r = 0; r < rows; r++) {
     const it = items[r];
     if (!it) {
@@ -188,6 +295,9 @@ export function packReplies(
       if (pos >= seqLen || pos < 1) continue;
       mask[r * t1 + pos - 1] = 1;
       oldLogp[r * t1 + pos - 1] = it.logprobs?.[k] ?? 0;
+      advantages[r * t1 + pos - 1] = it.advantages?.[k] ?? 0;
+      returns[r * t1 + pos - 1] = it.returns?.[k] ?? 0;
+      oldValues[r * t1 + pos - 1] = it.values?.[k] ?? 0;
     }
     advantage[r] = it.advantage ?? 0;
     refLogp[r] = it.refLogp ?? 0;
@@ -212,6 +322,13 @@ export function packReplies(
       desirable: f(desirable, [rows]),
       weights: f(weights, [rows]),
       zRef: f(Float32Array.of(zRef), []),
+    }))
+    .with({ kind: 'ppo' }, () => ({
+      ...base,
+      oldLogp: f(oldLogp, [rows, t1]),
+      advantages: f(advantages, [rows, t1]),
+      returns: f(returns, [rows, t1]),
+      oldValues: f(oldValues, [rows, t1]),
     }))
     .exhaustive();
 }

@@ -102,6 +102,33 @@ export function factMentions(text: string, patterns: FactPatterns = SHOP_FACT_PA
   return out;
 }
 
+/** A stated value and where its first occurrence ends in the text (exclusive character offset). */
+export interface FactMentionSpan extends FactMention {
+  readonly end: number;
+}
+
+/**
+ * factMentions with the end of each value's first occurrence: where a token-level reward may count the
+ * value as stated (the token that completes its text).
+ */
+export function factMentionSpans(
+  text: string,
+  patterns: FactPatterns = SHOP_FACT_PATTERNS,
+): FactMentionSpan[] {
+  const re = compile(patterns);
+  const out: FactMentionSpan[] = [];
+  for (const kind of FACT_KINDS) {
+    const seen = new Set<string>();
+    for (const m of text.matchAll(re[kind])) {
+      const value = kind === 'price' ? amount(m[1] ?? m[0]) : m[0];
+      if (seen.has(value)) continue;
+      seen.add(value);
+      out.push({ kind, value, end: (m.index ?? 0) + m[0].length });
+    }
+  }
+  return out;
+}
+
 /** What one reply states and which of it the facts do not support. */
 export interface FactCheck {
   /** Distinct values stated, per kind (a value repeated in one reply is one claim). */

@@ -14,14 +14,26 @@ export {
   type FactCheck,
   type FactKind,
   type FactMention,
+  type FactMentionSpan,
   type FactPatterns,
   type FactPatternsInput,
   FactPatternsSchema,
   factAccuracy,
+  factMentionSpans,
   factMentions,
   parseFactPatterns,
   SHOP_FACT_PATTERNS,
 } from './fact-check.js';
+export {
+  type GaeResult,
+  gae,
+  klPenalizedTokenRewards,
+  type TrajectoryReply,
+  type TrajectoryTargets,
+  trajectoryTargets,
+  whiten,
+  whitenRows,
+} from './gae.js';
 export {
   adherenceRate,
   compareJudges,
@@ -41,6 +53,14 @@ export {
   ParaphraseTemplateError,
   paraphraseCorpus,
 } from './paraphrase-corpus.js';
+export {
+  clippedValueLoss,
+  type PpoConfig,
+  PpoConfigSchema,
+  ppoLoss,
+  ppoLossHost,
+  replyLogProbsAndValues,
+} from './ppo-losses.js';
 export { replyRecords } from './reply-corpus.js';
 export {
   extractReplyExamples,
@@ -59,7 +79,12 @@ export {
   ReplyRlConfigSchema,
   replyTokenLogProbs,
 } from './reply-losses.js';
-export { DEFAULT_REPLY_HISTORY_TURNS, replyPromptFor, replyPromptMessages } from './reply-prompt.js';
+export {
+  DEFAULT_REPLY_HISTORY_TURNS,
+  type ReplyPromptOptions,
+  replyPromptFor,
+  replyPromptMessages,
+} from './reply-prompt.js';
 export {
   buildShippedClassifier,
   type ClassifierMetrics,
@@ -89,3 +114,4 @@ export {
   type TrainClassifierOptions,
   type TrainedClassifier,
 } from './strategy-classifier.js';
+export { loadValueHead, saveValueHead, VALUE_HEAD_FILE, VALUE_HEAD_PARAMS, valueHead } from './value-head.js';

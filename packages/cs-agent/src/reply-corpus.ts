@@ -7,12 +7,15 @@ import { DEFAULT_REPLY_HISTORY_TURNS, replyPromptMessages } from './reply-prompt
  * SOP state and facts (what the simulator writes), its prompt exactly as the CS Agent sees it at that
  * turn (replyPromptMessages) and the logged reply as the one agent message the loss counts
  * (`completion: last_agent_turn`). Turns without a logged state cannot be replayed and are skipped.
+ * With `strategyTokens: false` no message carries a strategy: the corpus of a flat agent (the flat PPO
+ * baseline) that writes the same replies from the same prompts minus the strategy command.
  */
 export function replyRecords(
   sessions: Iterable<Session>,
-  options: { maxHistoryTurns?: number; strategies?: readonly string[] } = {},
+  options: { maxHistoryTurns?: number; strategies?: readonly string[]; strategyTokens?: boolean } = {},
 ): SftRecord[] {
   const keep = options.strategies ? new Set(options.strategies) : null;
+  const strategyTokens = options.strategyTokens ?? true;
   const out: SftRecord[] = [];
   for (const s of sessions) {
     s.turns.forEach((turn, i) => {
@@ -23,8 +26,12 @@ export function replyRecords(
         turn.sop_state,
         turn.facts ?? [],
         options.maxHistoryTurns ?? DEFAULT_REPLY_HISTORY_TURNS,
+        { strategyTokens },
       );
-      out.push({ messages: [...prompt, { role: 'agent', content: turn.text, strategy: turn.strategy }] });
+      const reply = strategyTokens
+        ? { role: 'agent' as const, content: turn.text, strategy: turn.strategy }
+        : { role: 'agent' as const, content: turn.text };
+      out.push({ messages: [...prompt, reply] });
     });
   }
   return out;

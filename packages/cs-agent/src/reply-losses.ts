@@ -44,7 +44,10 @@ export function replyTokenLogProbs(g: Graph, cfg: LlamaConfig, ids: Tensor, atte
   return llamaTokenLogProbs(g, ids, cfg, { attentionMask: attention });
 }
 
-/** The clipped surrogate on reply tokens; `advantage` is [B] (one per reply). */
+/**
+ * The clipped surrogate on reply tokens; `advantage` is [B] (one per reply) or [B, T-1] (one per token,
+ * token-level PPO).
+ */
 export function clippedSurrogateLoss(
   g: Graph,
   logp: Tensor,
@@ -55,7 +58,7 @@ export function clippedSurrogateLoss(
 ): { loss: Tensor; metrics: Record<string, Tensor> } {
   return g.scope('cs_rl', () => {
     const [b] = logp.shape as [number];
-    const a = g.reshape(advantage, [b, 1]);
+    const a = advantage.rank === 1 ? g.reshape(advantage, [b, 1]) : advantage;
     const ratio = g.exp(g.sub(logp, oldLogp));
     const unclipped = g.mul(ratio, a);
     const bounded = g.min(g.max(g.stopGradient(ratio), 1 - clipEps), 1 + clipEps);

@@ -95,6 +95,7 @@ export {
   llamaParamShapes,
   llamaStep,
   llamaTokenLogProbs,
+  llamaTokenLogProbsWithHidden,
   positionsFromMask,
 } from './model/model.js';
 export {

@@ -31,6 +31,19 @@ export {
   type StateEmbeddingConfigInput,
   StateEmbeddingConfigSchema,
 } from './baselines/memento/index.js';
+export {
+  type FlatPpoConfig,
+  type FlatPpoConfigInput,
+  FlatPpoConfigSchema,
+  type FlatPpoCurvePoint,
+  type FlatPpoResult,
+  type FlatPpoRunOptions,
+  type FlatRolesOptions,
+  flatRoles,
+  loadFlatAgentRoles,
+  RecordingReplyPolicy,
+  runFlatPpo,
+} from './baselines/ppo/index.js';
 export { loadPhaseCheckpoint, type PhaseCheckpoint, savePhaseCheckpoint } from './checkpoints.js';
 export { EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, type MainIo, main } from './cli/main.js';
 export { ALL_COMMANDS } from './cli/registry.js';
@@ -39,10 +52,29 @@ export { demoCommand } from './commands/demo.js';
 export { evalPolicyCommand, readRunConfig, reportCommand } from './commands/eval-policy.js';
 export { experimentCommand } from './commands/experiment.js';
 export { expertSftCommand } from './commands/expert-sft.js';
+export { ppoCommand } from './commands/ppo.js';
 export { trainCommand } from './commands/train.js';
 export { type CsEvaluation, distinct2, evaluateReplies } from './cs/evaluate.js';
-export { type CsPhaseContext, collectTurns, csKtoPhase, csRlPhase, sampleAndScore } from './cs/phases.js';
-export { CsSftConfigSchema, runCsSft, writeReplyCorpus } from './cs/sft.js';
+export { type CsTrainMode, csObjective } from './cs/objective.js';
+export {
+  type CsPhaseContext,
+  type CsPhaseResult,
+  collectTurns,
+  csKtoPhase,
+  csRlPhase,
+  type Scored,
+  sampleAndScore,
+} from './cs/phases.js';
+export { csPpoPhase, replyTokenScores } from './cs/ppo-phase.js';
+export {
+  type PpoBatch,
+  type PpoTrajectory,
+  ppoBatch,
+  ppoEpochs,
+  referenceTokenLogprobs,
+} from './cs/ppo-steps.js';
+export { CsSftConfigSchema, runCsSft, runFlatSft, writeReplyCorpus } from './cs/sft.js';
+export { factKey, factTokenMarks, statedValues, stepTokenRewards } from './cs/step-marks.js';
 export { CsTrainConfigSchema, type CsTrainResult, runCsTraining } from './cs/train.js';
 export {
   type ExperimentConfig,
@@ -66,6 +98,8 @@ export {
   comparisonTable,
   type MethodResult,
   type MethodSpec,
+  type RolesMethodSpec,
+  type StrategyMethodSpec,
   tInterval,
 } from './gopo/compare.js';
 export {
@@ -101,7 +135,12 @@ export {
   type EpisodeResult,
   EpisodeResultSchema,
   type EpisodeRoles,
+  type FlatRoles,
+  flatActionStrategy,
+  type HierarchicalRoles,
+  NO_STRATEGY_COMMAND,
   runEpisodes,
+  type TurnRecord,
 } from './rollout/episodes.js';
 export {
   RolloutWorkerError,

@@ -416,6 +416,33 @@ export function llamaTokenLogProbs(
 }
 
 /**
+ * llamaTokenLogProbs together with the final-normed hidden states [B, T, d] they are computed from,
+ * from one forward pass: what a value head beside the LM head (token-level PPO) reads. The head is
+ * the model's own (`llamaHeadWeight`), so the log-probs are exactly llamaTokenLogProbs'.
+ */
+export function llamaTokenLogProbsWithHidden(
+  g: Graph,
+  ids: Tensor,
+  cfg: LlamaConfig,
+  options: LlamaGraphOptions = {},
+): { logprobs: Tensor; hidden: Tensor } {
+  const [b, t] = ids.shape as [number, number];
+  const d = llamaDims(cfg);
+  const hidden = llamaForward(g, ids, cfg, { ...options, output: 'hidden' }).logits;
+  const logits = withScope(g, options.scope, () => {
+    const w = llamaHeadWeight(g, cfg, options.dtype ?? 'float32');
+    const flat = g.reshape(hidden, [b * t, d.hidden]);
+    return g.reshape(
+      g.scope('lm_head', () => g.gemm(flat, w, null, { transB: true })),
+      [b, t, d.vocab],
+    );
+  });
+  const head = g.slice(logits, [0], [t - 1], [1]);
+  const targets = g.slice(ids, [1], [t], [1]);
+  return { logprobs: g.reshape(targetLogProbs(g, head, targets), [b, t - 1]), hidden };
+}
+
+/**
  * One cached step: T new tokens attend to the cache and to themselves. The cache is a window of the
  * last C tokens, newest at the end: present = concat(past, new)[:, :, T:] (HF's growing cache with the
  * oldest T slots dropped), so writing is two contiguous copies and needs no slot index. Keys are

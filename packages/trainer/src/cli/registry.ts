@@ -3,12 +3,13 @@ import { dialogueCommands } from '@gopo/dialogue';
 import { envsCommands } from '@gopo/envs';
 import { lmCommands } from '@gopo/lm';
 import { rewardsCommands } from '@gopo/rewards';
-import { csKtoCommand, csRlCommand, csSampleCommand, csSftCommand } from '../commands/cs.js';
+import { csKtoCommand, csPpoCommand, csRlCommand, csSampleCommand, csSftCommand } from '../commands/cs.js';
 import { dataCommand } from '../commands/data.js';
 import { demoCommand } from '../commands/demo.js';
 import { evalPolicyCommand, reportCommand } from '../commands/eval-policy.js';
 import { experimentCommand } from '../commands/experiment.js';
 import { expertSftCommand } from '../commands/expert-sft.js';
+import { ppoCommand } from '../commands/ppo.js';
 import { trainCommand } from '../commands/train.js';
 
 /** Every `gopo` subcommand, each declared by the package that owns it. */
@@ -24,6 +25,8 @@ export const ALL_COMMANDS: readonly CommandSpec[] = [
   csSampleCommand,
   csRlCommand,
   csKtoCommand,
+  csPpoCommand,
+  ppoCommand,
   ...dialogueCommands,
   ...envsCommands,
   ...lmCommands,

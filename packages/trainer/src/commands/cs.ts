@@ -4,6 +4,7 @@ import { CsAgent } from '@gopo/cs-agent';
 import { readSessionsAll, type Session } from '@gopo/dialogue';
 import { templateReplyPolicy } from '@gopo/envs';
 import { z } from 'zod';
+import type { CsTrainMode } from '../cs/objective.js';
 import { CsSftConfigSchema, runCsSft } from '../cs/sft.js';
 import { CsTrainConfigSchema, runCsTraining } from '../cs/train.js';
 import { GopoTrainConfigSchema } from '../gopo/config.js';
@@ -130,13 +131,16 @@ export const csSampleCommand = defineCommand({
   },
 });
 
-function csTrainCommand(mode: 'rl' | 'kto') {
+const CS_TRAIN_DESCRIPTIONS: Record<CsTrainMode, string> = {
+  rl: "per-turn RL of the CS Agent's reply model (adherence + SOP compliance + step reward - adaptive KL; clipped surrogate with a per-state group baseline)",
+  kto: "KTO of the CS Agent's reply model on good/bad sampled replies",
+  ppo: "step-reward PPO of the CS Agent's reply model (per-token progressive Rtod + adherence and SOP compliance at the last token - adaptive per-token KL; value head, GAE)",
+};
+
+function csTrainCommand(mode: CsTrainMode) {
   return defineCommand({
     path: ['cs', mode],
-    describe:
-      mode === 'rl'
-        ? "per-turn RL of the CS Agent's reply model (adherence + SOP compliance + step reward - adaptive KL; clipped surrogate with a per-state group baseline)"
-        : "KTO of the CS Agent's reply model on good/bad sampled replies",
+    describe: CS_TRAIN_DESCRIPTIONS[mode],
     options: z.object({
       model: z.string().optional().describe("the SFT reply model folder (overrides the config's model)"),
       runName: RunNameSchema.default(`cs-${mode}`),
@@ -181,3 +185,4 @@ function csTrainCommand(mode: 'rl' | 'kto') {
 
 export const csRlCommand = csTrainCommand('rl');
 export const csKtoCommand = csTrainCommand('kto');
+export const csPpoCommand = csTrainCommand('ppo');

@@ -12,17 +12,19 @@
  *   entity it states is one the template reply states too, bad otherwise.
  */
 import { type Rng, UsageError } from '@gopo/core';
-import { type CsAgent, type CsUpdater, factMentions, type ReplyItem } from '@gopo/cs-agent';
+import type { CsAgent, CsUpdater, ReplyItem } from '@gopo/cs-agent';
 import type { AgentState, ReplyRequest, StrategyJudge } from '@gopo/dialogue';
 import {
   generationReward,
   type KlController,
   type ObjectiveConfig,
   overlap,
+  type StepRewardConfig,
   turnReward,
 } from '@gopo/rewards';
 import type { EpisodeJob, TurnRecord } from '../rollout/episodes.js';
 import type { RolloutWorkerPool } from '../rollout/worker-pool.js';
+import { statedValues } from './step-marks.js';
 
 export interface CsPhaseContext {
   readonly agent: CsAgent;
@@ -37,13 +39,15 @@ export interface CsPhaseContext {
   readonly referenceReplies: (requests: readonly ReplyRequest[]) => Promise<string[]>;
   readonly weights: ObjectiveConfig;
   readonly kl: KlController;
-  /** Rg's rate beta (rewards' stepReward.beta). */
-  readonly stepBeta: number;
+  /** The step reward's rates: Rg's beta (per-turn RL, KTO), Rtod's alpha (PPO's token rewards). */
+  readonly stepReward: StepRewardConfig;
 }
 
 /** A scored reply. */
-interface Scored {
+export interface Scored {
   readonly item: ReplyItem;
+  /** The `kind:value` keys the template reply for the same state and strategy states (the step reward's truth). */
+  readonly truth: readonly string[];
   readonly reward: number;
   readonly adherent: boolean;
   readonly compliant: boolean;
@@ -104,7 +108,7 @@ export async function sampleAndScore(
     const compliant = found === null || (idx >= 0 && state.admissible[idx] === true);
     const step = generationReward(
       overlap(statedValues(refs[req.group]!), statedValues(g.text)),
-      ctx.stepBeta,
+      ctx.stepReward.beta,
     );
     const behaviour = g.logprobs.reduce((a, b) => a + b, 0);
     const kl = behaviour - refLogp[i]!;
@@ -115,6 +119,7 @@ export async function sampleAndScore(
     );
     return {
       item: { prompt: g.prompt, tokens: g.tokens, logprobs: g.logprobs, refLogp: refLogp[i]! },
+      truth: statedValues(refs[req.group]!),
       reward,
       adherent,
       compliant,
@@ -207,9 +212,4 @@ export async function csKtoPhase(
       'cs/steps': losses.length,
     },
   };
-}
-
-/** The ids, prices and codes a reply states, as `kind:value` keys for set overlap. */
-function statedValues(text: string): string[] {
-  return factMentions(text).map((m) => `${m.kind}:${m.value}`);
 }

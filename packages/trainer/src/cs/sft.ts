@@ -39,6 +39,12 @@ export const CsSftConfigSchema = z
             'strategy policies playing the sessions, with their shares (replies: the template agent)',
           ),
         maxHistoryTurns: z.number().int().min(0).default(4).describe('turns each prompt keeps'),
+        strategyTokens: z
+          .boolean()
+          .default(true)
+          .describe(
+            'strategy tokens in the prompts (false: the corpus of a flat agent, the same replies and prompts minus the strategy command; see runFlatSft)',
+          ),
         worlds: z
           .number()
           .int()
@@ -91,7 +97,10 @@ export async function writeReplyCorpus(
       const nw = Math.floor(n / worlds.length) + (w < n % worlds.length ? 1 : 0);
       if (nw === 0) continue;
       const sessions = await simulateHistory(policy, nw, seed * 7919 + k++, makeEnv, templateReplyPolicy);
-      for (const r of replyRecords(sessions, { maxHistoryTurns: c.corpus.maxHistoryTurns }))
+      for (const r of replyRecords(sessions, {
+        maxHistoryTurns: c.corpus.maxHistoryTurns,
+        strategyTokens: c.corpus.strategyTokens,
+      }))
         lines.push(JSON.stringify(r));
     }
     log.info(`cs corpus: ${n} sessions of the ${policy} policy over ${worlds.length} world(s)`);
@@ -154,4 +163,16 @@ export async function runCsSft(
     { logger: options.logger, ...(options.progress !== undefined ? { progress: options.progress } : {}) },
   );
   return { ...result, records };
+}
+
+/**
+ * The flat PPO baseline's SFT: runCsSft on the same simulator corpus without strategy tokens, so the
+ * flat agent starts from the same replies as the CS Agent and differs only in having no strategy layer.
+ * Build it once per experiment and point FlatPpoConfig.model at `<run>/model`.
+ */
+export function runFlatSft(
+  c: CsSftConfig,
+  options: Parameters<typeof runCsSft>[1],
+): ReturnType<typeof runCsSft> {
+  return runCsSft({ ...c, corpus: { ...c.corpus, strategyTokens: false } }, options);
 }

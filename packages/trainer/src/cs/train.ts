@@ -8,7 +8,14 @@
  */
 import * as path from 'node:path';
 import { createRunDir, type Logger, Progress, Rng, writeJsonAtomic } from '@gopo/core';
-import { CsAgent, CsUpdater, KtoConfigSchema, ReplyRlConfigSchema } from '@gopo/cs-agent';
+import {
+  CsAgent,
+  CsUpdater,
+  KtoConfigSchema,
+  loadValueHead,
+  PpoConfigSchema,
+  ReplyRlConfigSchema,
+} from '@gopo/cs-agent';
 import type { StrategyJudge, StrategyPolicy } from '@gopo/dialogue';
 import { nluJudge, shopStrategyPolicies, templateReplyPolicy } from '@gopo/envs';
 import { ExpertAgent } from '@gopo/expert-agent';
@@ -21,7 +28,9 @@ import { shopEnvFactory } from '../gopo/run.js';
 import { trainingJobs } from '../gopo/scenarios.js';
 import { InProcessPool } from '../rollout/worker-pool.js';
 import { type CsEvaluation, evaluateReplies } from './evaluate.js';
+import { type CsTrainMode, csObjective } from './objective.js';
 import { type CsPhaseContext, csKtoPhase, csRlPhase } from './phases.js';
+import { csPpoPhase } from './ppo-phase.js';
 
 export const CsTrainConfigSchema = z
   .object({
@@ -36,6 +45,9 @@ export const CsTrainConfigSchema = z
     scenarios: z.number().int().min(1).default(16).describe('training scenarios played per phase'),
     rl: ReplyRlConfigSchema.prefault({}),
     kto: KtoConfigSchema.prefault({}),
+    ppo: PpoConfigSchema.prefault({}).describe(
+      'step-reward PPO (gopo cs ppo); its replies are sampled at rl.temperature',
+    ),
     epochs: z.number().int().min(1).default(1).describe("passes over each phase's replies"),
     rows: z.number().int().min(1).default(16).describe('replies per optimizer step'),
     lr: z.number().positive().default(2e-5).describe('learning rate (constant)'),
@@ -58,7 +70,7 @@ export const CsTrainConfigSchema = z
     keepCheckpoints: z.number().int().min(1).default(2).describe('phase checkpoints kept'),
   })
   .strict()
-  .describe('gopo cs rl / gopo cs kto');
+  .describe('gopo cs rl / gopo cs kto / gopo cs ppo');
 export type CsTrainConfig = z.infer<typeof CsTrainConfigSchema>;
 
 export interface CsTrainResult {
@@ -73,10 +85,10 @@ async function strategyPolicy(name: string, threads: number): Promise<StrategyPo
   return ExpertAgent.load(name, { intraOpThreads: threads });
 }
 
-/** Runs (or resumes) CS RL or KTO. */
+/** Runs (or resumes) CS RL, KTO or step-reward PPO. */
 export async function runCsTraining(
   c: CsTrainConfig,
-  mode: 'rl' | 'kto',
+  mode: CsTrainMode,
   options: {
     runName: string;
     runsDir: string;
@@ -97,15 +109,20 @@ export async function runCsTraining(
   const makeEnv = shopEnvFactory(GopoTrainConfigSchema.parse({}));
   const agent = await CsAgent.load(c.model, {}, { trainable: true, intraOpThreads: c.threads });
   const reference = await CsAgent.load(c.model, {}, { intraOpThreads: c.threads });
-  const objective =
-    mode === 'rl' ? ({ kind: 'rl', rl: c.rl } as const) : ({ kind: 'kto', kto: c.kto } as const);
-  const updater = new CsUpdater(agent, c.rows, objective, {
-    lr: c.lr,
-    clipNorm: 1,
-    optimizer: { kind: 'adamw', weightDecay: 0 },
-    intraOpThreads: c.threads,
-    seed: options.seed,
-  });
+  const objective = csObjective(mode, c);
+  const updater = new CsUpdater(
+    agent,
+    c.rows,
+    objective,
+    {
+      lr: c.lr,
+      clipNorm: 1,
+      optimizer: { kind: 'adamw', weightDecay: 0 },
+      intraOpThreads: c.threads,
+      seed: options.seed,
+    },
+    mode === 'ppo' ? await loadValueHead(c.model) : undefined,
+  );
   const kl = createKlController(c.metrics.kl);
   // undefined: evaluateReplies' default second judge (the shipped strategy classifier).
   const judges = options.judges;
@@ -121,7 +138,7 @@ export async function runCsTraining(
     referenceReplies: (requests) => templateReplyPolicy.reply(requests),
     weights: c.metrics.objective,
     kl,
-    stepBeta: c.metrics.stepReward.beta,
+    stepReward: c.metrics.stepReward,
   };
   let done = 0;
   const latest = await loadPhaseCheckpoint(run.checkpointsDir);
@@ -155,6 +172,9 @@ export async function runCsTraining(
         csRlPhase(ctx, jobs, { samples: c.rl.samples, temperature: c.rl.temperature, epochs: c.epochs, rng }),
       )
       .with('kto', () => csKtoPhase(ctx, jobs, { temperature: c.rl.temperature, epochs: c.epochs, rng }))
+      .with('ppo', () =>
+        csPpoPhase(ctx, jobs, { ppo: c.ppo, temperature: c.rl.temperature, epochs: c.epochs, rng }),
+      )
       .exhaustive();
     let metrics: Record<string, number> = { phase, ...r.metrics };
     if ((phase + 1) % c.eval.every === 0 || phase === c.phases - 1) {
@@ -181,6 +201,7 @@ export async function runCsTraining(
   const model = run.file('model');
   await agent.model.save(model);
   await agent.tokenizer.save(path.join(model, 'tokenizer.json'));
+  if (objective.kind === 'ppo') await updater.saveValueHead(model);
   // The figures only: the evaluated sessions would make the summary megabytes long.
   const figures = ({ sessions, replies, metrics }: CsEvaluation) => ({ sessions, replies, metrics });
   await writeJsonAtomic(run.file('summary.json'), { before: figures(before), after: figures(after) });

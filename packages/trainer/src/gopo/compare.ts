@@ -7,11 +7,13 @@
  */
 import type { DialogueEnv, ReplyPolicy, Session, StrategyPolicy } from '@gopo/dialogue';
 import type { MetricsConfig } from '@gopo/rewards';
+import type { EpisodeRoles } from '../rollout/episodes.js';
 import { InProcessPool } from '../rollout/worker-pool.js';
 import { REPORT_METRICS, scoreInMemory } from './evaluate.js';
 import { evalJobs } from './scenarios.js';
 
-export interface MethodSpec {
+/** A method with a strategy layer: its strategy policy, with the shared CS Agent or its own. */
+export interface StrategyMethodSpec {
   readonly name: string;
   /** The strategy policy of seed `seed` (a trained agent per seed, or one shared policy). */
   policy(seed: number): Promise<StrategyPolicy>;
@@ -19,6 +21,21 @@ export interface MethodSpec {
   readonly sample?: boolean;
   /** The reply policy of seed `seed` when the method brings its own CS Agent (default: the shared one). */
   reply?(seed: number): Promise<ReplyPolicy>;
+}
+
+/** A method that brings all of its episode roles, e.g. a flat agent (loadFlatAgentRoles). */
+export interface RolesMethodSpec {
+  readonly name: string;
+  /** The roles of seed `seed`; the shared reply policy is not used. */
+  roles(seed: number): Promise<EpisodeRoles>;
+  readonly sample?: boolean;
+}
+
+export type MethodSpec = StrategyMethodSpec | RolesMethodSpec;
+
+async function methodRoles(m: MethodSpec, seed: number, reply: ReplyPolicy): Promise<EpisodeRoles> {
+  if ('roles' in m) return m.roles(seed);
+  return { strategy: await m.policy(seed), reply: m.reply ? await m.reply(seed) : reply };
 }
 
 export interface MethodResult {
@@ -70,10 +87,7 @@ export async function compareMethods(
     const perSeed: { seed: number; values: Record<string, number> }[] = [];
     const pooled: Session[] = [];
     for (const seed of seeds) {
-      const pool = new InProcessPool(
-        { strategy: await m.policy(seed), reply: m.reply ? await m.reply(seed) : reply },
-        makeEnv,
-      );
+      const pool = new InProcessPool(await methodRoles(m, seed, reply), makeEnv);
       const sessions = (await pool.run(evalJobs(scenarios, { greedy: !m.sample, streamSeed: seed }))).map(
         (r) => r.session,
       );

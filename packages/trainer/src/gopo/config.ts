@@ -4,7 +4,7 @@
  * must resolve to the same training-relevant settings (see resumeKey in loop.ts).
  */
 
-import { KtoConfigSchema, ReplyRlConfigSchema } from '@gopo/cs-agent';
+import { KtoConfigSchema, PpoConfigSchema, ReplyRlConfigSchema } from '@gopo/cs-agent';
 import { ShopEnvConfigSchema } from '@gopo/envs';
 import { ExpertModelConfigSchema, GopoLossConfigSchema } from '@gopo/expert-agent';
 import { MetricsConfigSchema } from '@gopo/rewards';
@@ -13,10 +13,18 @@ import { z } from 'zod';
 /** The CS phases of the hierarchical loop (DESIGN.md 4.6): the reply model's updates, Expert frozen. */
 export const CsPhaseConfigSchema = z
   .object({
-    mode: z.enum(['rl', 'kto']).default('rl').describe('per-turn RL (clipped surrogate) or KTO'),
+    mode: z
+      .enum(['rl', 'kto', 'ppo'])
+      .default('rl')
+      .describe(
+        'per-turn RL (clipped surrogate, group baseline), KTO, or step-reward PPO (token rewards, value head, GAE)',
+      ),
     scenarios: z.number().int().min(1).default(16).describe('episodes played per CS phase'),
     rl: ReplyRlConfigSchema.prefault({}),
     kto: KtoConfigSchema.prefault({}),
+    ppo: PpoConfigSchema.prefault({}).describe(
+      'step-reward PPO (mode ppo); its replies are sampled at rl.temperature',
+    ),
     rows: z.number().int().min(1).default(16).describe('replies per optimizer step'),
     epochs: z.number().int().min(1).default(1).describe("passes over a phase's replies"),
     lr: z.number().positive().default(2e-5).describe('learning rate (constant)'),

@@ -28,7 +28,7 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
 } from '@gopo/core';
-import { type CsAgent, CsUpdater } from '@gopo/cs-agent';
+import { type CsAgent, CsUpdater, loadValueHead } from '@gopo/cs-agent';
 import type { DialogueEnv, RolloutBatch } from '@gopo/dialogue';
 import { nluJudge, templateReplyPolicy } from '@gopo/envs';
 import {
@@ -46,9 +46,12 @@ import {
   type Evaluation,
   selectMetrics,
 } from '@gopo/rewards';
+import { match } from 'ts-pattern';
 import { createReplyBackend, type ReplyBackend } from '../backends/reply-backends.js';
 import { loadPhaseCheckpoint, savePhaseCheckpoint } from '../checkpoints.js';
+import { type CsTrainMode, csObjective } from '../cs/objective.js';
 import { type CsPhaseContext, csKtoPhase, csRlPhase } from '../cs/phases.js';
+import { csPpoPhase } from '../cs/ppo-phase.js';
 import { sequenceRewardFn } from '../rewards.js';
 import { assembleBatch } from '../rollout/batch.js';
 import { ThreadPool } from '../rollout/thread-pool.js';
@@ -183,7 +186,7 @@ export function evalMetrics(e: Evaluation, prefix = 'eval'): Record<string, numb
 }
 
 /** Rewrites metrics.jsonl without the records of phases after the first `phases` (a resumed run redoes them). */
-async function trimMetrics(file: string, phases: number): Promise<void> {
+export async function trimMetrics(file: string, phases: number): Promise<void> {
   if (!existsSync(file)) return;
   const lines = (await fs.readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
   const kept = lines.filter((l) => {
@@ -562,7 +565,7 @@ export function guardAlarms(
 
 /** The CS phases of a run whose reply model trains (reply.kind lm with `train`). */
 export interface CsSession {
-  readonly mode: 'rl' | 'kto';
+  readonly mode: CsTrainMode;
   /** One CS phase; returns its metrics. */
   phase(index: number): Promise<Record<string, number>>;
   checkpoint(phases: number): Promise<void>;
@@ -579,15 +582,22 @@ async function openCsSession(
   log: Logger,
 ): Promise<CsSession> {
   const t = (c.reply as Extract<GopoTrainConfig['reply'], { kind: 'lm' }>).train!;
-  const objective =
-    t.mode === 'rl' ? ({ kind: 'rl', rl: t.rl } as const) : ({ kind: 'kto', kto: t.kto } as const);
-  const updater = new CsUpdater(models.agent, t.rows, objective, {
-    lr: t.lr,
-    clipNorm: 1,
-    optimizer: { kind: 'adamw', weightDecay: 0 },
-    intraOpThreads: c.threads,
-    seed: c.seed,
-  });
+  const objective = csObjective(t.mode, t);
+  const updater = new CsUpdater(
+    models.agent,
+    t.rows,
+    objective,
+    {
+      lr: t.lr,
+      clipNorm: 1,
+      optimizer: { kind: 'adamw', weightDecay: 0 },
+      intraOpThreads: c.threads,
+      seed: c.seed,
+    },
+    objective.kind === 'ppo'
+      ? await loadValueHead((c.reply as Extract<GopoTrainConfig['reply'], { kind: 'lm' }>).dir)
+      : undefined,
+  );
   const kl = createKlController(c.metrics.kl);
   const ctx: CsPhaseContext = {
     agent: models.agent,
@@ -598,7 +608,7 @@ async function openCsSession(
     referenceReplies: (requests) => templateReplyPolicy.reply(requests),
     weights: c.metrics.objective,
     kl,
-    stepBeta: c.metrics.stepReward.beta,
+    stepReward: c.metrics.stepReward,
   };
   const dir = run.file('checkpoints-cs');
   const latest = await loadPhaseCheckpoint(dir);
@@ -612,15 +622,20 @@ async function openCsSession(
     async phase(index) {
       const jobs = trainingJobs(c.seed, index, t.scenarios, 1);
       const rng = Rng.fromSeed(c.seed, `cs:${index}`);
-      const r =
-        t.mode === 'rl'
-          ? await csRlPhase(ctx, jobs, {
-              samples: t.rl.samples,
-              temperature: t.rl.temperature,
-              epochs: t.epochs,
-              rng,
-            })
-          : await csKtoPhase(ctx, jobs, { temperature: t.rl.temperature, epochs: t.epochs, rng });
+      const r = await match(t.mode)
+        .with('rl', () =>
+          csRlPhase(ctx, jobs, {
+            samples: t.rl.samples,
+            temperature: t.rl.temperature,
+            epochs: t.epochs,
+            rng,
+          }),
+        )
+        .with('kto', () => csKtoPhase(ctx, jobs, { temperature: t.rl.temperature, epochs: t.epochs, rng }))
+        .with('ppo', () =>
+          csPpoPhase(ctx, jobs, { ppo: t.ppo, temperature: t.rl.temperature, epochs: t.epochs, rng }),
+        )
+        .exhaustive();
       return r.metrics;
     },
     async checkpoint(phases) {
@@ -636,6 +651,7 @@ async function openCsSession(
     async save(out) {
       await models.agent.model.save(out);
       await models.agent.tokenizer.save(path.join(out, 'tokenizer.json'));
+      if (objective.kind === 'ppo') await updater.saveValueHead(out);
     },
   };
 }

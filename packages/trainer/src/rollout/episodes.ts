@@ -3,6 +3,10 @@
  * and one batched reply call for all live dialogues. Each episode draws its sampling uniforms and
  * reply seeds from its own stream (seeded by the job), so an episode's trajectory does not depend on
  * which episodes share its batch, how many run at once, or which worker runs it.
+ *
+ * Two kinds of roles play: the hierarchical pair (a strategy policy picks, the CS Agent writes for
+ * that strategy) and a flat agent (FlatRoles: it writes the reply with no strategy command, and the
+ * action's strategy is the one a judge reads in the reply).
  */
 import { Rng } from '@gopo/core';
 import {
@@ -13,6 +17,7 @@ import {
   type ReplyPolicy,
   type Session,
   SessionSchema,
+  type StrategyJudge,
   type StrategyPolicy,
 } from '@gopo/dialogue';
 import { z } from 'zod';
@@ -52,10 +57,129 @@ export const EpisodeResultSchema = z.object({
 });
 export type EpisodeResult = z.infer<typeof EpisodeResultSchema>;
 
-/** The two policies an episode runs with. */
-export interface EpisodeRoles {
+/** The two policies an episode runs with (the hierarchical roles). */
+export interface HierarchicalRoles {
+  readonly kind?: 'hierarchical';
   readonly strategy: StrategyPolicy;
   readonly reply: ReplyPolicy;
+}
+
+/**
+ * A flat agent with no strategy layer (the flat PPO baseline): `reply` writes every reply from the
+ * state alone (its requests carry NO_STRATEGY_COMMAND), `detect` reads the strategy each reply
+ * performs, and that detected strategy is the action the environment executes and logs, so SOP
+ * compliance is measured on what the reply does. A reply in which `detect` reads no move is logged
+ * as `fallbackStrategy` when the SOP admits it there, else as the first admissible strategy: a reply
+ * that performs no recognisable move breaks no SOP rule (the CS phases' compliance rule too).
+ */
+export interface FlatRoles {
+  readonly kind: 'flat';
+  readonly reply: ReplyPolicy;
+  readonly detect: StrategyJudge;
+  /** The environment's strategy set. */
+  readonly strategies: readonly string[];
+  readonly fallbackStrategy: string;
+  /** Version of the weights behind the replies (tags rollouts). */
+  readonly version: number;
+}
+
+export type EpisodeRoles = HierarchicalRoles | FlatRoles;
+
+/** The strategy field of a flat agent's reply requests: there is no command to follow. */
+export const NO_STRATEGY_COMMAND = '';
+
+/** The strategy a flat agent's reply is logged with (FlatRoles). */
+export function flatActionStrategy(
+  detected: string | null,
+  state: AgentState,
+  strategies: readonly string[],
+  fallback: string,
+): string {
+  if (detected !== null && strategies.includes(detected)) return detected;
+  const f = strategies.indexOf(fallback);
+  if (f >= 0 && state.admissible[f]) return fallback;
+  const first = state.admissible.indexOf(true);
+  return strategies[first >= 0 ? first : Math.max(f, 0)]!;
+}
+
+/** One turn's moves for every live dialogue: strategy indices, rankings, log-probs and replies. */
+interface TurnMoves {
+  readonly actions: number[];
+  readonly rankings: (readonly string[] | undefined)[];
+  readonly logProbs: (number | null)[];
+  readonly replies: string[];
+  /** Flat roles: what the judge read in each reply (null: no move). */
+  readonly detected?: (string | null)[];
+}
+
+async function hierarchicalMoves(
+  roles: HierarchicalRoles,
+  live: readonly Live[],
+  states: readonly AgentState[],
+  greedy: boolean,
+): Promise<TurnMoves> {
+  const strategies = roles.strategy.strategies;
+  const uniforms = live.map((l) => l.rng.float());
+  const privileged = roles.strategy.privileged ? live.map((l) => l.env.privileged()) : undefined;
+  const decisions = await roles.strategy.decide(states, {
+    greedy,
+    uniforms,
+    ...(privileged ? { privileged } : {}),
+  });
+  // Checked before any reply is written: a masked policy's inadmissible move is never executed, not
+  // even by the CS Agent. A policy that declares itself unmasked may make one: the environment
+  // executes it and decides its cost (sopEnforcement), and the turn logs the violation.
+  const masked = roles.strategy.masked !== false;
+  decisions.forEach((d, k) => {
+    if (d.action < 0 || d.action >= strategies.length || !Number.isInteger(d.action))
+      throw new RangeError(`${roles.strategy.name} chose action ${d.action}, outside its strategy set`);
+    if (masked && !states[k]!.admissible[d.action])
+      throw new RangeError(
+        `${roles.strategy.name} chose ${strategies[d.action]}, which the SOP does not admit in state ${states[k]!.sopState}`,
+      );
+  });
+  const replies = await roles.reply.reply(
+    live.map((l, k) => ({
+      state: states[k]!,
+      strategy: strategies[decisions[k]!.action]!,
+      seed: l.rng.int(2 ** 31),
+    })),
+  );
+  return {
+    actions: decisions.map((d) => d.action),
+    rankings: decisions.map((d) => d.ranking.map((i) => strategies[i]!)),
+    logProbs: decisions.map((d) => {
+      const lp = d.logProbs[d.action]!;
+      return Number.isFinite(lp) ? lp : null;
+    }),
+    replies,
+  };
+}
+
+async function flatMoves(
+  roles: FlatRoles,
+  live: readonly Live[],
+  states: readonly AgentState[],
+): Promise<TurnMoves> {
+  // The uniform a strategy policy would draw is drawn and unused, so a flat episode's reply seeds come
+  // from the same stream positions as a hierarchical one's.
+  for (const l of live) l.rng.float();
+  const replies = await roles.reply.reply(
+    live.map((l, k) => ({ state: states[k]!, strategy: NO_STRATEGY_COMMAND, seed: l.rng.int(2 ** 31) })),
+  );
+  const detected = await roles.detect.judge(replies);
+  const actions = states.map((s, k) =>
+    roles.strategies.indexOf(
+      flatActionStrategy(detected[k] ?? null, s, roles.strategies, roles.fallbackStrategy),
+    ),
+  );
+  return {
+    actions,
+    rankings: states.map(() => undefined),
+    logProbs: states.map(() => null),
+    replies,
+    detected,
+  };
 }
 
 export interface RunEpisodesOptions {
@@ -73,6 +197,8 @@ export interface TurnRecord {
   readonly state: AgentState;
   readonly strategy: string;
   readonly reply: string;
+  /** Flat roles only: the strategy the judge read in the reply (null: none; `strategy` is then the fallback). */
+  readonly detected?: string | null;
 }
 
 interface Live {
@@ -99,7 +225,8 @@ export async function runEpisodes(
   if (jobs.some((j) => j.greedy !== greedy))
     throw new RangeError('runEpisodes: every job of one call must share `greedy`');
   const maxLive = Math.max(1, options.maxLive ?? 64);
-  const strategies = roles.strategy.strategies;
+  const strategies = roles.kind === 'flat' ? roles.strategies : roles.strategy.strategies;
+  const version = () => (roles.kind === 'flat' ? roles.version : roles.strategy.version);
   const results: (EpisodeResult | undefined)[] = new Array(jobs.length);
   const envs: DialogueEnv[] = [];
   const live: (Live & { index: number })[] = [];
@@ -115,7 +242,7 @@ export async function runEpisodes(
       env.reset(job.seed, { sessionId: job.id });
       live.push({
         job,
-        version: roles.strategy.version,
+        version: version(),
         env,
         rng: Rng.fromSeed(job.streamSeed, 'episode'),
         decisions: [],
@@ -127,51 +254,35 @@ export async function runEpisodes(
   start();
   while (live.length > 0) {
     const states: AgentState[] = live.map((l) => l.env.agentState());
-    const uniforms = live.map((l) => l.rng.float());
-    const privileged = roles.strategy.privileged ? live.map((l) => l.env.privileged()) : undefined;
-    const decisions = await roles.strategy.decide(states, {
-      greedy,
-      uniforms,
-      ...(privileged ? { privileged } : {}),
-    });
-    // Checked before any reply is written: a masked policy's inadmissible move is never executed, not
-    // even by the CS Agent. A policy that declares itself unmasked may make one: the environment
-    // executes it and decides its cost (sopEnforcement), and the turn logs the violation.
-    const masked = roles.strategy.masked !== false;
-    decisions.forEach((d, k) => {
-      if (d.action < 0 || d.action >= strategies.length || !Number.isInteger(d.action))
-        throw new RangeError(`${roles.strategy.name} chose action ${d.action}, outside its strategy set`);
-      if (masked && !states[k]!.admissible[d.action])
-        throw new RangeError(
-          `${roles.strategy.name} chose ${strategies[d.action]}, which the SOP does not admit in state ${states[k]!.sopState}`,
-        );
-    });
-    const replies = await roles.reply.reply(
-      live.map((l, k) => ({
-        state: states[k]!,
-        strategy: strategies[decisions[k]!.action]!,
-        seed: l.rng.int(2 ** 31),
-      })),
-    );
+    const moves =
+      roles.kind === 'flat'
+        ? await flatMoves(roles, live, states)
+        : await hierarchicalMoves(roles, live, states, greedy);
     live.forEach((l, k) => {
-      const d = decisions[k]!;
+      const action = moves.actions[k]!;
       const state = states[k]!;
-      const lp = d.logProbs[d.action]!;
+      const ranking = moves.rankings[k];
       l.decisions.push({
         trajectory: 0,
         turn: state.turns.length,
         state: decisionStateText(state.sopState, state.facts),
         mask: [...state.admissible],
-        action: d.action,
-        behaviorLogProb: Number.isFinite(lp) ? lp : null,
+        action,
+        behaviorLogProb: moves.logProbs[k]!,
         refLogProb: null,
         reward: null,
       });
-      options.onTurn?.({ job: l.job, state, strategy: strategies[d.action]!, reply: replies[k]! });
+      options.onTurn?.({
+        job: l.job,
+        state,
+        strategy: strategies[action]!,
+        reply: moves.replies[k]!,
+        ...(moves.detected ? { detected: moves.detected[k] ?? null } : {}),
+      });
       l.env.step({
-        strategy: strategies[d.action]!,
-        text: replies[k]!,
-        ranking: d.ranking.map((i) => strategies[i]!),
+        strategy: strategies[action]!,
+        text: moves.replies[k]!,
+        ...(ranking ? { ranking } : {}),
       });
     });
     for (let k = live.length - 1; k >= 0; k--) {

@@ -14,7 +14,7 @@ import type {
   ReplyRequest,
   StrategyPolicy,
 } from '@gopo/dialogue';
-import { type EpisodeJob, type EpisodeRoles, runEpisodes } from './episodes.js';
+import { type EpisodeJob, type HierarchicalRoles, runEpisodes } from './episodes.js';
 import { runMixedJobs } from './worker-pool.js';
 import { type FromWorker, type ToWorker, ToWorkerSchema } from './worker-protocol.js';
 import { buildWorkerRoles, RolloutWorkerSpecSchema, type WorkerRoles } from './worker-spec.js';
@@ -55,7 +55,7 @@ const checkOpen = () => {
  * The policies, with every failure tagged with the session ids (job ids) of the batch, and no call
  * started once the pool is closing.
  */
-function trackedRoles(roles: EpisodeRoles): EpisodeRoles {
+function trackedRoles(roles: HierarchicalRoles): HierarchicalRoles {
   const inner = roles.strategy;
   const strategy: StrategyPolicy = {
     get name() {

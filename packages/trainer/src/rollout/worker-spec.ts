@@ -15,7 +15,7 @@ import { ExpertAgent } from '@gopo/expert-agent';
 import { z } from 'zod';
 import { createReplyBackend, type ReplyBackend } from '../backends/reply-backends.js';
 import { ReplyBackendConfigSchema } from '../gopo/config.js';
-import type { EpisodeRoles } from './episodes.js';
+import type { HierarchicalRoles } from './episodes.js';
 
 export const RolloutPolicySpecSchema = z
   .discriminatedUnion('kind', [
@@ -68,7 +68,7 @@ export function shopEnvFactoryFor(env: ShopEnvConfig): () => DialogueEnv {
 
 /** The roles, environment factory and reply backend a worker plays with. */
 export interface WorkerRoles {
-  readonly roles: EpisodeRoles;
+  readonly roles: HierarchicalRoles;
   readonly makeEnv: () => DialogueEnv;
   /** The Expert Agent whose weights sync() replaces (absent for a scripted policy). */
   readonly agent?: ExpertAgent;
