@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '@gopo/trainer';
+import { loadConfig } from '@gopo/core';
+import { budgetedGopoConfig, ExperimentConfigSchema, main } from '@gopo/trainer';
 import { describe, expect, it } from 'vitest';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,4 +41,18 @@ describe('example: compare-baselines', () => {
     expect(md).toContain('## Against Memento');
     expect(out.join('\n')).toContain('experiment folder:');
   }, 600_000);
+
+  it('lm.yaml resolves: every GOPO-kind method spends exactly the budget', async () => {
+    const c = await loadConfig(path.join(here, 'lm.yaml'), ExperimentConfigSchema);
+    const loops = Object.fromEntries(
+      c.methods.flatMap((m) => (m.kind === 'gopo' ? [[m.id, budgetedGopoConfig(c, m, 1).loop]] : [])),
+    );
+    expect(loops).toEqual({
+      gopo: { iterations: 20, expertPhases: 1, csPhases: 0 },
+      'gopo-hier': { iterations: 16, expertPhases: 1, csPhases: 1 },
+      'cs-step-ppo': { iterations: 80, expertPhases: 0, csPhases: 1 },
+    });
+    const ppo = c.methods.find((m) => m.kind === 'flat_ppo');
+    expect(ppo?.kind === 'flat_ppo' && c.budget.episodes % ppo.ppo.episodesPerPhase).toBe(0);
+  });
 });

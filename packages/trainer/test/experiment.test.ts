@@ -5,12 +5,13 @@
  * not divide is a config error naming the method.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, parseConfig, silentLogger, UsageError } from '@gopo/core';
 import { readSessionsAll } from '@gopo/dialogue';
-import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_TOKENIZER_PATH, LlamaModel, TOKENIZER_FILE, Tokenizer } from '@gopo/lm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ExperimentConfigInput, ExperimentConfigSchema } from '../src/experiment/config.js';
 import { budgetedGopoConfig } from '../src/experiment/methods.js';
 import { runExperiment } from '../src/experiment/run.js';
@@ -18,6 +19,30 @@ import { runExperiment } from '../src/experiment/run.js';
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+// A tiny random flat reply model with the shipped tokenizer (what PPO does to it is beside the point).
+let flatModel = '';
+beforeAll(async () => {
+  const root = await mkdtemp(join(tmpdir(), 'gopo-exp-flat-'));
+  dirs.push(root);
+  flatModel = join(root, 'flat-sft');
+  const tok = await Tokenizer.load(DEFAULT_TOKENIZER_PATH);
+  const model = LlamaModel.random(
+    {
+      vocab_size: tok.vocabSize,
+      hidden_size: 16,
+      intermediate_size: 32,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      max_position_embeddings: 1024,
+      eos_token_id: tok.eosId,
+      pad_token_id: tok.padId,
+      bos_token_id: tok.bosId,
+    },
+    5,
+  );
+  await model.save(flatModel, { [TOKENIZER_FILE]: await readFile(DEFAULT_TOKENIZER_PATH) });
 });
 
 const base: ExperimentConfigInput = {
@@ -47,11 +72,23 @@ const base: ExperimentConfigInput = {
   compareAgainst: ['memento'],
 };
 
+const withFlat = (): ExperimentConfigInput => ({
+  ...base,
+  methods: [
+    ...base.methods,
+    {
+      id: 'ppo',
+      kind: 'flat_ppo',
+      ppo: { model: flatModel, episodesPerPhase: 16, epochs: 1, minibatch: 32, maxNewTokens: 6, threads: 1 },
+    },
+  ],
+});
+
 describe('gopo experiment', () => {
   it('runs every method over the seeds, reports, and resumes without rerunning', async () => {
     const runsDir = await mkdtemp(join(tmpdir(), 'gopo-exp-'));
     dirs.push(runsDir);
-    const config = ExperimentConfigSchema.parse(base);
+    const config = ExperimentConfigSchema.parse(withFlat());
     const r = await runExperiment(config, {
       runName: 'x',
       runsDir,
@@ -59,11 +96,14 @@ describe('gopo experiment', () => {
       logger: silentLogger(),
       progress: false,
     });
-    expect(r.methods.map((m) => m.id)).toEqual(['gopo', 'memento', 'sft', 'uniform']);
+    expect(r.methods.map((m) => m.id)).toEqual(['gopo', 'memento', 'sft', 'uniform', 'ppo']);
     const byId = new Map(r.methods.map((m) => [m.id, m]));
     expect(byId.get('gopo')!.episodes).toBe(32);
     expect(byId.get('memento')!.episodes).toBe(32);
     expect(byId.get('sft')!.episodes).toBe(0);
+    expect(byId.get('ppo')!.episodes).toBe(32);
+    expect(byId.get('ppo')!.curve.map((p) => p.episodes)).toEqual([0, 16, 32]);
+    expect(byId.get('ppo')!.models).toMatch(/^flat LM agent/);
     // The table's value is the mean over seeds of the per-seed results.
     const perSeed = [1, 2].map(
       (s) => JSON.parse(readFileSync(join(r.runDir, 'results', 'gopo', `seed-${s}.json`), 'utf8')).values.tse,
@@ -75,7 +115,7 @@ describe('gopo experiment', () => {
     expect(byId.get('gopo')!.curve.map((p) => p.episodes)).toEqual([0, 16, 32]);
     expect(byId.get('memento')!.curve.map((p) => p.episodes)).toEqual([0, 16, 32]);
     // Every other method against Memento, paired over 2 seeds x 12 scenarios.
-    expect(r.comparisons.map((c) => c.method)).toEqual(['gopo', 'sft', 'uniform']);
+    expect(r.comparisons.map((c) => c.method)).toEqual(['gopo', 'sft', 'uniform', 'ppo']);
     for (const c of r.comparisons) {
       expect(c.paired).toBe(24);
       const tse = c.metrics.find((m) => m.name === 'tse')!;
@@ -105,8 +145,8 @@ describe('gopo experiment', () => {
 
     // A method whose settings changed is stale: refused, naming it and what changed.
     const changed = ExperimentConfigSchema.parse({
-      ...base,
-      methods: base.methods.map((m) => (m.id === 'sft' ? { ...m, set: ['update.lr=0.01'] } : m)),
+      ...withFlat(),
+      methods: withFlat().methods!.map((m) => (m.id === 'sft' ? { ...m, set: ['update.lr=0.01'] } : m)),
     });
     await expect(
       runExperiment(changed, {

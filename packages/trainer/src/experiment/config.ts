@@ -6,8 +6,10 @@
  * budget each method actually used.
  */
 import { RunNameSchema } from '@gopo/core';
+import { KlControllerConfigSchema } from '@gopo/rewards';
 import { z } from 'zod';
 import { MementoConfigSchema } from '../baselines/memento/memento-policy.js';
+import { FlatPpoConfigSchema } from '../baselines/ppo/config.js';
 import { GOPO_ABLATIONS, type GopoAblationName } from '../gopo/ablations.js';
 import { GopoTrainConfigSchema } from '../gopo/config.js';
 
@@ -51,6 +53,25 @@ export const ExperimentMethodSchema = z
         memento: MementoConfigSchema.prefault({}),
       })
       .describe('the Memento baseline'),
+    z
+      .strictObject({
+        ...MethodBase,
+        kind: z
+          .literal('flat_ppo')
+          .describe(
+            'one LM agent without a strategy layer, token-level PPO on the sequence reward (gopo ppo)',
+          ),
+        ppo: FlatPpoConfigSchema.omit({ seed: true, env: true, phases: true, eval: true, metrics: true })
+          .extend({
+            kl: KlControllerConfigSchema.optional().describe(
+              "the adaptive KL controller (default: the shared gopo config's metrics.kl)",
+            ),
+          })
+          .describe(
+            "gopo ppo's config: `model` is the flat SFT model; seed, environment and the sequence reward come from the shared gopo config, phases from the budget",
+          ),
+      })
+      .describe('the flat PPO baseline'),
     z
       .strictObject({
         ...MethodBase,

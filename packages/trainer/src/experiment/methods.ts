@@ -14,6 +14,9 @@ import { ExpertAgent } from '@gopo/expert-agent';
 import { match } from 'ts-pattern';
 import { createReplyBackend, type ReplyBackend } from '../backends/reply-backends.js';
 import { MementoPolicy } from '../baselines/memento/memento-policy.js';
+import { FlatPpoConfigSchema } from '../baselines/ppo/config.js';
+import { loadFlatAgentRoles } from '../baselines/ppo/flat-agent.js';
+import { runFlatPpo } from '../baselines/ppo/run.js';
 import { GOPO_ABLATIONS } from '../gopo/ablations.js';
 import { type GopoTrainConfig, GopoTrainConfigSchema } from '../gopo/config.js';
 import { evaluateHeldOut, scoreInMemory } from '../gopo/evaluate.js';
@@ -58,7 +61,7 @@ export function methodGopoConfig(e: ExperimentConfig, m: ExperimentMethod, seed:
   const ablation = m.kind === 'gopo' && m.ablation ? GOPO_ABLATIONS[m.ablation].overrides : [];
   const raw = applyOverrides(
     e.gopo as Record<string, unknown>,
-    [...ablation, ...m.set, `seed=${seed}`],
+    [...ablation, ...('set' in m ? m.set : []), `seed=${seed}`],
     GopoTrainConfigSchema,
   );
   return parseConfig(GopoTrainConfigSchema, raw, source);
@@ -157,6 +160,11 @@ const replyName = (c: GopoTrainConfig) =>
     .with({ kind: 'openai' }, (r) => `chat model ${r.model}`)
     .exhaustive();
 
+const expertName = (c: GopoTrainConfig, m: ExperimentMethod) =>
+  c.loop.expertPhases === 0
+    ? 'Expert Agent (SFT, frozen)'
+    : `Expert Agent (GOPO${m.kind === 'gopo' && m.ablation ? `, ${m.ablation}` : ''})`;
+
 async function trainGopo(m: ExperimentMethod, ctx: MethodContext): Promise<TrainedMethod> {
   const c = budgetedGopoConfig(ctx.experiment, m, ctx.seed);
   const runName = `seed-${ctx.seed}`;
@@ -179,7 +187,7 @@ async function trainGopo(m: ExperimentMethod, ctx: MethodContext): Promise<Train
     sample: false,
     episodes: phasePlan(c).length > 0 ? episodesAfterPhases(c).at(-1)! : 0,
     curve: await gopoCurve(result.runDir, c),
-    models: `Expert Agent (GOPO${m.kind === 'gopo' && m.ablation ? `, ${m.ablation}` : ''}) + ${replyName(c)}${trainedReply ? ' (trained)' : ''}`,
+    models: `${expertName(c, m)} + ${replyName(c)}${trainedReply ? ' (trained)' : ''}`,
     close: () => reply.close(),
   };
 }
@@ -287,6 +295,53 @@ async function scripted(
   };
 }
 
+/**
+ * Flat PPO: one reply model without a strategy layer, trained on the shared config's sequence reward
+ * for the budget's episodes (phases = budget / episodesPerPhase), evaluated greedily.
+ */
+async function trainFlatPpo(
+  m: Extract<ExperimentMethod, { kind: 'flat_ppo' }>,
+  ctx: MethodContext,
+): Promise<TrainedMethod> {
+  const e = ctx.experiment;
+  const { kl, ...ppo } = m.ppo;
+  if (e.budget.episodes % ppo.episodesPerPhase !== 0)
+    throw new ConfigError(
+      { file: `methods.${m.id}` },
+      `ppo.episodesPerPhase ${ppo.episodesPerPhase} does not divide budget.episodes ${e.budget.episodes}`,
+    );
+  const phases = e.budget.episodes / ppo.episodesPerPhase;
+  const c = FlatPpoConfigSchema.parse({
+    ...ppo,
+    seed: ctx.seed,
+    env: e.gopo.env,
+    phases,
+    metrics: { ...e.gopo.metrics, ...(kl ? { kl } : {}) },
+    eval: { scenarios: e.eval.curveScenarios, every: Math.max(1, Math.floor(phases / e.eval.curvePoints)) },
+  });
+  const r = await runFlatPpo(c, {
+    runName: `seed-${ctx.seed}`,
+    runsDir: ctx.runsDir,
+    resume: true,
+    overwrite: false,
+    logger: ctx.logger,
+    progress: ctx.progress,
+  });
+  const roles = await loadFlatAgentRoles(r.modelDir, {
+    fallbackStrategy: c.fallbackStrategy,
+    generation: { maxNewTokens: c.maxNewTokens, temperature: 0 },
+    intraOpThreads: c.threads,
+  });
+  return {
+    roles,
+    sample: false,
+    episodes: e.budget.episodes,
+    curve: r.curve,
+    models: `flat LM agent (${path.basename(path.dirname(c.model))}, PPO)`,
+    close: async () => {},
+  };
+}
+
 /** Trains (or reloads a finished run of) method `m` for one seed. */
 export function trainMethod(m: ExperimentMethod, ctx: MethodContext): Promise<TrainedMethod> {
   return match(m)
@@ -294,6 +349,7 @@ export function trainMethod(m: ExperimentMethod, ctx: MethodContext): Promise<Tr
     .with({ kind: 'sft' }, (x) => frozenExpert(x, ctx))
     .with({ kind: 'memento' }, (x) => trainMemento(x, ctx))
     .with({ kind: 'scripted' }, (x) => scripted(x, ctx))
+    .with({ kind: 'flat_ppo' }, (x) => trainFlatPpo(x, ctx))
     .exhaustive();
 }
 
