@@ -13,29 +13,18 @@ import {
   lmCommands,
   Tokenizer,
 } from '../src/index.js';
+import { saveTinyRandomModel } from '../src/testing.js';
 
 let dir: string;
 let tok: Tokenizer;
 const { ctx, output } = testCliContext({ seed: 0 });
 
 beforeAll(async () => {
-  dir = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'lm-cmd-')), 'model');
+  dir = await saveTinyRandomModel(path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'lm-cmd-')), 'model'), {
+    seed: 3,
+    maxPositions: 128,
+  });
   tok = await Tokenizer.load(DEFAULT_TOKENIZER_PATH);
-  const model = LlamaModel.random(
-    {
-      vocab_size: tok.vocabSize,
-      hidden_size: 16,
-      intermediate_size: 32,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      max_position_embeddings: 128,
-      eos_token_id: tok.eosId,
-      pad_token_id: tok.padId,
-      bos_token_id: tok.bosId,
-    },
-    3,
-  );
-  await model.save(dir, { 'tokenizer.json': await fs.readFile(DEFAULT_TOKENIZER_PATH) });
 });
 
 describe('gopo lm generate / export', () => {

@@ -5,12 +5,12 @@
  * not divide is a config error naming the method.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, parseConfig, silentLogger, UsageError } from '@gopo/core';
 import { readSessionsAll } from '@gopo/dialogue';
-import { DEFAULT_TOKENIZER_PATH, LlamaModel, TOKENIZER_FILE, Tokenizer } from '@gopo/lm';
+import { saveTinyRandomModel } from '@gopo/lm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ExperimentConfigInput, ExperimentConfigSchema } from '../src/experiment/config.js';
 import { budgetedGopoConfig } from '../src/experiment/methods.js';
@@ -26,23 +26,7 @@ let flatModel = '';
 beforeAll(async () => {
   const root = await mkdtemp(join(tmpdir(), 'gopo-exp-flat-'));
   dirs.push(root);
-  flatModel = join(root, 'flat-sft');
-  const tok = await Tokenizer.load(DEFAULT_TOKENIZER_PATH);
-  const model = LlamaModel.random(
-    {
-      vocab_size: tok.vocabSize,
-      hidden_size: 16,
-      intermediate_size: 32,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      max_position_embeddings: 1024,
-      eos_token_id: tok.eosId,
-      pad_token_id: tok.padId,
-      bos_token_id: tok.bosId,
-    },
-    5,
-  );
-  await model.save(flatModel, { [TOKENIZER_FILE]: await readFile(DEFAULT_TOKENIZER_PATH) });
+  flatModel = await saveTinyRandomModel(join(root, 'flat-sft'), { seed: 5 });
 });
 
 const base: ExperimentConfigInput = {

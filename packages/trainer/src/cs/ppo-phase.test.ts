@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { silentLogger } from '@gopo/core';
 import type { CsAgent } from '@gopo/cs-agent';
-import { DEFAULT_TOKENIZER_PATH, LlamaModel, TOKENIZER_FILE, Tokenizer } from '@gopo/lm';
+import { saveTinyRandomModel } from '@gopo/lm/testing';
 import { MetricsConfigSchema } from '@gopo/rewards';
 import { describe, expect, it } from 'vitest';
 import { replyTokenScores } from './ppo-phase.js';
@@ -57,22 +57,7 @@ describe('step-reward PPO token rewards (hand-built reply)', () => {
 describe('gopo cs ppo', () => {
   it('one step-reward PPO phase on a tiny reply model runs end to end and saves the value head', async () => {
     const root = await fs.mkdtemp(path.join(os.tmpdir(), 'cs-ppo-'));
-    const modelDir = path.join(root, 'sft');
-    const tok = await Tokenizer.load(DEFAULT_TOKENIZER_PATH);
-    await LlamaModel.random(
-      {
-        vocab_size: tok.vocabSize,
-        hidden_size: 16,
-        intermediate_size: 32,
-        num_hidden_layers: 1,
-        num_attention_heads: 2,
-        max_position_embeddings: 1024,
-        eos_token_id: tok.eosId,
-        pad_token_id: tok.padId,
-        bos_token_id: tok.bosId,
-      },
-      5,
-    ).save(modelDir, { [TOKENIZER_FILE]: await fs.readFile(DEFAULT_TOKENIZER_PATH) });
+    const modelDir = await saveTinyRandomModel(path.join(root, 'sft'), { seed: 5 });
     const c = CsTrainConfigSchema.parse({
       model: modelDir,
       strategies: 'oracle',

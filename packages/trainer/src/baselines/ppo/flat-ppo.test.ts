@@ -5,7 +5,7 @@ import { silentLogger } from '@gopo/core';
 import { replyRecords } from '@gopo/cs-agent';
 import type { ReplyPolicy, ReplyRequest, StrategyJudge } from '@gopo/dialogue';
 import { ShopEnv } from '@gopo/envs';
-import { DEFAULT_TOKENIZER_PATH, LlamaModel, TOKENIZER_FILE, Tokenizer } from '@gopo/lm';
+import { saveTinyRandomModel } from '@gopo/lm/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compareMethods } from '../../gopo/compare.js';
 import { evalJobs } from '../../gopo/scenarios.js';
@@ -21,23 +21,7 @@ let modelDir: string;
 
 beforeAll(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'flat-ppo-'));
-  modelDir = path.join(root, 'sft-model');
-  const tok = await Tokenizer.load(DEFAULT_TOKENIZER_PATH);
-  const model = LlamaModel.random(
-    {
-      vocab_size: tok.vocabSize,
-      hidden_size: 16,
-      intermediate_size: 32,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      max_position_embeddings: 1024,
-      eos_token_id: tok.eosId,
-      pad_token_id: tok.padId,
-      bos_token_id: tok.bosId,
-    },
-    11,
-  );
-  await model.save(modelDir, { [TOKENIZER_FILE]: await fs.readFile(DEFAULT_TOKENIZER_PATH) });
+  modelDir = await saveTinyRandomModel(path.join(root, 'sft-model'), { seed: 11 });
 });
 
 describe('flat episodes', () => {
