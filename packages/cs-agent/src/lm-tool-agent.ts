@@ -66,7 +66,7 @@ export interface FittedPrompt {
 
 /**
  * The prompt of a view within `budget` tokens (bos included): the rendering with the most recent
- * messages that fits; when one message is still too long, its ids are cut on the left (bos kept).
+ * messages that fits; when that is still too long, its ids are cut on the left (bos kept).
  * The ids are those lm's SFT makes of a prompt/completion record: bos + encode(text).
  */
 export function fitToolPrompt(
@@ -81,8 +81,12 @@ export function fitToolPrompt(
     const text = renderToolPrompt(view, { ...config.prompt, maxMessages });
     const ids = encode(text);
     if (ids.length <= budget) return { text, ids, leftCut: false };
-    if (maxMessages <= 2)
-      return { text, ids: [tokenizer.bosId, ...ids.slice(ids.length - budget + 1)], leftCut: true };
+    if (maxMessages <= 2) {
+      // Even the shortest rendering is too long: keep its end. The text is the kept ids decoded, so
+      // an SFT record written from it reads (nearly: BPE may merge differently) what generation reads.
+      const kept = [tokenizer.bosId, ...ids.slice(ids.length - budget + 1)];
+      return { text: tokenizer.decode(kept.slice(1)), ids: kept, leftCut: true };
+    }
     maxMessages--;
   }
 }

@@ -9,6 +9,7 @@ import { demoCommand } from '../commands/demo.js';
 import { evalPolicyCommand, reportCommand } from '../commands/eval-policy.js';
 import { experimentCommand } from '../commands/experiment.js';
 import { expertSftCommand } from '../commands/expert-sft.js';
+import { joshCommand } from '../commands/josh.js';
 import { trainCommand } from '../commands/train.js';
 
 /** Every `gopo` subcommand, each declared by the package that owns it. */
@@ -24,6 +25,7 @@ export const ALL_COMMANDS: readonly CommandSpec[] = [
   csSampleCommand,
   csRlCommand,
   csKtoCommand,
+  joshCommand,
   ...dialogueCommands,
   ...envsCommands,
   ...lmCommands,
