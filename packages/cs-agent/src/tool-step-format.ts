@@ -19,8 +19,9 @@
  * agent steps appear in the prompt without their plan (the view holds no plans).
  *
  * Parsing is strict: anything else is malformed (a reason is given) and the agent takes the fallback
- * step, a reply asking the user to repeat (FALLBACK_REPLY): it is harmless to the user simulators
- * (they answer it as a turn that brings nothing new) and keeps the episode going.
+ * step, a reply asking the user to repeat (FALLBACK_REPLY): the user simulators answer it like any
+ * reply that offers nothing (a stall uses up their patience), so the episode goes on and a model
+ * that keeps failing ends it by exhausting the user rather than by an exception.
  */
 import {
   type ChatMessage,
