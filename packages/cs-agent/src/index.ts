@@ -43,6 +43,16 @@ export {
   judgeAgreement,
 } from './judges.js';
 export {
+  type FittedPrompt,
+  fitToolPrompt,
+  LmToolAgent,
+  type LmToolAgentConfig,
+  type LmToolAgentConfigInput,
+  LmToolAgentConfigSchema,
+  type LmToolAgentStats,
+  toolStepIds,
+} from './lm-tool-agent.js';
+export {
   expandPhrasing,
   PARAPHRASE_TEMPLATES,
   type ParaphraseCorpus,
@@ -114,4 +124,19 @@ export {
   type TrainClassifierOptions,
   type TrainedClassifier,
 } from './strategy-classifier.js';
+export {
+  FALLBACK_PLAN,
+  FALLBACK_REPLY,
+  fallbackStep,
+  MALFORMED_REASONS,
+  type MalformedReason,
+  type ParsedToolStep,
+  parseToolStep,
+  renderToolPrompt,
+  renderToolStep,
+  TOOL_STEP_MARKERS,
+  type ToolPromptOptions,
+  ToolPromptOptionsSchema,
+  toolSignature,
+} from './tool-step-format.js';
 export { loadValueHead, saveValueHead, VALUE_HEAD_FILE, VALUE_HEAD_PARAMS, valueHead } from './value-head.js';

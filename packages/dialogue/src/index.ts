@@ -132,6 +132,7 @@ export {
   type ToolAgentStep,
   ToolAgentStepSchema,
   type ToolAgentView,
+  ToolAgentViewSchema,
   type ToolArgumentIssue,
   type ToolCall,
   ToolCallParseError,

@@ -141,6 +141,13 @@ export interface ToolAgentView {
   readonly messages: readonly ChatMessage[];
 }
 
+/** A view as data (datasets of (view, step) pairs store it: JOSH's SFT and KTO records). */
+export const ToolAgentViewSchema = z.object({
+  system: z.string().describe('the system prompt'),
+  tools: z.array(ToolSpecSchema).describe('the tools the agent may call'),
+  messages: z.array(ChatMessageSchema).describe('the dialogue so far, without the system message'),
+});
+
 /** A tool-calling agent: a scripted baseline, an LM agent, or a model behind an OpenAI-compatible API. */
 export interface ToolAgent {
   readonly name: string;

@@ -1,4 +1,16 @@
-export { ChatBackendError, OpenAiReplyPolicy } from './backends/openai-reply.js';
+export {
+  ChatBackendError,
+  type ChatClientOptions,
+  ChatCompletionClient,
+  type ChatServerConfig,
+} from './backends/chat-client.js';
+export { OpenAiReplyPolicy } from './backends/openai-reply.js';
+export {
+  OpenAiToolAgent,
+  type OpenAiToolAgentConfig,
+  type OpenAiToolAgentOptions,
+  toolChatRequest,
+} from './backends/openai-tool-agent.js';
 export { createReplyBackend, type ReplyBackend } from './backends/reply-backends.js';
 export {
   agentCaseState,
@@ -52,6 +64,7 @@ export { demoCommand } from './commands/demo.js';
 export { evalPolicyCommand, readRunConfig, reportCommand } from './commands/eval-policy.js';
 export { experimentCommand } from './commands/experiment.js';
 export { expertSftCommand } from './commands/expert-sft.js';
+export { joshCommand } from './commands/josh.js';
 export { ppoCommand } from './commands/ppo.js';
 export { trainCommand } from './commands/train.js';
 export { type CsEvaluation, distinct2, evaluateReplies } from './cs/evaluate.js';
@@ -127,6 +140,53 @@ export {
 } from './gopo/run.js';
 export { EVAL_SEED_BASE, evalJobs, trainingJobs } from './gopo/scenarios.js';
 export { loggedRows, simulateHistory, trainWarmStart, type WarmStartResult } from './gopo/warm-start.js';
+export {
+  type JoshAgentConfig,
+  JoshAgentConfigSchema,
+  type JoshConfig,
+  type JoshConfigInput,
+  JoshConfigSchema,
+} from './josh/config.js';
+export {
+  type JoshKtoRecord,
+  JoshKtoRecordSchema,
+  type JoshSftRecord,
+  JoshSftRecordSchema,
+  joshRecords,
+} from './josh/datasets.js';
+export { corruptStep, noisyScriptedPolicy } from './josh/noisy-policy.js';
+export {
+  type AgentEval,
+  JOSH_STAGES,
+  type JoshRunOptions,
+  type JoshRunResult,
+  type JoshStage,
+  joshReport,
+  runJosh,
+  type SeedStat,
+  type SelfPlaySummary,
+  seedStat,
+} from './josh/run.js';
+export {
+  type JoshNode,
+  type JoshOutcome,
+  type JoshPolicy,
+  type JoshSearchConfig,
+  JoshSearchConfigSchema,
+  type JoshSearchResult,
+  type JoshStep,
+  joshSearch,
+  ReplayDivergenceError,
+  replaySteps,
+} from './josh/search.js';
+export {
+  JOSH_ENVS,
+  type JoshEnvName,
+  type JoshItem,
+  type JoshTask,
+  retailJoshTask,
+  toolwozJoshTask,
+} from './josh/tasks.js';
 export { sequenceRewardFn } from './rewards.js';
 export { assembleBatch } from './rollout/batch.js';
 export {

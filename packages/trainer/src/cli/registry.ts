@@ -9,6 +9,7 @@ import { demoCommand } from '../commands/demo.js';
 import { evalPolicyCommand, reportCommand } from '../commands/eval-policy.js';
 import { experimentCommand } from '../commands/experiment.js';
 import { expertSftCommand } from '../commands/expert-sft.js';
+import { joshCommand } from '../commands/josh.js';
 import { ppoCommand } from '../commands/ppo.js';
 import { trainCommand } from '../commands/train.js';
 
@@ -27,6 +28,7 @@ export const ALL_COMMANDS: readonly CommandSpec[] = [
   csKtoCommand,
   csPpoCommand,
   ppoCommand,
+  joshCommand,
   ...dialogueCommands,
   ...envsCommands,
   ...lmCommands,
