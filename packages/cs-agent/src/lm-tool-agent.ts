@@ -175,7 +175,13 @@ export class LmToolAgent implements ToolAgent {
       { tokenizer: this.tokenizer },
     );
     const text = r?.text ?? '';
-    return { prompt, tokens: r?.tokens ?? [], logprobs: r?.logprobs ?? [], text, parsed: parseToolStep(text, view) };
+    return {
+      prompt,
+      tokens: r?.tokens ?? [],
+      logprobs: r?.logprobs ?? [],
+      text,
+      parsed: parseToolStep(text, view),
+    };
   }
 
   /** Generates the step text for a view (raw, before parsing). */

@@ -26,7 +26,7 @@ export const joshCommand = defineCommand({
       .boolean()
       .default(false)
       .describe('resume although the config changed (the changes are recorded in config-changes.jsonl)'),
-    until: z.enum(JOSH_STAGES).optional().describe('stop after this stage: selfplay, sft, kto or eval'),
+    until: z.enum(JOSH_STAGES).optional().describe('stop after this stage: selfplay, sft, kto, ppo (when ppo.enabled) or eval'),
     format: OutputFormatSchema,
   }),
   globals: ['config', 'set', 'seed'],

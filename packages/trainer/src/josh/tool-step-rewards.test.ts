@@ -41,7 +41,8 @@ const CALL = [
 ];
 // Step 2: a reply giving the entity's phone (completed by token 2), in four tokens.
 const REPLY = ['<|plan|><|reply|>Bangkok City,', ' phone 0122', '3354382', '.'];
-const decoder = (pieces: readonly string[]) => (ids: readonly number[]) => ids.map((i) => pieces[i]!).join('');
+const decoder = (pieces: readonly string[]) => (ids: readonly number[]) =>
+  ids.map((i) => pieces[i]!).join('');
 const ids = (pieces: readonly string[]) => pieces.map((_, i) => i);
 const searched = [{ name: 'search_restaurant', args: { area: 'east' }, resultIds: ['Bangkok City'] }];
 

@@ -21,7 +21,10 @@ export const ToolStepRewardSchema = z
   .discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('none').describe('no step reward: the goal reward alone') }),
     z.strictObject({ kind: z.literal('u').describe('Ru over the slot values of the calls (SV)'), alpha }),
-    z.strictObject({ kind: z.literal('g').describe('Rg over the requested slots the replies give (S)'), beta }),
+    z.strictObject({
+      kind: z.literal('g').describe('Rg over the requested slots the replies give (S)'),
+      beta,
+    }),
     z.strictObject({ kind: z.literal('tod').describe('Rtod over both sets'), alpha, beta }),
   ])
   .describe('which step reward of Du et al. 2024 the tokens get (toolwoz-step-items.ts defines SV and S)');

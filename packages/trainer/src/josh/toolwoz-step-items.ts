@@ -27,6 +27,7 @@ import {
   TOOLWOZ_DOMAINS,
   type ToolwozDb,
   type ToolwozDomain,
+  type ToolwozEnv,
   type ToolwozGoal,
 } from '@gopo/envs';
 import { type ApiCall, isUnconstrained, normalizeValue } from '@gopo/rewards';
@@ -125,7 +126,9 @@ function targetRows(db: ToolwozDb, goal: ToolwozGoal, domain: ToolwozDomain, cal
   const d = goal.domains.find((x) => x.domain === domain);
   if (!d) return [];
   const found = new Set(
-    calls.filter((c) => c.name === `search_${domain}`).flatMap((c) => (c.resultIds ?? []).map(normalizeValue)),
+    calls
+      .filter((c) => c.name === `search_${domain}`)
+      .flatMap((c) => (c.resultIds ?? []).map(normalizeValue)),
   );
   const accept = (id: string) =>
     d.entity
@@ -179,4 +182,27 @@ export function toolwozStatedItems(
       return out;
     })
     .exhaustive();
+}
+
+/** Step-reward sets of the episode an environment is in (what the ppo stage reads per step). */
+export interface StepItemSource {
+  /** SV and S of the current episode. */
+  truth(): StepTruth;
+  /** What `text`, generated for the environment's current view, states. */
+  stated(text: string, truth: StepTruth): StatedItem[];
+}
+
+/** ToolWOZ's source: the goal from the env's privileged channel, the calls made so far. */
+export function toolwozStepItems(env: ToolwozEnv, db: ToolwozDb): StepItemSource {
+  return {
+    truth: () => toolwozStepTruth(env.privileged(), db),
+    stated: (text, truth) =>
+      toolwozStatedItems(text, {
+        view: env.view(),
+        goal: env.privileged(),
+        db,
+        truth,
+        calls: env.apiCalls(),
+      }),
+  };
 }
