@@ -190,7 +190,8 @@ export class LmToolAgent implements ToolAgent {
   }
 
   async act(view: ToolAgentView): Promise<ToolAgentStep> {
-    return this.count((await this.sampleStep(view)).parsed);
+    // Through generateText, the one seam tests stub to feed a text.
+    return this.count(parseToolStep(await this.generateText(view), view));
   }
 
   /** Counts a parsed step in `stats` and hands back the step the environment gets. */

@@ -57,8 +57,6 @@ import { type PpoStageSummary, runPpoStage } from './ppo.js';
 import { type JoshPolicy, joshSearch } from './search.js';
 import type { JoshTask } from './tasks.js';
 
-export { type AgentEval, type SeedStat, seedStat } from './evaluate.js';
-
 export const JOSH_STAGES = ['selfplay', 'sft', 'kto', 'ppo', 'eval'] as const;
 export type JoshStage = (typeof JOSH_STAGES)[number];
 
