@@ -1,14 +1,33 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createRunDir, resolveDataDir, silentLogger } from '@gopo/core';
+import { createRunDir, type RunDir, resolveDataDir, silentLogger } from '@gopo/core';
 import { saveTinyRandomModel } from '@gopo/lm/testing';
 import { describe, expect, it } from 'vitest';
 import { JoshConfigSchema } from './config.js';
 import { runPpoStage } from './ppo.js';
-import { toolwozJoshTask } from './tasks.js';
+import { type JoshTask, toolwozJoshTask } from './tasks.js';
 
 const dataDir = resolveDataDir();
+
+describe('josh ppo config', () => {
+  it('defaults to Rtod and the adaptive KL controller of DESIGN.md 4.5, off unless enabled', () => {
+    const p = JoshConfigSchema.parse({}).ppo;
+    expect(p.enabled).toBe(false);
+    expect(p.reward).toEqual({ kind: 'tod', alpha: 1, beta: 1 });
+    expect(p.kl).toMatchObject({ kind: 'adaptive', beta0: 0.01, kBeta: 0.2 });
+    expect(() => JoshConfigSchema.parse({ ppo: { reward: { kind: 'u', beta: 1 } } })).toThrow();
+    expect(() => JoshConfigSchema.parse({ ppo: { reward: { kind: 'rtod' } } })).toThrow();
+  });
+
+  it('refuses step rewards where the environment defines no step-reward sets (tau-bench)', async () => {
+    const c = JoshConfigSchema.parse({ ppo: { enabled: true } });
+    const task = { train: [{ id: 't', item: {} }], heldOut: [] } as unknown as JoshTask<unknown, unknown>;
+    await expect(runPpoStage(task, c, {} as RunDir, 'nowhere', 1, silentLogger())).rejects.toThrow(
+      /toolwoz only/,
+    );
+  });
+});
 
 // The ppo stage on a tiny random model: 2 training goals, 1 phase, a short episode cap. It checks
 // the plumbing (rollouts, rewards, update, run folder, resume), not learning.
