@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 // The example config through `gopo josh` on a tiny budget: 3 training goals, 2 held out, one seed,
-// a one-layer model and a handful of SFT steps. It checks the pipeline, not the numbers.
+// a one-layer model, a handful of SFT steps and one PPO phase on 2 goals. It checks the pipeline, not the numbers.
 describe.skipIf(!resolveDataDir())('example: toolwoz-josh', () => {
-  it('runs self-play, SFT, KTO and the evaluation, then resumes without rerunning a stage', async () => {
+  it('runs self-play, SFT, KTO, PPO and the evaluation, then resumes without rerunning a stage', async () => {
     const runsDir = mkdtempSync(path.join(tmpdir(), 'gopo-josh-'));
     const sets = [
       'goals.train=3',
@@ -24,6 +24,7 @@ describe.skipIf(!resolveDataDir())('example: toolwoz-josh', () => {
       'sft={steps: 2, lr: 0.001, warmupSteps: 0, microBatchSize: 2, seqLen: 768}',
       'kto.rows=4',
       'kto.epochs=1',
+      'ppo={enabled: true, phases: 1, goalsPerPhase: 2, rows: 4, epochs: 1}',
       'eval.seeds=[1]',
       'threads=1',
     ];
@@ -52,12 +53,15 @@ describe.skipIf(!resolveDataDir())('example: toolwoz-josh', () => {
       'data/sft-lm.jsonl',
       'sft/model/config.json',
       'models/josh-kto/tokenizer.json',
+      'models/josh-ppo/value-head.safetensors',
+      'ppo/before.json',
       'report.md',
     ])
       expect(existsSync(path.join(run, f))).toBe(true);
     const report = readFileSync(path.join(run, 'report.md'), 'utf8');
-    for (const agent of ['| base |', '| josh-sft |', '| josh-kto |']) expect(report).toContain(agent);
-    expect(out.join('\n')).toContain('stages run now: selfplay, sft, kto, eval');
+    for (const agent of ['| base |', '| josh-sft |', '| josh-kto |', '| josh-ppo |'])
+      expect(report).toContain(agent);
+    expect(out.join('\n')).toContain('stages run now: selfplay, sft, kto, ppo, eval');
     const again: string[] = [];
     expect(await main(argv, { out: (t) => again.push(t), err: (t) => err.push(t) })).toBe(0);
     expect(again.join('\n')).toContain('stages run now: none');

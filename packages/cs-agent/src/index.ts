@@ -50,6 +50,7 @@ export {
   type LmToolAgentConfigInput,
   LmToolAgentConfigSchema,
   type LmToolAgentStats,
+  type SampledToolStep,
   toolStepIds,
 } from './lm-tool-agent.js';
 export {

@@ -17,6 +17,7 @@ import { z } from 'zod';
 import {
   MALFORMED_REASONS,
   type MalformedReason,
+  type ParsedToolStep,
   parseToolStep,
   renderToolPrompt,
   renderToolStep,
@@ -96,6 +97,15 @@ export function toolStepIds(step: ToolAgentStep, tokenizer: Tokenizer): number[]
   return [...tokenizer.encode(renderToolStep(step), { parseSpecial: false }), tokenizer.eosId];
 }
 
+/** One generated step with its tokens (what token-level RL of the tool agent learns from). */
+export interface SampledToolStep {
+  readonly prompt: readonly number[];
+  readonly tokens: readonly number[];
+  readonly logprobs: readonly number[];
+  readonly text: string;
+  readonly parsed: ParsedToolStep;
+}
+
 export class LmToolAgent implements ToolAgent {
   readonly config: LmToolAgentConfig;
   readonly stats: LmToolAgentStats = emptyStats();
@@ -143,11 +153,16 @@ export class LmToolAgent implements ToolAgent {
     return fitToolPrompt(view, this.tokenizer, this.config, this.promptBudget);
   }
 
-  /** Generates the step text for a view (raw, before parsing). */
-  async generateText(view: ToolAgentView): Promise<string> {
+  /**
+   * Generates one step for a view and keeps what RL needs of it: the prompt ids, the generated ids
+   * (eos included when the step ended there), their log-probs under the model's own distribution,
+   * the raw text and its parse. `act` is this without the tokens.
+   */
+  async sampleStep(view: ToolAgentView): Promise<SampledToolStep> {
     const c = this.config;
+    const prompt = this.prompt(view).ids;
     const [r] = await this.model.generate(
-      [[...this.prompt(view).ids]],
+      [[...prompt]],
       {
         maxNewTokens: c.maxNewTokens,
         temperature: c.temperature,
@@ -159,11 +174,28 @@ export class LmToolAgent implements ToolAgent {
       },
       { tokenizer: this.tokenizer },
     );
-    return r?.text ?? '';
+    const text = r?.text ?? '';
+    return {
+      prompt,
+      tokens: r?.tokens ?? [],
+      logprobs: r?.logprobs ?? [],
+      text,
+      parsed: parseToolStep(text, view),
+    };
+  }
+
+  /** Generates the step text for a view (raw, before parsing). */
+  async generateText(view: ToolAgentView): Promise<string> {
+    return (await this.sampleStep(view)).text;
   }
 
   async act(view: ToolAgentView): Promise<ToolAgentStep> {
-    const parsed = parseToolStep(await this.generateText(view), view);
+    // Through generateText, the one seam tests stub to feed a text.
+    return this.count(parseToolStep(await this.generateText(view), view));
+  }
+
+  /** Counts a parsed step in `stats` and hands back the step the environment gets. */
+  count(parsed: ParsedToolStep): ToolAgentStep {
     this.stats.steps++;
     if (!parsed.ok) {
       this.stats.malformed++;

@@ -146,6 +146,8 @@ export {
   type JoshConfig,
   type JoshConfigInput,
   JoshConfigSchema,
+  type JoshPpoConfig,
+  JoshPpoConfigSchema,
 } from './josh/config.js';
 export {
   type JoshKtoRecord,
@@ -154,18 +156,24 @@ export {
   JoshSftRecordSchema,
   joshRecords,
 } from './josh/datasets.js';
-export { corruptStep, noisyScriptedPolicy } from './josh/noisy-policy.js';
 export {
   type AgentEval,
+  type EvalAgent,
+  evaluate as evaluateJoshAgents,
+  lmEvalAgent,
+  type SeedStat,
+  seedStat,
+} from './josh/evaluate.js';
+export { corruptStep, noisyScriptedPolicy } from './josh/noisy-policy.js';
+export { type PpoStageSummary, runPpoStage } from './josh/ppo.js';
+export {
   JOSH_STAGES,
   type JoshRunOptions,
   type JoshRunResult,
   type JoshStage,
   joshReport,
   runJosh,
-  type SeedStat,
   type SelfPlaySummary,
-  seedStat,
 } from './josh/run.js';
 export {
   type JoshNode,
@@ -187,6 +195,25 @@ export {
   retailJoshTask,
   toolwozJoshTask,
 } from './josh/tasks.js';
+export {
+  type EpisodeRewardOptions,
+  episodeTokenScores,
+  itemTokenMarks,
+  type MarkedStep,
+  type ToolStepReward,
+  ToolStepRewardSchema,
+} from './josh/tool-step-rewards.js';
+export {
+  normalizedMatchEnd,
+  requestKey,
+  type StatedItem,
+  type StepItemSource,
+  type StepTruth,
+  slotKey,
+  toolwozStatedItems,
+  toolwozStepItems,
+  toolwozStepTruth,
+} from './josh/toolwoz-step-items.js';
 export { sequenceRewardFn } from './rewards.js';
 export { assembleBatch } from './rollout/batch.js';
 export {

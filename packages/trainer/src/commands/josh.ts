@@ -16,7 +16,7 @@ import { JOSH_ENVS, retailJoshTask, toolwozJoshTask } from '../josh/tasks.js';
 export const joshCommand = defineCommand({
   path: ['josh'],
   describe:
-    'JOSH self-play (beam search over agent turns, sparse goal reward) on ToolWOZ or tau-bench retail, then SFT and KTO of the LM tool agent on its golden paths and the held-out comparison base / JOSH-SFT / JOSH-KTO (resumable per stage)',
+    'JOSH self-play (beam search over agent turns, sparse goal reward) on ToolWOZ or tau-bench retail, then SFT and KTO of the LM tool agent on its golden paths, optionally step-reward PPO in the environment (ppo.enabled), and the held-out comparison base / JOSH-SFT / JOSH-KTO / JOSH-PPO (resumable per stage)',
   options: z.object({
     env: z.enum(JOSH_ENVS).default('toolwoz').describe('the environment: toolwoz or taubench-retail'),
     runName: RunNameSchema.default('josh'),
@@ -26,7 +26,10 @@ export const joshCommand = defineCommand({
       .boolean()
       .default(false)
       .describe('resume although the config changed (the changes are recorded in config-changes.jsonl)'),
-    until: z.enum(JOSH_STAGES).optional().describe('stop after this stage: selfplay, sft, kto or eval'),
+    until: z
+      .enum(JOSH_STAGES)
+      .optional()
+      .describe('stop after this stage: selfplay, sft, kto, ppo (when ppo.enabled) or eval'),
     format: OutputFormatSchema,
   }),
   globals: ['config', 'set', 'seed'],
@@ -36,6 +39,10 @@ export const joshCommand = defineCommand({
       'the example (runs/toolwoz-josh: data/, sft/, models/, report.md)',
     ],
     ['gopo josh --env toolwoz --set goals.train=20 --until selfplay', 'only the JOSH datasets'],
+    [
+      'gopo josh --env toolwoz --config examples/toolwoz-josh/config.yaml --set ppo.enabled=true --until ppo',
+      'JOSH, then step-reward PPO of the KTO model (models/josh-ppo; resumes per phase)',
+    ],
   ],
   async run(args, ctx) {
     const dataDir = requireDataDir(ctx.dataDir);

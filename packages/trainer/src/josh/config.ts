@@ -3,10 +3,57 @@
  * KTO datasets it leaves, the LM tool agent trained on them (SFT, then KTO from the SFT model), and
  * the evaluation of base / JOSH-SFT / JOSH-KTO on held-out goals over seeds.
  */
-import { KtoConfigSchema, LmToolAgentConfigSchema } from '@gopo/cs-agent';
+import { KtoConfigSchema, LmToolAgentConfigSchema, PpoConfigSchema } from '@gopo/cs-agent';
+import { KlControllerConfigSchema } from '@gopo/rewards';
 import { z } from 'zod';
 import { CsModelConfigSchema } from '../cs/sft.js';
 import { JoshSearchConfigSchema } from './search.js';
+import { ToolStepRewardSchema } from './tool-step-rewards.js';
+
+/** The ppo stage: step-reward PPO of the LM tool agent in the environment (josh/ppo.ts). */
+export const JoshPpoConfigSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe('run the ppo stage (after kto, before eval; its model joins the evaluation as josh-ppo)'),
+    from: z
+      .enum(['sft', 'kto'])
+      .default('kto')
+      .describe('the model PPO starts from, which also stays frozen as the KL reference'),
+    phases: z
+      .number()
+      .int()
+      .min(1)
+      .default(10)
+      .describe('PPO phases (rollouts, then epochs of updates); the run folder resumes per phase'),
+    goalsPerPhase: z
+      .number()
+      .int()
+      .min(1)
+      .default(16)
+      .describe('training goals played per phase (the training goals in turn, wrapping around)'),
+    temperature: z.number().positive().default(1).describe('sampling temperature of the rollouts'),
+    topK: z.number().int().min(0).default(0).describe('rollouts keep the k most likely tokens (0: all)'),
+    reward: ToolStepRewardSchema.prefault({ kind: 'tod' }),
+    stepWeight: z.number().min(0).default(1).describe('w_step: weight of the progressive step reward'),
+    goalWeight: z
+      .number()
+      .min(0)
+      .default(1)
+      .describe("w_goal: weight of the env's goal reward, given on the episode's last token"),
+    kl: KlControllerConfigSchema.describe(
+      'KL penalty to the frozen start model (DESIGN.md 4.5: adaptive, beta_0 0.01, K_beta 0.2)',
+    ),
+    ppo: PpoConfigSchema.prefault({}).describe('clipped surrogate, value loss, GAE, whitening'),
+    epochs: z.number().int().min(1).default(2).describe("passes over each phase's steps"),
+    rows: z.number().int().min(1).default(8).describe('steps (prompt + completion) per optimizer step'),
+    lr: z.number().positive().default(1e-5).describe('learning rate (AdamW, constant)'),
+    keepCheckpoints: z.number().int().min(1).default(2).describe('phase checkpoints kept'),
+  })
+  .strict()
+  .describe('step-reward PPO of the LM tool agent (ToolWOZ step rewards; other envs: reward.kind none)');
+export type JoshPpoConfig = z.infer<typeof JoshPpoConfigSchema>;
 
 export const JoshAgentConfigSchema = z
   .discriminatedUnion('kind', [
@@ -103,6 +150,7 @@ export const JoshConfigSchema = z
       })
       .strict()
       .prefault({}),
+    ppo: JoshPpoConfigSchema.prefault({}),
     eval: z
       .object({
         seeds: z

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JoshConfigSchema } from './config.js';
-import { joshReport, seedStat } from './run.js';
+import { seedStat } from './evaluate.js';
+import { joshReport } from './run.js';
 
 describe('josh evaluation summary', () => {
   it('gives the mean and a 95% t-interval over seeds (hand-computed)', () => {

@@ -9,14 +9,16 @@
  *    fitted as the agent fits them), lm's runSft in <run>/sft (its own checkpoints resume too).
  * 3. kto: KTO from the SFT model on the labelled steps (CsUpdater's KTO step against the frozen SFT
  *    model as reference); the model goes to models/josh-kto.
- * 4. eval: base / JOSH-SFT / JOSH-KTO on the held-out goals for each eval seed: average reward and
- *    100% success rate per seed, mean and 95% t-interval over seeds; eval.json and report.md.
+ * 4. ppo (only with ppo.enabled): step-reward PPO of the LM tool agent from the KTO (or SFT) model
+ *    in the environment (ppo.ts); resumable per phase; the model goes to models/josh-ppo.
+ * 5. eval: base / JOSH-SFT / JOSH-KTO (/ JOSH-PPO) on the held-out goals for each eval seed: average
+ *    reward and 100% success rate per seed, mean and 95% t-interval over seeds (evaluate.ts);
+ *    stages/eval.json and report.md.
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
   createRunDir,
-  hashString,
   JsonlWriter,
   type Logger,
   Rng,
@@ -35,8 +37,7 @@ import {
   renderToolStep,
   toolStepIds,
 } from '@gopo/cs-agent';
-import type { ToolAgent } from '@gopo/dialogue';
-import { runToolEpisode, trialSeed } from '@gopo/envs';
+import { trialSeed } from '@gopo/envs';
 import {
   CONFIG_FILE,
   DEFAULT_TOKENIZER_PATH,
@@ -47,15 +48,16 @@ import {
   TOKENIZER_FILE,
   Tokenizer,
 } from '@gopo/lm';
-import { joshSummary } from '@gopo/rewards';
 import { match } from 'ts-pattern';
 import type { JoshConfig } from './config.js';
 import { type JoshKtoRecord, JoshKtoRecordSchema, JoshSftRecordSchema, joshRecords } from './datasets.js';
+import { type AgentEval, evaluate, lmEvalAgent, type SeedStat } from './evaluate.js';
 import { noisyScriptedPolicy } from './noisy-policy.js';
+import { type PpoStageSummary, runPpoStage } from './ppo.js';
 import { type JoshPolicy, joshSearch } from './search.js';
 import type { JoshTask } from './tasks.js';
 
-export const JOSH_STAGES = ['selfplay', 'sft', 'kto', 'eval'] as const;
+export const JOSH_STAGES = ['selfplay', 'sft', 'kto', 'ppo', 'eval'] as const;
 export type JoshStage = (typeof JOSH_STAGES)[number];
 
 export interface JoshRunOptions {
@@ -81,42 +83,15 @@ export interface SelfPlaySummary {
   readonly ktoUndesirable: number;
 }
 
-/** Mean and 95% t-interval over seeds. */
-export interface SeedStat {
-  readonly mean: number;
-  readonly low: number;
-  readonly high: number;
-  readonly perSeed: readonly number[];
-}
-
-export interface AgentEval {
-  readonly agent: string;
-  readonly averageReward: SeedStat;
-  readonly fullSuccessRate: SeedStat;
-  /** Share of LM steps that were malformed (null for scripted agents). */
-  readonly malformedRate: number | null;
-}
-
 export interface JoshRunResult {
   readonly runDir: string;
   readonly selfplay: SelfPlaySummary;
   readonly sftModel?: string;
   readonly ktoModel?: string;
+  /** The ppo stage's summary (absent when ppo.enabled is false or the run stopped before it). */
+  readonly ppo?: PpoStageSummary;
   readonly eval?: readonly AgentEval[];
   readonly stagesRun: readonly JoshStage[];
-}
-
-// Two-sided 97.5% Student t quantiles for 1..10 degrees of freedom; 1.96 beyond (a small overstatement
-// of certainty there is immaterial next to the seed-to-seed spread it reports).
-const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228];
-
-export function seedStat(values: readonly number[]): SeedStat {
-  const n = values.length;
-  const mean = values.reduce((a, b) => a + b, 0) / Math.max(1, n);
-  if (n < 2) return { mean, low: mean, high: mean, perSeed: [...values] };
-  const sd = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
-  const half = (T975[n - 2] ?? 1.96) * (sd / Math.sqrt(n));
-  return { mean, low: mean - half, high: mean + half, perSeed: [...values] };
 }
 
 async function stage<T>(run: RunDir, name: JoshStage, done: JoshStage[], log: Logger, fn: () => Promise<T>) {
@@ -349,49 +324,6 @@ async function runKtoStage(c: JoshConfig, run: RunDir, sftModel: string, seed: n
   };
 }
 
-/** Runs every agent on the held-out goals for each eval seed. */
-async function evaluate<P, G>(
-  task: JoshTask<P, G>,
-  c: JoshConfig,
-  agents: readonly { name: string; policy: JoshPolicy<P>; lm: boolean }[],
-  log: Logger,
-): Promise<AgentEval[]> {
-  const out: AgentEval[] = [];
-  for (const a of agents) {
-    const avg: number[] = [];
-    const full: number[] = [];
-    let steps = 0;
-    let malformed = 0;
-    for (const s of c.eval.seeds) {
-      const rewards: number[] = [];
-      for (const [i, item] of task.heldOut.entries()) {
-        task.env.reset(item.item, trialSeed(s, 0, i), item.id);
-        const agent: ToolAgent = a.policy.create(task.env.privileged(), hashString(`${s}/${i}`));
-        const e = await runToolEpisode(task.env, agent);
-        rewards.push(e.reward);
-        if (agent instanceof LmToolAgent) {
-          steps += agent.stats.steps;
-          malformed += agent.stats.malformed;
-        }
-      }
-      const j = joshSummary(rewards);
-      avg.push(j.averageReward);
-      full.push(j.fullSuccessRate);
-    }
-    const r: AgentEval = {
-      agent: a.name,
-      averageReward: seedStat(avg),
-      fullSuccessRate: seedStat(full),
-      malformedRate: a.lm ? malformed / Math.max(1, steps) : null,
-    };
-    log.info(
-      `josh eval ${a.name}: average reward ${r.averageReward.mean.toFixed(3)}, 100% success ${(100 * r.fullSuccessRate.mean).toFixed(1)}%`,
-    );
-    out.push(r);
-  }
-  return out;
-}
-
 const ci = (s: SeedStat, pct = false) => {
   const f = (v: number) => (pct ? `${(100 * v).toFixed(1)}%` : v.toFixed(3));
   return `${f(s.mean)} [${f(s.low)}, ${f(s.high)}]`;
@@ -446,35 +378,28 @@ export async function runJosh<P, G>(
   if (stop('sft')) return { runDir: run.root, selfplay, sftModel: sft.model, stagesRun };
   const kto = await stage(run, 'kto', stagesRun, log, () => runKtoStage(c, run, sft.model, o.seed, log));
   if (stop('kto')) return { runDir: run.root, selfplay, sftModel: sft.model, ktoModel: kto.model, stagesRun };
+  const models = { runDir: run.root, selfplay, sftModel: sft.model, ktoModel: kto.model };
+  const ppo = c.ppo.enabled
+    ? await stage(run, 'ppo', stagesRun, log, () =>
+        runPpoStage(task, c, run, c.ppo.from === 'kto' ? kto.model : sft.model, o.seed, log),
+      )
+    : undefined;
+  if (stop('ppo')) return { ...models, ...(ppo ? { ppo } : {}), stagesRun };
   const evals = await stage(run, 'eval', stagesRun, log, async () => {
-    const lm = async (name: string, dir: string) => {
-      const agent = await LmToolAgent.load(
-        dir,
-        { ...c.lmAgent, temperature: c.eval.temperature },
-        {
-          intraOpThreads: c.threads,
-          name,
-        },
-      );
-      return {
-        name,
-        lm: true,
-        policy: { name, create: (_p: P, seed: number) => agent.withConfig({ seed }) },
-      };
-    };
     const base = await basePolicy(task, c, c.eval.temperature);
     const evals = await evaluate(
       task,
-      c,
+      c.eval.seeds,
       [
         { name: 'base', lm: c.agent.kind === 'lm', policy: base },
-        await lm('josh-sft', sft.model),
-        await lm('josh-kto', kto.model),
+        await lmEvalAgent<P>('josh-sft', sft.model, c),
+        await lmEvalAgent<P>('josh-kto', kto.model, c),
+        ...(ppo ? [await lmEvalAgent<P>('josh-ppo', ppo.model, c)] : []),
       ],
       log,
     );
     await writeFileAtomic(run.file('report.md'), joshReport(o.env, c, selfplay, evals));
     return evals;
   });
-  return { runDir: run.root, selfplay, sftModel: sft.model, ktoModel: kto.model, eval: evals, stagesRun };
+  return { ...models, ...(ppo ? { ppo } : {}), eval: evals, stagesRun };
 }

@@ -21,6 +21,7 @@ import {
   toolwozPolicies,
 } from '@gopo/envs';
 import type { JoshConfig } from './config.js';
+import { type StepItemSource, toolwozStepItems } from './toolwoz-step-items.js';
 
 export const JOSH_ENVS = ['toolwoz', 'taubench-retail'] as const;
 export type JoshEnvName = (typeof JOSH_ENVS)[number];
@@ -35,6 +36,8 @@ export interface JoshTask<P, G> {
   readonly train: readonly JoshItem<G>[];
   readonly heldOut: readonly JoshItem<G>[];
   readonly policies: Registry<ToolPolicy<P>>;
+  /** The step-reward sets of the env's episodes (ToolWOZ only; the ppo stage's step rewards need them). */
+  readonly stepItems?: StepItemSource;
 }
 
 /** ToolWOZ: the first `goals.train` goals for self-play, the next `goals.eval` held out. */
@@ -54,8 +57,10 @@ export async function toolwozJoshTask(
       `goals.train + goals.eval = ${need}, but only ${all.length} ${c.goals.source} goals exist`,
     );
   const items = all.slice(0, need).map((g) => ({ id: g.id, item: g }));
+  const env = new ToolwozEnv(db, { maxSteps: c.maxSteps });
   return {
-    env: new ToolwozEnv(db, { maxSteps: c.maxSteps }),
+    env,
+    stepItems: toolwozStepItems(env, db),
     train: items.slice(0, c.goals.train),
     heldOut: items.slice(c.goals.train),
     policies: toolwozPolicies(db),
