@@ -49,6 +49,7 @@ import {
   Tokenizer,
 } from '@gopo/lm';
 import { match } from 'ts-pattern';
+import { freshLlamaConfig } from '../cs/sft.js';
 import type { JoshConfig } from './config.js';
 import { type JoshKtoRecord, JoshKtoRecordSchema, JoshSftRecordSchema, joshRecords } from './datasets.js';
 import { type AgentEval, evaluate, lmEvalAgent, type SeedStat } from './evaluate.js';
@@ -205,24 +206,7 @@ async function runSftStage(c: JoshConfig, run: RunDir, seed: number, log: Logger
       runsDir: run.root,
       resume: true,
       data: { train: [file], evalFraction: 0 },
-      model: from
-        ? { dir: from }
-        : {
-            config: {
-              model_type: 'llama',
-              vocab_size: tokenizer.vocabSize,
-              hidden_size: m.hiddenSize,
-              intermediate_size: m.intermediateSize,
-              num_hidden_layers: m.layers,
-              num_attention_heads: m.heads,
-              num_key_value_heads: m.kvHeads,
-              max_position_embeddings: m.maxPositions,
-              tie_word_embeddings: true,
-              bos_token_id: tokenizer.bosId,
-              eos_token_id: tokenizer.eosId,
-              pad_token_id: tokenizer.padId,
-            },
-          },
+      model: from ? { dir: from } : { config: freshLlamaConfig(m, tokenizer, tokenizer.eosId) },
       ...(from ? {} : { tokenizer: DEFAULT_TOKENIZER_PATH }),
       seqLen: c.sft.seqLen,
       packing: true,
