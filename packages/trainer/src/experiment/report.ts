@@ -128,10 +128,16 @@ function budgetTable(methods: readonly MethodSummary[]): string {
   ].join('\n');
 }
 
+/** p as the test gives it; at its floor 1 / (resamples + 1) it can only say "at most". */
+function pText(p: number, resamples: number): string {
+  return p <= 1 / (resamples + 1) + 1e-12 ? `p<=${p.toFixed(4)}` : `p=${p.toFixed(3)}`;
+}
+
 function comparisonTable(
   reference: string,
   rows: readonly ReferenceComparison[],
   labels: Map<string, string>,
+  resamples: number,
 ): string {
   const shown = ['tse', 'gre', 'esndcg', 'success_rate', 'user_turns'];
   const head = `| method vs ${labels.get(reference)} | ${shown.map((n) => `${n}: delta (relative) p`).join(' | ')} |`;
@@ -144,7 +150,7 @@ function comparisonTable(
       const rel = Number.isFinite(m.relative)
         ? ` (${m.relative >= 0 ? '+' : ''}${m.relative.toFixed(1)}%)`
         : '';
-      return `${sign}${fix(n, m.delta)}${rel} p=${m.pValue.toFixed(3)}`;
+      return `${sign}${fix(n, m.delta)}${rel} ${pText(m.pValue, resamples)}`;
     });
     return `| ${labels.get(r.method)} | ${cells.join(' | ')} |`;
   });
@@ -276,6 +282,7 @@ export async function writeExperimentReport(
               ref,
               comparisons.filter((c) => c.reference === ref),
               labels,
+              e.eval.resamples,
             ),
           ] as [string, string],
       ),
