@@ -22,6 +22,7 @@ import {
 } from '@gopo/dialogue';
 import {
   ChatTemplate,
+  freshLlamaConfig,
   type LlamaConfig,
   LlamaConfigSchema,
   llamaForward,
@@ -75,21 +76,9 @@ const ATTENTION_BUDGET = 2 ** 25;
 /** The Llama config of an Expert Agent decoder for a tokenizer. */
 export function expertLlamaConfig(model: ExpertModelConfigInput, tokenizer: Tokenizer): LlamaConfig {
   const m = ExpertModelConfigSchema.parse(model);
-  return LlamaConfigSchema.parse({
-    model_type: 'llama',
-    vocab_size: tokenizer.vocabSize,
-    hidden_size: m.hiddenSize,
-    intermediate_size: m.intermediateSize,
-    num_hidden_layers: m.layers,
-    num_attention_heads: m.heads,
-    num_key_value_heads: m.kvHeads,
-    rope_theta: m.ropeTheta,
-    max_position_embeddings: m.maxSeqLen,
-    tie_word_embeddings: true,
-    bos_token_id: tokenizer.bosId,
-    eos_token_id: tokenizer.endId,
-    pad_token_id: tokenizer.padId,
-  });
+  return LlamaConfigSchema.parse(
+    freshLlamaConfig({ ...m, maxPositions: m.maxSeqLen }, tokenizer, tokenizer.endId),
+  );
 }
 
 /** The earlier decisions of a live dialogue, read back from its agent turns' logged state. */

@@ -61,7 +61,9 @@ export {
   saveLoraAdapter,
 } from './lora/peft.js';
 export {
+  type DecoderSize,
   eosIds,
+  freshLlamaConfig,
   type LlamaConfig,
   type LlamaConfigInput,
   LlamaConfigSchema,

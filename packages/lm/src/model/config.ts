@@ -198,3 +198,40 @@ export function ropeInvFreq(c: LlamaConfig): Float64Array {
     return (1 - smooth) * (f / s.factor) + smooth * f;
   });
 }
+
+/** The size of a fresh decoder, in the project's config field names. */
+export interface DecoderSize {
+  readonly hiddenSize: number;
+  readonly intermediateSize: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly maxPositions: number;
+  readonly ropeTheta?: number;
+}
+
+/**
+ * The Llama config of a fresh decoder of `size` over a tokenizer's ids, tied embeddings, ending
+ * sequences at `eosId` (a reply model stops at the end of a turn, a tool agent at the end of text).
+ */
+export function freshLlamaConfig(
+  size: DecoderSize,
+  ids: { readonly vocabSize: number; readonly bosId: number; readonly padId: number },
+  eosId: number,
+): LlamaConfigInput {
+  return {
+    model_type: 'llama' as const,
+    vocab_size: ids.vocabSize,
+    hidden_size: size.hiddenSize,
+    intermediate_size: size.intermediateSize,
+    num_hidden_layers: size.layers,
+    num_attention_heads: size.heads,
+    num_key_value_heads: size.kvHeads,
+    ...(size.ropeTheta !== undefined ? { rope_theta: size.ropeTheta } : {}),
+    max_position_embeddings: size.maxPositions,
+    tie_word_embeddings: true,
+    bos_token_id: ids.bosId,
+    eos_token_id: eosId,
+    pad_token_id: ids.padId,
+  };
+}

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { type Logger, writeFileAtomic } from '@gopo/core';
 import { replyRecords } from '@gopo/cs-agent';
 import { templateReplyPolicy } from '@gopo/envs';
-import { loadDefaultTokenizer, runSft, type SftResult, type Tokenizer } from '@gopo/lm';
+import { freshLlamaConfig, loadDefaultTokenizer, runSft, type SftResult } from '@gopo/lm';
 import { z } from 'zod';
 import { GopoTrainConfigSchema } from '../gopo/config.js';
 import { simulateHistory } from '../gopo/warm-start.js';
@@ -110,24 +110,6 @@ export async function writeReplyCorpus(
   return lines.length;
 }
 
-/** The Llama config of a fresh model of size `m` over `tokenizer`, ending sequences at `eosId`. */
-export function freshLlamaConfig(m: CsModelConfig, tokenizer: Tokenizer, eosId: number) {
-  return {
-    model_type: 'llama' as const,
-    vocab_size: tokenizer.vocabSize,
-    hidden_size: m.hiddenSize,
-    intermediate_size: m.intermediateSize,
-    num_hidden_layers: m.layers,
-    num_attention_heads: m.heads,
-    num_key_value_heads: m.kvHeads,
-    max_position_embeddings: m.maxPositions,
-    tie_word_embeddings: true,
-    bos_token_id: tokenizer.bosId,
-    eos_token_id: eosId,
-    pad_token_id: tokenizer.padId,
-  };
-}
-
 /** Runs (or resumes) the reply model's SFT in runs/<runName>; the model is in <run>/model. */
 export async function runCsSft(
   c: CsSftConfig,
@@ -151,7 +133,7 @@ export async function runCsSft(
       overwrite: options.overwrite,
       data: { train: [corpus], completion: 'last_agent_turn', evalFraction: 0.05 },
       // A reply ends at <|end|> (the end of a turn), so that is the model's end-of-sequence token.
-      model: { config: freshLlamaConfig(c.model, tokenizer, tokenizer.endId) },
+      model: { config: freshLlamaConfig({ ...c.model }, tokenizer, tokenizer.endId) },
       seqLen: c.seqLen,
       packing: true,
       microBatchSize: c.microBatchSize,

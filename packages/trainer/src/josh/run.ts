@@ -41,6 +41,7 @@ import { trialSeed } from '@gopo/envs';
 import {
   CONFIG_FILE,
   DEFAULT_TOKENIZER_PATH,
+  freshLlamaConfig,
   readLlamaConfig,
   runSft,
   type SftRecord,
@@ -49,7 +50,6 @@ import {
   Tokenizer,
 } from '@gopo/lm';
 import { match } from 'ts-pattern';
-import { freshLlamaConfig } from '../cs/sft.js';
 import type { JoshConfig } from './config.js';
 import { type JoshKtoRecord, JoshKtoRecordSchema, JoshSftRecordSchema, joshRecords } from './datasets.js';
 import { type AgentEval, evaluate, lmEvalAgent, type SeedStat } from './evaluate.js';
