@@ -14,7 +14,7 @@ import type { Session } from '@gopo/dialogue';
 import { compareScored, type MetricComparison, MetricsConfigSchema, selectMetrics } from '@gopo/rewards';
 import { tInterval } from '../gopo/compare.js';
 import { REPORT_METRICS, scoreInMemory } from '../gopo/evaluate.js';
-import { chartLibrary, escapeHtml, markdownTableToHtml } from '../gopo/report.js';
+import { chartPage, escapeHtml, markdownTableToHtml } from '../gopo/report.js';
 import { type ExperimentConfig, type ExperimentMethod, methodLabel } from './config.js';
 import type { MethodSeedResult } from './run.js';
 
@@ -202,42 +202,28 @@ async function experimentHtml(
         points: m.curve.map((p) => ({ x: p.episodes, y: p.metrics[metric] ?? null })),
       })),
   }));
-  const data = JSON.stringify(series).replace(/</g, '\\u003c');
-  const lib = (await chartLibrary()).replace(/<\/script/gi, '<\\/script');
   const body = sections
     .map(
       ([h, md]) =>
         `<h2>${escapeHtml(h)}</h2>\n${md.startsWith('|') ? markdownTableToHtml(md) : `<p>${escapeHtml(md)}</p>`}`,
     )
     .join('\n');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
-<style>
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
-table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}
-th:first-child,td:first-child{text-align:left}.grid{display:grid;grid-template-columns:1fr 1fr;gap:1.5rem}
-.chart{position:relative;height:300px}
-</style></head><body>
-<h1>${escapeHtml(title)}</h1>
-${body}
-<h2>Learning curves (held-out, mean over seeds)</h2>
-<div class="grid" id="charts"></div>
-<script>${lib}</script>
-<script>
-const series = ${data};
-const root = document.getElementById('charts');
-for (const s of series) {
-  if (s.lines.length === 0) continue;
+  return chartPage({
+    title,
+    bodyHtml: body,
+    chartsHeading: 'Learning curves (held-out, mean over seeds)',
+    series,
+    maxWidthPx: 1200,
+    chartHeightPx: 300,
+    drawSeries: `  if (s.lines.length === 0) continue;
   const box = document.createElement('div'); box.className = 'chart';
   const canvas = document.createElement('canvas'); box.appendChild(canvas); root.appendChild(box);
   const datasets = s.lines.map((l) => ({ label: l.label, data: l.points, borderColor: l.color, backgroundColor: l.color, tension: 0 }));
   new Chart(canvas, { type: 'line', data: { datasets },
     options: { animation: false, maintainAspectRatio: false,
       plugins: { title: { display: true, text: s.metric + ' against training episodes' } },
-      scales: { x: { type: 'linear', title: { display: true, text: 'training episodes' } } } } });
-}
-</script></body></html>
-`;
+      scales: { x: { type: 'linear', title: { display: true, text: 'training episodes' } } } } });`,
+  });
 }
 
 /** Summarizes finished method/seed results and writes report.md, report.html and results.json. */

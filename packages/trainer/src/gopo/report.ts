@@ -123,33 +123,59 @@ export async function chartLibrary(): Promise<string> {
   return chartJs;
 }
 
-/** The self-contained HTML page of a run. */
-export async function reportHtml(
-  title: string,
-  summaryMd: string,
-  records: readonly MetricsRecord[],
-): Promise<string> {
-  const data = JSON.stringify(chartData(records)).replace(/</g, '\\u003c');
+/**
+ * A self-contained HTML page: the title, `bodyHtml`, then one Chart.js chart per entry of `series`
+ * (Chart.js inlined, no network). `drawSeries` is the script run for each series `s`, with `canvas`
+ * already placed in the page's chart grid.
+ */
+export async function chartPage(page: {
+  readonly title: string;
+  readonly bodyHtml: string;
+  readonly chartsHeading: string;
+  readonly series: unknown;
+  readonly drawSeries: string;
+  readonly maxWidthPx: number;
+  readonly chartHeightPx: number;
+}): Promise<string> {
+  const data = JSON.stringify(page.series).replace(/</g, '\\u003c');
   const lib = (await chartLibrary()).replace(/<\/script/gi, '<\\/script');
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(page.title)}</title>
 <style>
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:${page.maxWidthPx}px;color:#222}
 table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}
 th:first-child,td:first-child{text-align:left}.grid{display:grid;grid-template-columns:1fr 1fr;gap:1.5rem}
-.chart{position:relative;height:260px}
+.chart{position:relative;height:${page.chartHeightPx}px}
 </style></head><body>
-<h1>${escapeHtml(title)}</h1>
-${markdownTableToHtml(summaryMd)}
-<p>${escapeHtml(summaryMd.split('\n')[0] ?? '')}</p>
-<h2>Per phase</h2>
+<h1>${escapeHtml(page.title)}</h1>
+${page.bodyHtml}
+<h2>${escapeHtml(page.chartsHeading)}</h2>
 <div class="grid" id="charts"></div>
 <script>${lib}</script>
 <script>
 const series = ${data};
 const root = document.getElementById('charts');
 for (const s of series) {
-  const box = document.createElement('div'); box.className = 'chart';
+${page.drawSeries}
+}
+</script></body></html>
+`;
+}
+
+/** The self-contained HTML page of a run. */
+export async function reportHtml(
+  title: string,
+  summaryMd: string,
+  records: readonly MetricsRecord[],
+): Promise<string> {
+  return chartPage({
+    title,
+    bodyHtml: `${markdownTableToHtml(summaryMd)}\n<p>${escapeHtml(summaryMd.split('\n')[0] ?? '')}</p>`,
+    chartsHeading: 'Per phase',
+    series: chartData(records),
+    maxWidthPx: 1100,
+    chartHeightPx: 260,
+    drawSeries: `  const box = document.createElement('div'); box.className = 'chart';
   const canvas = document.createElement('canvas'); box.appendChild(canvas); root.appendChild(box);
   const pts = (ys) => ys.map((y, i) => ({ x: s.x[i], y }));
   const datasets = [{ label: s.label, data: pts(s.y), borderColor: '#1f77b4', backgroundColor: '#1f77b4', tension: 0 }];
@@ -160,10 +186,8 @@ for (const s of series) {
   new Chart(canvas, { type: 'line', data: { datasets },
     options: { animation: false, maintainAspectRatio: false,
       plugins: { title: { display: true, text: s.label }, legend: { display: false } },
-      scales: { x: { type: 'linear', title: { display: true, text: 'phases done' }, ticks: { precision: 0 } } } } });
-}
-</script></body></html>
-`;
+      scales: { x: { type: 'linear', title: { display: true, text: 'phases done' }, ticks: { precision: 0 } } } } });`,
+  });
 }
 
 /** Writes report.md and report.html into a finished run folder; returns their paths. */
