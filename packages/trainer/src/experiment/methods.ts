@@ -5,7 +5,7 @@
  * episodes played). Every method starts from the same config (`gopo`), plays training scenarios
  * drawn the same way (trainingJobs of the seed), and is evaluated on the same held-out scenarios.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { applyOverrides, ConfigError, type Logger, Progress, parseConfig, writeJsonAtomic } from '@gopo/core';
 import type { DialogueEnv } from '@gopo/dialogue';
@@ -19,7 +19,7 @@ import { loadFlatAgentRoles } from '../baselines/ppo/flat-agent.js';
 import { runFlatPpo } from '../baselines/ppo/run.js';
 import { GOPO_ABLATIONS } from '../gopo/ablations.js';
 import { type GopoTrainConfig, GopoTrainConfigSchema } from '../gopo/config.js';
-import { evaluateHeldOut, scoreInMemory } from '../gopo/evaluate.js';
+import { evaluateHeldOut, REPORT_METRICS, scoreInMemory } from '../gopo/evaluate.js';
 import { DEFAULT_WARM_START_DIR, phasePlan, runGopoTraining, shopEnvFactory } from '../gopo/run.js';
 import { trainingJobs } from '../gopo/scenarios.js';
 import { sequenceRewardFn } from '../rewards.js';
@@ -113,11 +113,8 @@ function episodesAfterPhases(c: GopoTrainConfig): number[] {
   return out;
 }
 
-const CURVE_KEYS = ['tse', 'gre', 'esndcg', 'success_rate', 'sop_compliance', 'user_turns'] as const;
-
 /** The run's held-out evaluations from metrics.jsonl as curve points. */
 async function gopoCurve(runDir: string, c: GopoTrainConfig): Promise<CurvePoint[]> {
-  const { promises: fs } = await import('node:fs');
   const after = episodesAfterPhases(c);
   const text = await fs.readFile(path.join(runDir, 'metrics.jsonl'), 'utf8');
   const points = new Map<number, CurvePoint>();
@@ -128,7 +125,7 @@ async function gopoCurve(runDir: string, c: GopoTrainConfig): Promise<CurvePoint
     const episodes = after[r.step] ?? after[after.length - 1]!;
     points.set(episodes, {
       episodes,
-      metrics: Object.fromEntries(CURVE_KEYS.map((k) => [k, r[`eval/${k}`] ?? Number.NaN])),
+      metrics: Object.fromEntries(REPORT_METRICS.map((k) => [k, r[`eval/${k}`] ?? Number.NaN])),
     });
   }
   return [...points.values()].sort((a, b) => a.episodes - b.episodes);
@@ -235,7 +232,7 @@ async function trainMemento(
     curve.push({
       episodes,
       metrics: Object.fromEntries(
-        CURVE_KEYS.map((k) => [k, e.evaluation.metrics.find((x) => x.name === k)?.value ?? Number.NaN]),
+        REPORT_METRICS.map((k) => [k, e.evaluation.metrics.find((x) => x.name === k)?.value ?? Number.NaN]),
       ),
     });
   };
