@@ -87,6 +87,7 @@ export {
   readLineBatches,
   readLines,
 } from './lines.js';
+export { acquireLock, type Lock, LockedError, type LockInfo } from './lock-file.js';
 export {
   createLogger,
   LOG_LEVELS,
@@ -118,6 +119,7 @@ export {
   createRunDir,
   diffConfig,
   formatConfigChanges,
+  RUN_LOCK,
   RUN_MARKER,
   RUN_NAME_RULE,
   type RunDir,

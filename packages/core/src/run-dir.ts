@@ -4,10 +4,14 @@ import { z } from 'zod';
 import { writeJsonAtomic } from './atomic-file.js';
 import { RunDirError, UsageError } from './errors.js';
 import { appendJsonl } from './jsonl.js';
+import { acquireLock, type Lock } from './lock-file.js';
 import { describeKind, ensureDir, isInside } from './paths.js';
 
 /** The file that marks a folder as a run folder; only such a folder is ever overwritten. */
 export const RUN_MARKER = '.gopo-run.json';
+
+/** The lock file of a run folder while a process writes it (lock-file.ts). */
+export const RUN_LOCK = '.gopo-run.lock';
 
 const RUN_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
@@ -70,6 +74,8 @@ export interface RunDir extends RunPaths {
   logMetrics(step: number, metrics: Readonly<Record<string, number>>): Promise<void>;
   /** Path of a file inside the run folder. */
   file(...parts: string[]): string;
+  /** Gives up the folder's lock before the process exits (idempotent; no-op without one). */
+  release(): void;
 }
 
 export interface RunDirOptions {
@@ -86,6 +92,12 @@ export interface RunDirOptions {
   readonly allowConfigChange?: boolean;
   /** Files the run reads: overwrite refuses to delete a folder that holds one of them. */
   readonly inputs?: readonly string[];
+  /**
+   * Hold the folder's lock (RUN_LOCK) until the process exits or release(), so a second process
+   * cannot write the same run at the same time (default true). An experiment leaves it off for its
+   * root and locks each method/seed instead, so disjoint `--only` invocations can run side by side.
+   */
+  readonly lock?: boolean;
 }
 
 /** Differences between two JSON values, by dotted path (arrays compare as whole values). */
@@ -150,6 +162,9 @@ export async function createRunDir(
     throw new RunDirError(root, `is ${describeKind(st)}, not a folder; nothing was changed`);
   const entries = st ? readdirSync(root) : [];
   let existed = entries.length > 0;
+  const lockFile = path.join(root, RUN_LOCK);
+  const what = `run folder ${root}`;
+  let lock: Lock | undefined;
   if (existed) {
     if (!isRunFolder(root, entries))
       throw new RunDirError(
@@ -158,6 +173,8 @@ export async function createRunDir(
       );
     if (!options.resume && !options.overwrite)
       throw new RunDirError(root, 'already holds a run; resume it or overwrite it');
+    // Before anything changes: a run another process is writing is neither resumed nor deleted.
+    if (options.lock !== false) lock = acquireLock(lockFile, what);
     if (options.overwrite) {
       const input = options.inputs?.find((f) => isInside(f, root));
       if (input !== undefined)
@@ -165,11 +182,13 @@ export async function createRunDir(
           root,
           `holds the input ${input}; overwriting would delete it. Nothing was changed`,
         );
+      lock?.release();
       await fs.rm(root, { recursive: true });
       existed = false;
     }
   }
   ensureDir(checkpointsDir);
+  if (options.lock !== false && !existed) lock = acquireLock(lockFile, what);
   const config = JSON.parse(JSON.stringify(resolvedConfig ?? null)) as unknown;
   let configChanges: ConfigChange[] = [];
   if (existed && existsSync(configFile)) {
@@ -195,5 +214,6 @@ export async function createRunDir(
     logMetrics: (step, metrics) =>
       appendJsonl(metricsFile, { step, time: new Date().toISOString(), ...metrics }),
     file: (...parts) => path.join(root, ...parts),
+    release: () => lock?.release(),
   };
 }

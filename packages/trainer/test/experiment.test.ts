@@ -5,13 +5,15 @@
  * not divide is a config error naming the method.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, parseConfig, silentLogger, UsageError } from '@gopo/core';
+import { Writable } from 'node:stream';
+import { ConfigError, LockedError, parseConfig, silentLogger, UsageError } from '@gopo/core';
 import { readSessionsAll } from '@gopo/dialogue';
 import { saveTinyRandomModel } from '@gopo/lm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import winston from 'winston';
 import { type ExperimentConfigInput, ExperimentConfigSchema } from '../src/experiment/config.js';
 import { budgetedGopoConfig } from '../src/experiment/methods.js';
 import { runExperiment } from '../src/experiment/run.js';
@@ -154,6 +156,46 @@ describe('gopo experiment', () => {
     ).rejects.toThrow(/sft, seed 1 was run with other settings \(method\.set/);
     expect(existsSync(marker)).toBe(true);
   }, 600_000);
+
+  it('skips a method/seed another process is running, and will not overwrite it', async () => {
+    const runsDir = await mkdtemp(join(tmpdir(), 'gopo-exp-lock-'));
+    dirs.push(runsDir);
+    const config = ExperimentConfigSchema.parse({
+      ...base,
+      methods: [{ id: 'uniform', kind: 'scripted', policy: 'uniform' }],
+      compareAgainst: [],
+    });
+    const warnings: string[] = [];
+    const logger = winston.createLogger({
+      level: 'warn',
+      transports: [
+        new winston.transports.Stream({
+          stream: new Writable({
+            objectMode: true,
+            write: (info: { message: string }, _enc, done) => {
+              warnings.push(info.message);
+              done();
+            },
+          }),
+        }),
+      ],
+    });
+    const options = { runName: 'x', runsDir, overwrite: false, logger, progress: false };
+    await runExperiment(config, { ...options, only: [] }); // the run folder, nothing run
+    const results = join(runsDir, 'x', 'results', 'uniform');
+    await mkdir(results, { recursive: true });
+    // A live process (this test's parent) holds seed 1.
+    const held = `${JSON.stringify({ pid: process.ppid, host: hostname(), started: 'now', command: 'gopo experiment' })}\n`;
+    await writeFile(join(results, 'seed-1.lock'), held);
+    const r = await runExperiment(config, options);
+    expect(existsSync(join(results, 'seed-1.json'))).toBe(false);
+    expect(existsSync(join(results, 'seed-2.json'))).toBe(true);
+    expect(existsSync(join(results, 'seed-2.lock'))).toBe(false);
+    expect(r.methods[0]!.seeds).toEqual([2]);
+    expect(warnings.join('\n')).toMatch(/skipped: uniform, seed 1 is in use by process \d+/);
+    await expect(runExperiment(config, { ...options, overwrite: true })).rejects.toThrow(LockedError);
+    expect(existsSync(join(results, 'seed-2.json'))).toBe(true);
+  }, 120_000);
 
   it('refuses a budget one GOPO iteration does not divide, and bad method lists', () => {
     const config = ExperimentConfigSchema.parse({ ...base, budget: { episodes: 40 } });

@@ -5,12 +5,14 @@
  * Mgshop-style log `gopo eval` reads), and is never rerun; an unfinished GOPO run resumes from its
  * last phase checkpoint (methods/<id>/seed-<S>/).
  */
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import {
+  acquireLock,
   createRunDir,
   diffConfig,
   formatConfigChanges,
+  LockedError,
   type Logger,
   UsageError,
   writeJsonAtomic,
@@ -75,6 +77,26 @@ async function runMethodSeed(
   o: ExperimentRunOptions,
 ): Promise<MethodSeedResult> {
   const t0 = Date.now();
+  const dir = path.join(root, 'results', m.id);
+  await fs.mkdir(dir, { recursive: true });
+  // One process per method/seed: a second invocation (another --only, say) skips it.
+  const lock = acquireLock(path.join(dir, `seed-${seed}.lock`), `${methodLabel(m)}, seed ${seed}`);
+  try {
+    return await trainAndEvaluate(e, m, seed, root, o, t0);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainAndEvaluate(
+  e: ExperimentConfig,
+  m: ExperimentMethod,
+  seed: number,
+  root: string,
+  o: ExperimentRunOptions,
+  t0: number,
+): Promise<MethodSeedResult> {
+  const dir = path.join(root, 'results', m.id);
   const trained = await trainMethod(m, {
     experiment: e,
     seed,
@@ -87,8 +109,6 @@ async function runMethodSeed(
     const pool = new InProcessPool(trained.roles, shopEnvFactory(c), c.rollout.maxLive);
     const results = await pool.run(evalJobs(e.eval.scenarios, { greedy: !trained.sample, streamSeed: seed }));
     const sessions = results.map((r) => r.session);
-    const dir = path.join(root, 'results', m.id);
-    await fs.mkdir(dir, { recursive: true });
     await writeSessions(path.join(dir, `seed-${seed}.sessions.jsonl`), sessions);
     const result: MethodSeedResult = {
       method: m.id,
@@ -111,6 +131,18 @@ async function runMethodSeed(
   }
 }
 
+/** Overwriting would delete the folders of method/seeds another process is running: refuse. */
+function refuseIfMethodsRunning(root: string): void {
+  const results = path.join(root, 'results');
+  if (!existsSync(results)) return;
+  for (const id of readdirSync(results)) {
+    const dir = path.join(results, id);
+    if (!statSync(dir).isDirectory()) continue;
+    for (const f of readdirSync(dir).filter((f) => f.endsWith('.lock')))
+      acquireLock(path.join(dir, f), `experiment ${root} (method ${id})`).release();
+  }
+}
+
 /** Runs (or resumes) the experiment and writes report.md, report.html and results.json. */
 export async function runExperiment(
   e: ExperimentConfig,
@@ -118,12 +150,15 @@ export async function runExperiment(
 ): Promise<ExperimentReport & { runDir: string }> {
   const t0 = Date.now();
   // The experiment's config may grow (a method added) between invocations; each method/seed result
-  // carries its own settings key, so the root config is recorded, not enforced.
+  // carries its own settings key, so the root config is recorded, not enforced. The root is not
+  // locked: each method/seed is, so invocations with disjoint --only lists can run side by side.
+  if (o.overwrite) refuseIfMethodsRunning(path.join(path.resolve(o.runsDir), o.runName));
   const run = await createRunDir(o.runName, e, {
     parent: o.runsDir,
     resume: !o.overwrite,
     overwrite: o.overwrite,
     allowConfigChange: true,
+    lock: false,
   });
   const unknown = (o.only ?? []).filter((id) => !e.methods.some((m) => m.id === id));
   if (unknown.length > 0)
@@ -153,7 +188,13 @@ export async function runExperiment(
         o.logger.info(`${methodLabel(m)}, seed ${seed}: finished earlier (${file})`);
       } else if (!o.only || o.only.includes(m.id)) {
         o.logger.info(`${methodLabel(m)}, seed ${seed}: training and evaluating`);
-        r = await runMethodSeed(e, m, seed, run.root, o);
+        try {
+          r = await runMethodSeed(e, m, seed, run.root, o);
+        } catch (err) {
+          if (!(err instanceof LockedError)) throw err;
+          o.logger.warn(`skipped: ${err.message}`);
+          continue;
+        }
         o.logger.info(
           `${methodLabel(m)}, seed ${seed}: TSE ${r.values.tse?.toFixed(1)}, success ${r.values.success_rate?.toFixed(1)} (${r.wallSeconds.toFixed(0)} s)`,
         );

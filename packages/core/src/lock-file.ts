@@ -1,0 +1,125 @@
+/**
+ * Lock files: one process at a time writes a run folder (or one method/seed of an experiment). Two
+ * processes resuming the same run would write the same checkpoints and metrics and interleave them,
+ * so the second is refused with the owner named. A lock whose process has died on this host is
+ * stale and taken over, so a crash or ^C never leaves a run that needs hand repair; a lock from
+ * another host cannot be checked and is honoured until someone removes the file.
+ */
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import { z } from 'zod';
+import { GopoError } from './errors.js';
+
+const LockInfoSchema = z.strictObject({
+  pid: z.number().int(),
+  host: z.string(),
+  started: z.string(),
+  command: z.string(),
+});
+export type LockInfo = z.infer<typeof LockInfoSchema>;
+
+/** The lock is held by another live process (or one this host cannot check). */
+export class LockedError extends GopoError {
+  constructor(
+    readonly file: string,
+    readonly owner: LockInfo | undefined,
+    what: string,
+  ) {
+    const by = owner
+      ? `process ${owner.pid} on ${owner.host} since ${owner.started} (${owner.command})`
+      : 'another process';
+    super(
+      `${what} is in use by ${by}; nothing was changed. Wait for it to end, or, if it is no longer running, delete ${file}`,
+    );
+  }
+}
+
+/** Locks this process holds, released when it exits (a kill leaves them stale, which is handled). */
+const held = new Set<string>();
+let exitHookInstalled = false;
+
+function releaseAllOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const file of held) releaseIfOurs(file);
+  });
+}
+
+function readOwner(file: string): LockInfo | undefined {
+  try {
+    const parsed = LockInfoSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function releaseIfOurs(file: string): void {
+  const owner = readOwner(file);
+  if (owner && owner.pid === process.pid && owner.host === os.hostname()) {
+    try {
+      unlinkSync(file);
+    } catch {
+      // already gone
+    }
+  }
+  held.delete(file);
+}
+
+/** A held lock; release() is idempotent and also happens at process exit. */
+export interface Lock {
+  readonly file: string;
+  release(): void;
+}
+
+/**
+ * Takes the lock `file` for this process (creating it exclusively), or throws LockedError naming its
+ * owner. Taking a lock this process already holds succeeds; a lock left by a dead process of this
+ * host is replaced. `what` names the locked thing in the error ("run folder runs/a").
+ */
+export function acquireLock(file: string, what: string): Lock {
+  const me: LockInfo = {
+    pid: process.pid,
+    host: os.hostname(),
+    started: new Date().toISOString(),
+    command: process.argv.slice(1).join(' ').slice(0, 200),
+  };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(file, `${JSON.stringify(me)}\n`, { flag: 'wx' });
+      held.add(file);
+      releaseAllOnExit();
+      return { file, release: () => releaseIfOurs(file) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const owner = readOwner(file);
+    if (owner && owner.host === os.hostname() && owner.pid === process.pid) {
+      held.add(file);
+      return { file, release: () => releaseIfOurs(file) };
+    }
+    const stale = owner !== undefined && owner.host === os.hostname() && !isAlive(owner.pid);
+    if (!stale) throw new LockedError(file, owner, what);
+    // Re-read just before removing: a process that took the stale lock over a moment ago has
+    // written a new owner, which must not be removed.
+    const again = readOwner(file);
+    if (again?.pid !== owner.pid || again.started !== owner.started) continue;
+    try {
+      unlinkSync(file);
+    } catch {
+      // another process removed it first; the next attempt sees its lock, if any
+    }
+  }
+  throw new LockedError(file, readOwner(file), what);
+}
