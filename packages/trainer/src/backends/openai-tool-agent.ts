@@ -16,11 +16,11 @@ import {
   toolCallsOf,
 } from '@gopo/dialogue';
 import { z } from 'zod';
-import type { ReplyBackendConfig } from '../gopo/config.js';
+import type { OpenAiServerConfig } from '../gopo/config.js';
 import { ChatBackendError, type ChatClientOptions, ChatCompletionClient } from './chat-client.js';
 
 /** The server settings: those of the openai reply backend. */
-export type OpenAiToolAgentConfig = Omit<Extract<ReplyBackendConfig, { kind: 'openai' }>, 'kind'>;
+export type OpenAiToolAgentConfig = OpenAiServerConfig;
 
 const ToolCompletionSchema = z.object({
   choices: z

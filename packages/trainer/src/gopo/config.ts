@@ -32,6 +32,24 @@ export const CsPhaseConfigSchema = z
   .strict()
   .describe("the reply model's training in CS phases");
 
+/** An OpenAI-compatible chat-completions server: the reply backend's and the JOSH agent's settings. */
+export const OpenAiServerConfigSchema = z
+  .object({
+    baseUrl: z.string().url().describe('server base URL, e.g. http://localhost:8000/v1'),
+    model: z.string().min(1).describe('model name sent in each request'),
+    apiKeyEnv: z
+      .string()
+      .default('OPENAI_API_KEY')
+      .describe('environment variable holding the API key (may be unset for local servers)'),
+    timeoutMs: z.number().int().min(100).default(30_000).describe('per-request timeout'),
+    retries: z.number().int().min(0).max(10).default(2).describe('retries after a timeout or a 5xx'),
+    maxConcurrency: z.number().int().min(1).default(8).describe('requests in flight at once'),
+    temperature: z.number().min(0).max(2).default(0).describe('sampling temperature'),
+    maxTokens: z.number().int().min(1).default(128).describe('reply length cap in tokens'),
+  })
+  .strict();
+export type OpenAiServerConfig = z.infer<typeof OpenAiServerConfigSchema>;
+
 export const ReplyBackendConfigSchema = z
   .discriminatedUnion('kind', [
     z.object({ kind: z.literal('template').describe("the simulator's template CS agent (frozen)") }).strict(),
@@ -53,17 +71,7 @@ export const ReplyBackendConfigSchema = z
     z
       .object({
         kind: z.literal('openai').describe('an OpenAI-compatible chat-completions server (frozen)'),
-        baseUrl: z.string().url().describe('server base URL, e.g. http://localhost:8000/v1'),
-        model: z.string().min(1).describe('model name sent in each request'),
-        apiKeyEnv: z
-          .string()
-          .default('OPENAI_API_KEY')
-          .describe('environment variable holding the API key (may be unset for local servers)'),
-        timeoutMs: z.number().int().min(100).default(30_000).describe('per-request timeout'),
-        retries: z.number().int().min(0).max(10).default(2).describe('retries after a timeout or a 5xx'),
-        maxConcurrency: z.number().int().min(1).default(8).describe('requests in flight at once'),
-        temperature: z.number().min(0).max(2).default(0).describe('sampling temperature'),
-        maxTokens: z.number().int().min(1).default(128).describe('reply length cap in tokens'),
+        ...OpenAiServerConfigSchema.shape,
       })
       .strict(),
   ])

@@ -7,6 +7,7 @@ import { KtoConfigSchema, LmToolAgentConfigSchema, PpoConfigSchema } from '@gopo
 import { KlControllerConfigSchema } from '@gopo/rewards';
 import { z } from 'zod';
 import { CsModelConfigSchema } from '../cs/sft.js';
+import { OpenAiServerConfigSchema } from '../gopo/config.js';
 import { JoshSearchConfigSchema } from './search.js';
 import { ToolStepRewardSchema } from './tool-step-rewards.js';
 
@@ -82,6 +83,23 @@ export const JoshAgentConfigSchema = z
         model: z.string().min(1).describe('the model folder; also where SFT starts from'),
         temperature: z.number().positive().default(1).describe('sampling temperature of the branches'),
         topK: z.number().int().min(0).default(0).describe('keep the k most likely tokens (0: all)'),
+      })
+      .strict(),
+    z
+      .object({
+        kind: z
+          .literal('openai')
+          .describe(
+            "a model behind an OpenAI-compatible server, as JOSH's paper self-plays with a large model; SFT then starts from model.dir or a new model",
+          ),
+        ...OpenAiServerConfigSchema.shape,
+        temperature: z
+          .number()
+          .min(0)
+          .max(2)
+          .default(1)
+          .describe('sampling temperature of the branches (the evaluation uses eval.temperature)'),
+        maxTokens: z.number().int().min(1).default(256).describe('answer length cap in tokens'),
       })
       .strict(),
   ])

@@ -42,7 +42,7 @@ export function seedStat(values: readonly number[]): SeedStat {
   return { mean, low: mean - half, high: mean + half, perSeed: [...values] };
 }
 
-/** An agent to evaluate: its name in the table, how to create it, whether it is an LM (malformed steps). */
+/** An agent to evaluate: its name in the table, how to create it, whether it is a model (malformed steps). */
 export interface EvalAgent<P> {
   readonly name: string;
   readonly policy: JoshPolicy<P>;
@@ -57,6 +57,12 @@ export async function lmEvalAgent<P>(name: string, dir: string, c: JoshConfig): 
     { intraOpThreads: c.threads, name },
   );
   return { name, lm: true, policy: { name, create: (_p: P, seed: number) => agent.withConfig({ seed }) } };
+}
+
+/** Model agents (LM, OpenAI server) count their steps and the malformed ones they replaced. */
+function countsSteps(agent: ToolAgent): agent is ToolAgent & { stats: { steps: number; malformed: number } } {
+  const stats = (agent as { stats?: { steps?: unknown; malformed?: unknown } }).stats;
+  return typeof stats?.steps === 'number' && typeof stats.malformed === 'number';
 }
 
 /** Runs every agent on the held-out goals once per seed. */
@@ -79,7 +85,7 @@ export async function evaluate<P, G>(
         const agent: ToolAgent = a.policy.create(task.env.privileged(), hashString(`${s}/${i}`));
         const e = await runToolEpisode(task.env, agent);
         rewards.push(e.reward);
-        if (agent instanceof LmToolAgent) {
+        if (countsSteps(agent)) {
           steps += agent.stats.steps;
           malformed += agent.stats.malformed;
         }

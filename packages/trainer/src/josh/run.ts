@@ -50,6 +50,7 @@ import {
   Tokenizer,
 } from '@gopo/lm';
 import { match } from 'ts-pattern';
+import { OpenAiToolAgent } from '../backends/openai-tool-agent.js';
 import type { JoshConfig } from './config.js';
 import { type JoshKtoRecord, JoshKtoRecordSchema, JoshSftRecordSchema, joshRecords } from './datasets.js';
 import { type AgentEval, evaluate, lmEvalAgent, type SeedStat } from './evaluate.js';
@@ -127,11 +128,19 @@ async function basePolicy<P, G>(task: JoshTask<P, G>, c: JoshConfig, temperature
       );
       return { name: 'base', create: (_p, seed) => agent.withConfig({ seed }) };
     })
+    .with(
+      { kind: 'openai' },
+      ({ kind: _, ...server }): JoshPolicy<P> => ({
+        name: 'base',
+        // The request's seed: servers that honour it make a search reproducible, as the LM agent's.
+        create: (_p, seed) => new OpenAiToolAgent({ ...server, temperature }, { seed, name: 'base' }),
+      }),
+    )
     .exhaustive();
 }
 
 async function selfPlay<P, G>(task: JoshTask<P, G>, c: JoshConfig, run: RunDir, seed: number, log: Logger) {
-  const policy = await basePolicy(task, c, c.agent.kind === 'lm' ? c.agent.temperature : 0);
+  const policy = await basePolicy(task, c, c.agent.kind === 'scripted' ? 0 : c.agent.temperature);
   const sft = new JsonlWriter(run.file('data', 'josh-sft.jsonl'), JoshSftRecordSchema);
   const kto = new JsonlWriter(run.file('data', 'josh-kto.jsonl'), JoshKtoRecordSchema);
   const outcomes: Record<string, number> = {};
@@ -375,7 +384,7 @@ export async function runJosh<P, G>(
       task,
       c.eval.seeds,
       [
-        { name: 'base', lm: c.agent.kind === 'lm', policy: base },
+        { name: 'base', lm: c.agent.kind !== 'scripted', policy: base },
         await lmEvalAgent<P>('josh-sft', sft.model, c),
         await lmEvalAgent<P>('josh-kto', kto.model, c),
         ...(ppo ? [await lmEvalAgent<P>('josh-ppo', ppo.model, c)] : []),
