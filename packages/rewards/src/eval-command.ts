@@ -103,7 +103,7 @@ export const evalCommand = defineCommand({
               summarize(other, metrics, config, ctx.seed, tick),
             ),
             comparison: await withBar('paired', 1, (tick) =>
-              compareScored(scored, other, metrics, config, ctx.seed, tick),
+              compareScored(scored, other, metrics, config, ctx.seed, { onResample: tick }),
             ),
           }
         : {}),

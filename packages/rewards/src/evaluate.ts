@@ -300,9 +300,24 @@ export interface MetricComparison {
 export interface Comparison {
   readonly test: string;
   readonly paired: number;
+  /** Units the bootstrap resampled: `paired`, or the clusters of CompareOptions.clusterOf. */
+  readonly units: number;
   readonly onlyInA: number;
   readonly onlyInB: number;
   readonly metrics: MetricComparison[];
+}
+
+/** How compareScored pairs and resamples sessions. */
+export interface CompareOptions {
+  /** Called as bootstrap resamples finish (progress). */
+  readonly onResample?: (done: number, total: number) => void;
+  /**
+   * The cluster of a session id: paired sessions of one cluster are merged into one unit (their
+   * numerators and denominators summed, so every pooled value is unchanged) and the bootstrap
+   * resamples units. Repeated measurements of one scenario (its runs under several seeds) are then
+   * not counted as independent. Absent: every session is its own unit.
+   */
+  readonly clusterOf?: (sessionId: string) => string;
 }
 
 /**
@@ -315,23 +330,32 @@ export function compareScored(
   metrics: readonly SessionMetric[],
   config: MetricsConfig,
   seed: number,
-  onResample?: (done: number, total: number) => void,
+  options: CompareOptions = {},
 ): Comparison {
   if (!a.ids || !b.ids) throw new Error('compareScored needs files scored with keepIds');
   const W = metrics.length;
   const pa = new ScoreTable(W, Math.max(1, Math.min(a.ids.size, b.ids.size)));
   const pb = new ScoreTable(W, Math.max(1, Math.min(a.ids.size, b.ids.size)));
+  const units = new Map<string, [number, number]>();
+  const add = (into: ScoreTable, offset: number, from: ScoreTable, row: number) => {
+    for (let m = 0; m < W; m++) {
+      into.num[offset + m]! += from.num[row * W + m]!;
+      into.den[offset + m]! += from.den[row * W + m]!;
+    }
+  };
   let paired = 0;
   for (const [id, rowA] of a.ids) {
     const rowB = b.ids.get(id);
     if (rowB === undefined) continue;
     paired++;
-    const oa = pa.addRow(a.table.group[rowA]!);
-    const ob = pb.addRow(b.table.group[rowB]!);
-    pa.num.set(a.table.num.subarray(rowA * W, rowA * W + W), oa);
-    pa.den.set(a.table.den.subarray(rowA * W, rowA * W + W), oa);
-    pb.num.set(b.table.num.subarray(rowB * W, rowB * W + W), ob);
-    pb.den.set(b.table.den.subarray(rowB * W, rowB * W + W), ob);
+    const key = options.clusterOf ? options.clusterOf(id) : id;
+    let unit = units.get(key);
+    if (!unit) {
+      unit = [pa.addRow(a.table.group[rowA]!), pb.addRow(b.table.group[rowB]!)];
+      units.set(key, unit);
+    }
+    add(pa, unit[0], a.table, rowA);
+    add(pb, unit[1], b.table, rowB);
   }
   const diffs: PairedDifference[] =
     paired === 0
@@ -340,11 +364,12 @@ export function compareScored(
           resamples: config.bootstrap.resamples,
           confidence: config.bootstrap.confidence,
           rng: Rng.fromSeed(seed, 'rewards/paired'),
-          ...(onResample ? { onResample } : {}),
+          ...(options.onResample ? { onResample: options.onResample } : {}),
         });
   return {
     test: config.bootstrap.test,
     paired,
+    units: pa.rows,
     onlyInA: a.ids.size - paired,
     onlyInB: b.ids.size - paired,
     metrics: metrics.map((m, j) => ({

@@ -104,6 +104,7 @@ describe('gopo experiment', () => {
     expect(r.comparisons.map((c) => c.method)).toEqual(['gopo', 'sft', 'uniform', 'ppo']);
     for (const c of r.comparisons) {
       expect(c.paired).toBe(24);
+      expect(c.scenarios).toBe(12); // the bootstrap's units: a scenario with its two seeds
       const tse = c.metrics.find((m) => m.name === 'tse')!;
       expect(tse.delta).toBeCloseTo(tse.a - tse.b, 9);
       expect(tse.relative).toBeCloseTo((100 * tse.delta) / Math.abs(tse.b), 9);
@@ -111,6 +112,7 @@ describe('gopo experiment', () => {
     const md = readFileSync(r.files.markdown, 'utf8');
     expect(md).toContain('| GOPO | 32 |');
     expect(md).toContain('## Against memento');
+    expect(md).toMatch(/\| GOPO \| 24 \(12\) \|/);
     // p at the test's floor, 1 / (200 resamples + 1), can only be bounded.
     expect(md).toMatch(/ p(=0\.\d{3}|<=0\.0050) /);
     expect(md).toContain('## Learning curve');

@@ -4,7 +4,9 @@
  * - the results table: per metric the mean over seeds with a 95% t interval across seeds,
  * - per reference method (`compareAgainst`), every other method's difference on the pooled held-out
  *   sessions (seed x scenario, paired session by session), the relative difference, and the paired
- *   test's p-value,
+ *   test's p-value; the bootstrap resamples scenarios, each with its sessions under every seed, since
+ *   one scenario's seeds are not independent (a frozen method plays it the same way under each),
+ *
  * - learning curves: held-out metrics against training episodes, mean over seeds, one line per method.
  * results.json holds the same numbers for programs.
  */
@@ -37,6 +39,8 @@ export interface ReferenceComparison {
   readonly method: string;
   /** Sessions paired (seed x held-out scenario). */
   readonly paired: number;
+  /** Scenarios the bootstrap resampled (each with its paired sessions under every seed). */
+  readonly scenarios: number;
   readonly metrics: readonly (MetricComparison & { relative: number })[];
 }
 
@@ -81,12 +85,16 @@ function summarizeMethod(m: ExperimentMethod, rows: readonly MethodSeedResult[])
   };
 }
 
+/** The pooled session ids are `seed<S>/<scenario session id>` (run.ts). */
+export const pooledSessionId = (seed: number, id: string) => `seed${seed}/${id}`;
+const scenarioOf = (pooledId: string) => pooledId.slice(pooledId.indexOf('/') + 1);
+
 /** Method `a` against reference `b` on their pooled held-out sessions, paired by seed and scenario. */
 function compareToReference(
   a: readonly Session[],
   b: readonly Session[],
   e: ExperimentConfig,
-): { paired: number; metrics: (MetricComparison & { relative: number })[] } {
+): { paired: number; scenarios: number; metrics: (MetricComparison & { relative: number })[] } {
   const config = MetricsConfigSchema.parse({
     ...e.gopo.metrics,
     metrics: [...REPORT_METRICS],
@@ -94,9 +102,12 @@ function compareToReference(
   });
   const sa = scoreInMemory(a, config, e.seeds[0] ?? 0).scored;
   const sb = scoreInMemory(b, config, e.seeds[0] ?? 0).scored;
-  const c = compareScored(sa, sb, selectMetrics(config), config, e.seeds[0] ?? 0);
+  const c = compareScored(sa, sb, selectMetrics(config), config, e.seeds[0] ?? 0, {
+    clusterOf: scenarioOf,
+  });
   return {
     paired: c.paired,
+    scenarios: c.units,
     metrics: c.metrics.map((m) => ({
       ...m,
       relative: m.b !== 0 ? (100 * m.delta) / Math.abs(m.b) : Number.NaN,
@@ -140,8 +151,8 @@ function comparisonTable(
   resamples: number,
 ): string {
   const shown = ['tse', 'gre', 'esndcg', 'success_rate', 'user_turns'];
-  const head = `| method vs ${labels.get(reference)} | ${shown.map((n) => `${n}: delta (relative) p`).join(' | ')} |`;
-  const rule = `| --- | ${shown.map(() => '---').join(' | ')} |`;
+  const head = `| method vs ${labels.get(reference)} | pairs (scenarios) | ${shown.map((n) => `${n}: delta (relative) p`).join(' | ')} |`;
+  const rule = `| --- | --- | ${shown.map(() => '---').join(' | ')} |`;
   const body = rows.map((r) => {
     const cells = shown.map((n) => {
       const m = r.metrics.find((x) => x.name === n);
@@ -152,7 +163,7 @@ function comparisonTable(
         : '';
       return `${sign}${fix(n, m.delta)}${rel} ${pText(m.pValue, resamples)}`;
     });
-    return `| ${labels.get(r.method)} | ${cells.join(' | ')} |`;
+    return `| ${labels.get(r.method)} | ${r.paired} (${r.scenarios}) | ${cells.join(' | ')} |`;
   });
   return [head, rule, ...body].join('\n');
 }
@@ -280,7 +291,7 @@ export async function writeExperimentReport(
     '',
     ...sections.flatMap(([h, body]) => [`## ${h}`, '', body, '']),
     'Differences are on the pooled held-out sessions paired by seed and scenario; relative = delta / reference value; ' +
-      `p: ${e.gopo.metrics.bootstrap.test} test. Plots: report.html.`,
+      `p: ${e.gopo.metrics.bootstrap.test} test resampling scenarios (each with its sessions under every seed). Plots: report.html.`,
     '',
   ].join('\n');
   const files = { markdown: path.join(root, 'report.md'), html: path.join(root, 'report.html') };

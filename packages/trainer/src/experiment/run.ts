@@ -24,7 +24,7 @@ import { evalJobs } from '../gopo/scenarios.js';
 import { InProcessPool } from '../rollout/worker-pool.js';
 import { type ExperimentConfig, type ExperimentMethod, methodLabel } from './config.js';
 import { type CurvePoint, methodGopoConfig, metricValues, trainMethod } from './methods.js';
-import { type ExperimentReport, writeExperimentReport } from './report.js';
+import { type ExperimentReport, pooledSessionId, writeExperimentReport } from './report.js';
 
 export const MethodSeedResultSchema = z.strictObject({
   method: z.string(),
@@ -205,7 +205,7 @@ export async function runExperiment(
         path.join(run.root, 'results', m.id, `seed-${seed}.sessions.jsonl`),
       );
       const pooled = sessions.get(m.id) ?? [];
-      for (const s of logged) pooled.push({ ...s, session_id: `seed${seed}/${s.session_id}` });
+      for (const s of logged) pooled.push({ ...s, session_id: pooledSessionId(seed, s.session_id) });
       sessions.set(m.id, pooled);
     }
     if (rows.length > 0) perMethod.set(m.id, rows);
