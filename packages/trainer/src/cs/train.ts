@@ -20,7 +20,6 @@ import type { StrategyJudge, StrategyPolicy } from '@gopo/dialogue';
 import { nluJudge, shopStrategyPolicies, templateReplyPolicy } from '@gopo/envs';
 import { ExpertAgent } from '@gopo/expert-agent';
 import { createKlController, MetricsConfigSchema } from '@gopo/rewards';
-import { match } from 'ts-pattern';
 import { z } from 'zod';
 import { loadPhaseCheckpoint, savePhaseCheckpoint } from '../checkpoints.js';
 import { GopoTrainConfigSchema } from '../gopo/config.js';
@@ -29,8 +28,8 @@ import { trainingJobs } from '../gopo/scenarios.js';
 import { InProcessPool } from '../rollout/worker-pool.js';
 import { type CsEvaluation, evaluateReplies } from './evaluate.js';
 import { type CsTrainMode, csObjective } from './objective.js';
-import { type CsPhaseContext, csKtoPhase, csRlPhase } from './phases.js';
-import { csPpoPhase } from './ppo-phase.js';
+import type { CsPhaseContext } from './phases.js';
+import { runCsPhase } from './run-phase.js';
 
 export const CsTrainConfigSchema = z
   .object({
@@ -167,15 +166,7 @@ export async function runCsTraining(
   for (let phase = done; phase < c.phases; phase++) {
     const jobs = trainingJobs(options.seed, 10_000 + phase, c.scenarios, 1);
     const rng = Rng.fromSeed(options.seed, `cs-${mode}:${phase}`);
-    const r = await match(mode)
-      .with('rl', () =>
-        csRlPhase(ctx, jobs, { samples: c.rl.samples, temperature: c.rl.temperature, epochs: c.epochs, rng }),
-      )
-      .with('kto', () => csKtoPhase(ctx, jobs, { temperature: c.rl.temperature, epochs: c.epochs, rng }))
-      .with('ppo', () =>
-        csPpoPhase(ctx, jobs, { ppo: c.ppo, temperature: c.rl.temperature, epochs: c.epochs, rng }),
-      )
-      .exhaustive();
+    const r = await runCsPhase(ctx, mode, jobs, c, rng);
     let metrics: Record<string, number> = { phase, ...r.metrics };
     if ((phase + 1) % c.eval.every === 0 || phase === c.phases - 1) {
       after = await evaluate(`after phase ${phase}`);

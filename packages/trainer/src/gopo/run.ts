@@ -46,12 +46,11 @@ import {
   type Evaluation,
   selectMetrics,
 } from '@gopo/rewards';
-import { match } from 'ts-pattern';
 import { createReplyBackend, type ReplyBackend } from '../backends/reply-backends.js';
 import { loadPhaseCheckpoint, savePhaseCheckpoint } from '../checkpoints.js';
 import { type CsTrainMode, csObjective } from '../cs/objective.js';
-import { type CsPhaseContext, csKtoPhase, csRlPhase } from '../cs/phases.js';
-import { csPpoPhase } from '../cs/ppo-phase.js';
+import type { CsPhaseContext } from '../cs/phases.js';
+import { runCsPhase } from '../cs/run-phase.js';
 import { sequenceRewardFn } from '../rewards.js';
 import { assembleBatch } from '../rollout/batch.js';
 import { ThreadPool } from '../rollout/thread-pool.js';
@@ -622,20 +621,7 @@ async function openCsSession(
     async phase(index) {
       const jobs = trainingJobs(c.seed, index, t.scenarios, 1);
       const rng = Rng.fromSeed(c.seed, `cs:${index}`);
-      const r = await match(t.mode)
-        .with('rl', () =>
-          csRlPhase(ctx, jobs, {
-            samples: t.rl.samples,
-            temperature: t.rl.temperature,
-            epochs: t.epochs,
-            rng,
-          }),
-        )
-        .with('kto', () => csKtoPhase(ctx, jobs, { temperature: t.rl.temperature, epochs: t.epochs, rng }))
-        .with('ppo', () =>
-          csPpoPhase(ctx, jobs, { ppo: t.ppo, temperature: t.rl.temperature, epochs: t.epochs, rng }),
-        )
-        .exhaustive();
+      const r = await runCsPhase(ctx, t.mode, jobs, t, rng);
       return r.metrics;
     },
     async checkpoint(phases) {
