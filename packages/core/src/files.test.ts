@@ -119,6 +119,23 @@ describe('run directories', () => {
     expect(resumed.resumed).toBe(true);
     expect(readFileSync(resumed.metricsFile, 'utf8')).toContain('loss/gopo');
   });
+
+  it('accepts a changed execution-only setting on resume and records it; refuses the others', async () => {
+    const parent = tmp();
+    await createRunDir('r', { sft: { lr: 1, threads: 1 } }, { parent });
+    const executionOnly = ['sft.threads'];
+    await expect(
+      createRunDir('r', { sft: { lr: 2, threads: 2 } }, { parent, resume: true, executionOnly }),
+    ).rejects.toThrow(/different config \(sft\.lr 1 -> 2\); resume with/);
+    const r = await createRunDir(
+      'r',
+      { sft: { lr: 1, threads: 2 } },
+      { parent, resume: true, executionOnly },
+    );
+    expect(r.configChanges).toEqual([{ path: 'sft.threads', before: 1, after: 2 }]);
+    expect(readFileSync(r.file('config-changes.jsonl'), 'utf8')).toContain('"sft.threads"');
+    expect(JSON.parse(readFileSync(r.configFile, 'utf8')).sft.threads).toBe(2);
+  });
 });
 
 describe('AtomicFileWriter', () => {

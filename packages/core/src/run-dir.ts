@@ -93,6 +93,11 @@ export interface RunDirOptions {
   /** Files the run reads: overwrite refuses to delete a folder that holds one of them. */
   readonly inputs?: readonly string[];
   /**
+   * Dotted config paths that say how to run, not what to compute (`sft.threads`): a resume with
+   * them changed is accepted without allowConfigChange, and the change is still recorded.
+   */
+  readonly executionOnly?: readonly string[];
+  /**
    * Hold the folder's lock (RUN_LOCK) until the process exits or release(), so a second process
    * cannot write the same run at the same time (default true). An experiment leaves it off for its
    * root and locks each method/seed instead, so disjoint `--only` invocations can run side by side.
@@ -193,11 +198,14 @@ export async function createRunDir(
   let configChanges: ConfigChange[] = [];
   if (existed && existsSync(configFile)) {
     configChanges = diffConfig(await readJsonOrUndefined(configFile), config);
-    if (configChanges.length > 0 && !options.allowConfigChange)
+    const blocking = configChanges.filter((c) => !options.executionOnly?.includes(c.path));
+    if (blocking.length > 0 && !options.allowConfigChange) {
+      lock?.release();
       throw new RunDirError(
         root,
-        `was started with a different config (${formatConfigChanges(configChanges)}); resume with --allow-config-change to accept the changes, or overwrite`,
+        `was started with a different config (${formatConfigChanges(blocking)}); resume with --allow-config-change to accept the changes, or overwrite`,
       );
+    }
     if (configChanges.length > 0)
       await appendJsonl(path.join(root, 'config-changes.jsonl'), {
         time: new Date().toISOString(),

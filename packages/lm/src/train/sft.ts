@@ -379,6 +379,8 @@ export async function runSft(config: SftConfigInput, options: SftRunOptions): Pr
       resume,
       overwrite,
       allowConfigChange,
+      // The thread count changes speed, not the run: a run started on one core resumes on more.
+      executionOnly: ['sft.threads'],
       inputs: [...c.data.train, ...c.data.eval, c.tokenizer, c.model.dir].filter((f) => f !== undefined),
     },
   );
