@@ -87,7 +87,7 @@ export {
   readLineBatches,
   readLines,
 } from './lines.js';
-export { acquireLock, type Lock, LockedError, type LockInfo } from './lock-file.js';
+export { acquireLock, inspectLock, type Lock, LockedError, type LockInfo } from './lock-file.js';
 export {
   createLogger,
   LOG_LEVELS,

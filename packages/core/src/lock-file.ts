@@ -5,7 +5,7 @@
  * stale and taken over, so a crash or ^C never leaves a run that needs hand repair; a lock from
  * another host cannot be checked and is honoured until someone removes the file.
  */
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { z } from 'zod';
 import { GopoError } from './errors.js';
@@ -75,6 +75,15 @@ function releaseIfOurs(file: string): void {
     }
   }
   held.delete(file);
+}
+
+/** Who holds `file`, without taking it: free (no file), held (a live or unverifiable owner), stale. */
+export function inspectLock(file: string): { state: 'free' | 'held' | 'stale'; owner?: LockInfo } {
+  if (!existsSync(file)) return { state: 'free' };
+  const owner = readOwner(file);
+  if (!owner) return { state: 'held' };
+  const stale = owner.host === os.hostname() && !isAlive(owner.pid);
+  return { state: stale ? 'stale' : 'held', owner };
 }
 
 /** A held lock; release() is idempotent and also happens at process exit. */

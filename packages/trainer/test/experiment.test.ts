@@ -17,6 +17,7 @@ import winston from 'winston';
 import { type ExperimentConfigInput, ExperimentConfigSchema } from '../src/experiment/config.js';
 import { budgetedGopoConfig } from '../src/experiment/methods.js';
 import { runExperiment } from '../src/experiment/run.js';
+import { experimentStatus, formatStatus } from '../src/experiment/status.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -195,6 +196,12 @@ describe('gopo experiment', () => {
     expect(existsSync(join(results, 'seed-2.lock'))).toBe(false);
     expect(r.methods[0]!.seeds).toEqual([2]);
     expect(warnings.join('\n')).toMatch(/skipped: uniform, seed 1 is in use by process \d+/);
+    const status = experimentStatus(config, r.runDir);
+    expect(status.map((s) => [s.seed, s.state.kind])).toEqual([
+      [1, 'running'],
+      [2, 'done'],
+    ]);
+    expect(formatStatus(status)).toMatch(/\| uniform \| 1 \| running: process \d+ on .* since now/);
     await expect(runExperiment(config, { ...options, overwrite: true })).rejects.toThrow(LockedError);
     expect(existsSync(join(results, 'seed-2.json'))).toBe(true);
   }, 120_000);

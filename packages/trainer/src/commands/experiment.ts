@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   defineCommand,
+  MissingFileError,
   OutputFormatSchema,
   RunNameSchema,
   resolveCommandConfig,
@@ -9,6 +11,7 @@ import {
 import { z } from 'zod';
 import { ExperimentConfigSchema } from '../experiment/config.js';
 import { runExperiment } from '../experiment/run.js';
+import { experimentStatus, formatStatus } from '../experiment/status.js';
 
 /** `gopo experiment`: GOPO against the baselines and ablations over seeds, with equal budgets. */
 export const experimentCommand = defineCommand({
@@ -25,6 +28,10 @@ export const experimentCommand = defineCommand({
       .describe(
         'comma-separated method ids to run now (finished results of the others still enter the report)',
       ),
+    status: z
+      .boolean()
+      .default(false)
+      .describe('print where each method/seed stands (done, running, started, pending) and run nothing'),
     format: OutputFormatSchema,
   }),
   globals: ['config', 'set'],
@@ -37,6 +44,10 @@ export const experimentCommand = defineCommand({
       'gopo experiment --config examples/compare-baselines/config.yaml --set seeds=[1] --only gopo,memento',
       'two methods, one seed',
     ],
+    [
+      'gopo experiment --config examples/compare-baselines/config.yaml --status',
+      'what is done, running, left',
+    ],
   ],
   async run(args, ctx) {
     if (!ctx.configFile)
@@ -44,6 +55,13 @@ export const experimentCommand = defineCommand({
         'gopo experiment needs --config: a file listing the methods (see examples/compare-baselines/config.yaml)',
       );
     const config = await resolveCommandConfig(ExperimentConfigSchema, ctx);
+    if (args.status) {
+      const root = path.join(path.resolve(args.runsDir), args.runName);
+      if (!existsSync(root)) throw new MissingFileError(root, 'experiment folder');
+      const rows = experimentStatus(config, root);
+      ctx.out(args.format === 'json' ? JSON.stringify({ runDir: root, status: rows }) : formatStatus(rows));
+      return 0;
+    }
     const only = args.only
       ?.split(',')
       .map((s) => s.trim())

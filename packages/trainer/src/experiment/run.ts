@@ -51,7 +51,7 @@ export interface ExperimentRunOptions {
 }
 
 /** What shapes a method/seed's result: its entry, the shared config, the budget and the evaluation. */
-function resultKey(e: ExperimentConfig, m: ExperimentMethod): string {
+export function resultKey(e: ExperimentConfig, m: ExperimentMethod): string {
   return JSON.stringify({ method: m, gopo: e.gopo, budget: e.budget, eval: e.eval });
 }
 

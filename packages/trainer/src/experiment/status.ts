@@ -1,0 +1,99 @@
+/**
+ * `gopo experiment --status`: where a long experiment stands without running anything, per method
+ * and seed: done (its held-out TSE and wall time), stale (run with other settings), running (the
+ * process that holds it), started (the phases its run folder has checkpointed), or pending.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { diffConfig, inspectLock } from '@gopo/core';
+import { match } from 'ts-pattern';
+import { type ExperimentConfig, methodLabel } from './config.js';
+import { MethodSeedResultSchema, resultKey } from './run.js';
+
+export type MethodSeedState =
+  | { readonly kind: 'done'; readonly tse: number | null; readonly wallSeconds: number }
+  | { readonly kind: 'stale'; readonly changes: string }
+  | {
+      readonly kind: 'running';
+      readonly pid: number | null;
+      readonly host: string | null;
+      readonly since: string | null;
+      readonly phases: number;
+    }
+  | { readonly kind: 'started'; readonly phases: number }
+  | { readonly kind: 'pending' };
+
+export interface MethodSeedStatus {
+  readonly method: string;
+  readonly label: string;
+  readonly seed: number;
+  readonly state: MethodSeedState;
+}
+
+/** The phases a method/seed's run folder has checkpointed (0 without one). */
+function checkpointedPhases(runDir: string): number {
+  const latest = path.join(runDir, 'checkpoints', 'latest');
+  if (!existsSync(latest)) return 0;
+  const m = /^step-(\d+)$/.exec(readFileSync(latest, 'utf8').trim());
+  return m ? Number(m[1]) : 0;
+}
+
+export function experimentStatus(e: ExperimentConfig, root: string): MethodSeedStatus[] {
+  return e.methods.flatMap((m) =>
+    e.seeds.map((seed): MethodSeedStatus => {
+      const results = path.join(root, 'results', m.id);
+      const file = path.join(results, `seed-${seed}.json`);
+      const base = { method: m.id, label: methodLabel(m), seed };
+      if (existsSync(file)) {
+        const parsed = MethodSeedResultSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+        if (!parsed.success) return { ...base, state: { kind: 'stale', changes: 'not a method result' } };
+        const changed = diffConfig(JSON.parse(parsed.data.key), JSON.parse(resultKey(e, m))).filter(
+          (c) => c.before !== undefined,
+        );
+        if (changed.length > 0)
+          return { ...base, state: { kind: 'stale', changes: changed.map((c) => c.path).join(', ') } };
+        return {
+          ...base,
+          state: { kind: 'done', tse: parsed.data.values.tse ?? null, wallSeconds: parsed.data.wallSeconds },
+        };
+      }
+      const lock = inspectLock(path.join(results, `seed-${seed}.lock`));
+      const phases = checkpointedPhases(path.join(root, 'methods', m.id, `seed-${seed}`));
+      if (lock.state === 'held')
+        return {
+          ...base,
+          state: {
+            kind: 'running',
+            pid: lock.owner?.pid ?? null,
+            host: lock.owner?.host ?? null,
+            since: lock.owner?.started ?? null,
+            phases,
+          },
+        };
+      return { ...base, state: phases > 0 ? { kind: 'started', phases } : { kind: 'pending' } };
+    }),
+  );
+}
+
+export function formatStatus(rows: readonly MethodSeedStatus[]): string {
+  const cell = (s: MethodSeedState) =>
+    match(s)
+      .with(
+        { kind: 'done' },
+        (d) => `done: TSE ${d.tse?.toFixed(1) ?? 'n/a'} (${d.wallSeconds.toFixed(0)} s)`,
+      )
+      .with({ kind: 'stale' }, (d) => `stale: ${d.changes} changed`)
+      .with(
+        { kind: 'running' },
+        (d) =>
+          `running: process ${d.pid ?? '?'} on ${d.host ?? '?'} since ${d.since ?? '?'}, ${d.phases} phase(s) checkpointed`,
+      )
+      .with({ kind: 'started' }, (d) => `started: ${d.phases} phase(s) checkpointed`)
+      .with({ kind: 'pending' }, () => 'pending')
+      .exhaustive();
+  return [
+    '| method | seed | state |',
+    '| --- | --- | --- |',
+    ...rows.map((r) => `| ${r.label} | ${r.seed} | ${cell(r.state)} |`),
+  ].join('\n');
+}
