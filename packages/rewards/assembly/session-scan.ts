@@ -1,6 +1,6 @@
 /*
  * The session scanner behind `gopo eval`'s fast path, in AssemblyScript (compiled to WebAssembly by
- * scripts/build-wasm.mjs; the bytes ship in src/session-scan-wasm.ts).
+ * scripts/session-scan-build.ts; the bytes ship in src/eval/session-scan-wasm.ts).
  *
  * It reads JSONL bytes a line at a time, checks each line's full JSON syntax and the parts of the log
  * schema (DESIGN.md 4.2) that the metrics depend on, and writes what the metrics read (goal type,

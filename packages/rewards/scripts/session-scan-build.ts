@@ -1,7 +1,7 @@
 /**
  * Compiles assembly/session-scan.ts to WebAssembly and writes it, base64-encoded with the source's
- * hash, to src/session-scan-wasm.ts. The bytes ship in the source tree so that tests, the CLI and a
- * plain `pnpm install` need no compiler; src/session-scan-wasm.test.ts recompiles and checks they
+ * hash, to src/eval/session-scan-wasm.ts. The bytes ship in the source tree so that tests, the CLI and a
+ * plain `pnpm install` need no compiler; src/eval/session-scan-wasm.test.ts recompiles and checks they
  * are current.
  *
  *   pnpm --filter @gopo/rewards build:wasm
@@ -14,7 +14,7 @@ import asc from 'assemblyscript/asc';
 
 const root = path.join(import.meta.dirname, '..');
 export const SESSION_SCAN_SOURCE = path.join(root, 'assembly', 'session-scan.ts');
-export const SESSION_SCAN_MODULE = path.join(root, 'src', 'session-scan-wasm.ts');
+export const SESSION_SCAN_MODULE = path.join(root, 'src', 'eval', 'session-scan-wasm.ts');
 
 // stub runtime: the scanner manages its own memory and never allocates through AssemblyScript.
 const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--use', 'abort=', '--enable', 'simd'];

@@ -1,16 +1,5 @@
 export { type BleuOptions, type BleuResult, type BleuSmoothing, corpusBleu, tokenize13a } from './bleu.js';
 export {
-  type BootstrapOptions,
-  bootstrapMean,
-  bootstrapTable,
-  type Interval,
-  type PairedDifference,
-  type PairedTest,
-  pairedCompare,
-  quantile,
-  type TableIntervals,
-} from './bootstrap.js';
-export {
   BUSINESS_FUNCTIONS,
   BUSINESS_VARIABLE_NAMES,
   BUSINESS_VARIABLES,
@@ -55,7 +44,18 @@ export {
   type MonteCarloEstimate,
   relevance,
 } from './esndcg.js';
-export { type EvalOptions, EvalOptionsSchema, evalCommand, rewardsCommands } from './eval-command.js';
+export {
+  type BootstrapOptions,
+  bootstrapMean,
+  bootstrapTable,
+  type Interval,
+  type PairedDifference,
+  type PairedTest,
+  pairedCompare,
+  quantile,
+  type TableIntervals,
+} from './eval/bootstrap.js';
+export { type EvalOptions, EvalOptionsSchema, evalCommand, rewardsCommands } from './eval/command.js';
 export {
   type Comparison,
   compareScored,
@@ -70,8 +70,10 @@ export {
   scoringContext,
   selectMetrics,
   summarize,
-} from './evaluate.js';
-export { type EvalReport, formatReport, type ReportFormat } from './format.js';
+} from './eval/evaluate.js';
+export { type EvalReport, formatReport, type ReportFormat } from './eval/format.js';
+export type { LineReader } from './eval/score-range.js';
+export { ScoreTable } from './eval/score-table.js';
 export {
   type ApiCall,
   type GoalCall,
@@ -109,8 +111,6 @@ export {
 } from './multiwoz-data.js';
 export { type SequenceReward, sequenceReward, type TurnRewardParts, turnReward } from './objective.js';
 export { passAtK, passHatK, type TaskTrials, trialsByTask } from './pass-k.js';
-export type { LineReader } from './score-range.js';
-export { ScoreTable } from './score-table.js';
 export {
   createMetricRegistry,
   metricRegistry,

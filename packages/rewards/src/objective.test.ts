@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MetricsConfigSchema } from './config.js';
-import { scoringContext } from './evaluate.js';
+import { scoringContext } from './eval/evaluate.js';
 import { sequenceReward, turnReward } from './objective.js';
 import { agent, session, user } from './testing/sessions.js';
 

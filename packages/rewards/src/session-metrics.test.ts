@@ -1,7 +1,7 @@
 import { UnknownNameError } from '@gopo/core';
 import { describe, expect, it } from 'vitest';
 import { defaultMetricsConfig, MetricsConfigSchema } from './config.js';
-import { scoreSessions, scoringContext, selectMetrics } from './evaluate.js';
+import { scoreSessions, scoringContext, selectMetrics } from './eval/evaluate.js';
 import { metricRegistry, scoreSession } from './session-metrics.js';
 import { agent, session, user } from './testing/sessions.js';
 

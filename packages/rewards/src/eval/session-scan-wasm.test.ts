@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileSessionScan, sourceHash } from '../scripts/session-scan-build.js';
+import { compileSessionScan, sourceHash } from '../../scripts/session-scan-build.js';
 import { SESSION_SCAN_SOURCE_SHA256, SESSION_SCAN_WASM_BASE64 } from './session-scan-wasm.js';
 
 describe('the shipped session scanner', () => {

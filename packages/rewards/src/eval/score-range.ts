@@ -11,14 +11,14 @@ import {
   readLineBatches,
 } from '@gopo/core';
 import { GOAL_TYPES, type Session, safeParseSession } from '@gopo/dialogue';
-import { ScoreTable } from './score-table.js';
 import {
   isRegisteredMetric,
   type ScoringContext,
   type SessionMetric,
   scoreSessionInto,
   sessionViewInto,
-} from './session-metrics.js';
+} from '../session-metrics.js';
+import { ScoreTable } from './score-table.js';
 import { LINE_FALLBACK, LINE_SESSION, SessionScanner } from './session-scan.js';
 
 export const GOAL_INDEX: ReadonlyMap<string, number> = new Map(GOAL_TYPES.map((g, i) => [g, i]));

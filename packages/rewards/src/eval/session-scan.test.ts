@@ -14,8 +14,8 @@ import {
 import { mutatedSession, validSession } from '@gopo/dialogue/testing';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { syntheticSession } from '../bench/synthetic.js';
-import { defaultMetricsConfig } from './config.js';
+import { syntheticSession } from '../../bench/synthetic.js';
+import { defaultMetricsConfig } from '../config.js';
 import { scoringContext, selectMetrics } from './evaluate.js';
 import { type RangeScore, scoreRange } from './score-range.js';
 import { LINE_BLANK, LINE_FALLBACK, LINE_SESSION, SCANNED_KEYS, SessionScanner } from './session-scan.js';

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { defineCommand, Progress, progressEnabled, resolveCommandConfig, writeFileAtomic } from '@gopo/core';
 import { noSessionsError } from '@gopo/dialogue';
 import { z } from 'zod';
-import { MAX_RESAMPLES, type MetricsConfig, MetricsConfigSchema } from './config.js';
+import { MAX_RESAMPLES, type MetricsConfig, MetricsConfigSchema } from '../config.js';
 import { compareScored, scoreFile, scoringContext, selectMetrics, summarize } from './evaluate.js';
 import { type EvalReport, formatReport } from './format.js';
 

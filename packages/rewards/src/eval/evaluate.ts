@@ -11,13 +11,8 @@ import {
   startModuleWorker,
 } from '@gopo/core';
 import { GOAL_TYPES, type GoalType, type Session } from '@gopo/dialogue';
-import { bootstrapTable, type Interval, type PairedDifference, pairedCompare } from './bootstrap.js';
-import { compileBusinessReward } from './business-reward.js';
-import type { MetricsConfig } from './config.js';
-import { lineAlignedRanges } from './line-reader.js';
-import { GOAL_INDEX, type LineReader, MAX_LISTED, type RangeScore, scoreRange } from './score-range.js';
-import { ScoreTable } from './score-table.js';
-import type { ScoreWorkerInput } from './score-worker.js';
+import { compileBusinessReward } from '../business-reward.js';
+import type { MetricsConfig } from '../config.js';
 import {
   isRegisteredMetric,
   metricRegistry,
@@ -26,7 +21,12 @@ import {
   type SessionMetric,
   scoreSessionInto,
   sessionViewInto,
-} from './session-metrics.js';
+} from '../session-metrics.js';
+import { bootstrapTable, type Interval, type PairedDifference, pairedCompare } from './bootstrap.js';
+import { lineAlignedRanges } from './line-reader.js';
+import { GOAL_INDEX, type LineReader, MAX_LISTED, type RangeScore, scoreRange } from './score-range.js';
+import { ScoreTable } from './score-table.js';
+import type { ScoreWorkerInput } from './score-worker.js';
 
 /** Resolves the configured metric names (all registered metrics when none are named). */
 export function selectMetrics(config: MetricsConfig, source = '(config)'): SessionMetric[] {

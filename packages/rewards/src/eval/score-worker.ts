@@ -1,9 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { compileBusinessReward } from './business-reward.js';
-import type { MetricsConfig } from './config.js';
+import { compileBusinessReward } from '../business-reward.js';
+import type { MetricsConfig } from '../config.js';
+import { metricRegistry } from '../session-metrics.js';
 import type { ByteRange } from './line-reader.js';
 import { type LineReader, scoreRange } from './score-range.js';
-import { metricRegistry } from './session-metrics.js';
 
 /** What scoreFile hands a worker: one range of the log and how to score it. */
 export interface ScoreWorkerInput {

@@ -6,11 +6,11 @@
  */
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MetricsConfigSchema } from './config.js';
+import { MetricsConfigSchema } from '../config.js';
 import { compareScored, type ScoredFile, scoreFile, scoringContext, selectMetrics } from './evaluate.js';
 import { ScoreTable } from './score-table.js';
 
-const fixtures = path.join(import.meta.dirname, '..', 'test', 'fixtures');
+const fixtures = path.join(import.meta.dirname, '..', '..', 'test', 'fixtures');
 
 /** Every session three times, as `<id>/r0..r2`. */
 function tripled(f: ScoredFile): ScoredFile {
