@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '@gopo/core';
-import { budgetedGopoConfig, ExperimentConfigSchema, main } from '@gopo/trainer';
+import {
+  budgetedGopoConfig,
+  CsSftConfigSchema,
+  ExperimentConfigSchema,
+  main,
+  WarmStartConfigSchema,
+} from '@gopo/trainer';
 import { describe, expect, it } from 'vitest';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -54,5 +60,16 @@ describe('example: compare-baselines', () => {
     });
     const ppo = c.methods.find((m) => m.kind === 'flat_ppo');
     expect(ppo?.kind === 'flat_ppo' && c.budget.episodes % ppo.ppo.episodesPerPhase).toBe(0);
+  });
+
+  it("flat-sft.yaml is the CS Agent's SFT recipe minus strategy tokens, on history-policy sessions", async () => {
+    const flat = await loadConfig(path.join(here, 'flat-sft.yaml'), CsSftConfigSchema);
+    const cs = await loadConfig(path.join(here, '..', 'cs-agent', 'sft.yaml'), CsSftConfigSchema);
+    expect(flat.corpus.policies).toEqual({ history: 1 });
+    expect(flat.corpus.strategyTokens).toBe(false);
+    // The warm start of the Expert Agent learns from the same policy's sessions.
+    expect(WarmStartConfigSchema.parse({}).policy).toBe('history');
+    const rest = (c: typeof cs) => ({ ...c, corpus: { ...c.corpus, policies: null, strategyTokens: null } });
+    expect(rest(flat)).toEqual(rest(cs));
   });
 });

@@ -86,7 +86,7 @@ export {
   ppoEpochs,
   referenceTokenLogprobs,
 } from './cs/ppo-steps.js';
-export { CsSftConfigSchema, runCsSft, runFlatSft, writeReplyCorpus } from './cs/sft.js';
+export { CsSftConfigSchema, runCsSft, writeReplyCorpus } from './cs/sft.js';
 export { factKey, factTokenMarks, statedValues, stepTokenRewards } from './cs/step-marks.js';
 export { CsTrainConfigSchema, type CsTrainResult, runCsTraining } from './cs/train.js';
 export {

@@ -20,8 +20,8 @@ export const ppoCommand = defineCommand({
   files: { inputDirs: ['model'] },
   examples: [
     [
-      'gopo cs sft --run-name flat-sft --set corpus.strategyTokens=false',
-      'the flat SFT model in runs/flat-sft/model (the same corpus without strategy tokens)',
+      'gopo cs sft --config examples/compare-baselines/flat-sft.yaml --run-name flat-sft',
+      'the flat SFT model in runs/flat-sft/model (no strategy tokens; history-policy sessions)',
     ],
     [
       'gopo ppo --model runs/flat-sft/model --run-name flat-ppo',

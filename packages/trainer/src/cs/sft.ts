@@ -44,7 +44,7 @@ export const CsSftConfigSchema = z
           .boolean()
           .default(true)
           .describe(
-            'strategy tokens in the prompts (false: the corpus of a flat agent, the same replies and prompts minus the strategy command; see runFlatSft)',
+            'strategy tokens in the prompts (false: the corpus of a flat agent, the same replies and prompts minus the strategy command; examples/compare-baselines/flat-sft.yaml)',
           ),
         worlds: z
           .number()
@@ -149,16 +149,4 @@ export async function runCsSft(
     { logger: options.logger, ...(options.progress !== undefined ? { progress: options.progress } : {}) },
   );
   return { ...result, records };
-}
-
-/**
- * The flat PPO baseline's SFT: runCsSft on the same simulator corpus without strategy tokens, so the
- * flat agent starts from the same replies as the CS Agent and differs only in having no strategy layer.
- * Build it once per experiment and point FlatPpoConfig.model at `<run>/model`.
- */
-export function runFlatSft(
-  c: CsSftConfig,
-  options: Parameters<typeof runCsSft>[1],
-): ReturnType<typeof runCsSft> {
-  return runCsSft({ ...c, corpus: { ...c.corpus, strategyTokens: false } }, options);
 }

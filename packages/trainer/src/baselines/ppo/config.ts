@@ -15,7 +15,7 @@ export const FlatPpoConfigSchema = z
       .string()
       .min(1)
       .describe(
-        'the flat SFT model folder (runFlatSft / `gopo cs sft --set corpus.strategyTokens=false` write <run>/model); a value-head.safetensors there is the starting value head',
+        'the flat SFT model folder (`gopo cs sft --config examples/compare-baselines/flat-sft.yaml` writes <run>/model); a value-head.safetensors there is the starting value head',
       ),
     seed: z.number().int().min(0).default(1).describe('seed of scenarios, sampling and minibatch order'),
     env: ShopEnvConfigSchema.prefault({}).describe('the shop simulator'),
