@@ -87,7 +87,15 @@ export {
   readLineBatches,
   readLines,
 } from './lines.js';
-export { acquireLock, inspectLock, type Lock, LockedError, type LockInfo } from './lock-file.js';
+export {
+  acquireLock,
+  heldLocks,
+  inspectLock,
+  type Lock,
+  LockedError,
+  type LockInfo,
+  releaseLock,
+} from './lock-file.js';
 export {
   createLogger,
   LOG_LEVELS,

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acquireLock, LockedError } from './lock-file.js';
+import { acquireLock, heldLocks, LockedError, releaseLock } from './lock-file.js';
 import { createRunDir, RUN_LOCK } from './run-dir.js';
 
 const fresh = () => mkdtempSync(join(tmpdir(), 'gopo-lock-'));
@@ -17,10 +17,19 @@ describe('lock files', () => {
     const file = join(fresh(), 'x.lock');
     const lock = acquireLock(file, 'x');
     expect(JSON.parse(readFileSync(file, 'utf8')).pid).toBe(process.pid);
-    expect(acquireLock(file, 'x').file).toBe(file);
+    const again = acquireLock(file, 'x');
+    // Two holders in this process: the file stays until both let go (a second release is a no-op).
     lock.release();
+    lock.release();
+    expect(existsSync(file)).toBe(true);
+    again.release();
     expect(existsSync(file)).toBe(false);
-    lock.release();
+    acquireLock(file, 'x');
+    acquireLock(file, 'x');
+    expect(heldLocks()).toContain(file);
+    releaseLock(file);
+    expect(existsSync(file)).toBe(false);
+    expect(heldLocks()).not.toContain(file);
   });
 
   it('refuses a lock a live process holds, naming it and the file', () => {

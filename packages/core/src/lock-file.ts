@@ -34,15 +34,19 @@ export class LockedError extends GopoError {
   }
 }
 
-/** Locks this process holds, released when it exits (a kill leaves them stale, which is handled). */
-const held = new Set<string>();
+/**
+ * Locks this process holds, with how many acquisitions each has (a run reopened in-process takes
+ * its lock again; the file goes when the last holder releases it or the process exits; a kill
+ * leaves it stale, which is handled).
+ */
+const held = new Map<string, number>();
 let exitHookInstalled = false;
 
 function releaseAllOnExit(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const file of held) releaseIfOurs(file);
+    for (const file of held.keys()) removeIfOurs(file);
   });
 }
 
@@ -65,7 +69,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function releaseIfOurs(file: string): void {
+function removeIfOurs(file: string): void {
   const owner = readOwner(file);
   if (owner && owner.pid === process.pid && owner.host === os.hostname()) {
     try {
@@ -77,6 +81,26 @@ function releaseIfOurs(file: string): void {
   held.delete(file);
 }
 
+/** One holder lets go: the file is removed when no holder in this process is left. */
+function releaseOne(file: string): void {
+  const n = held.get(file) ?? 0;
+  if (n > 1) held.set(file, n - 1);
+  else if (n === 1) removeIfOurs(file);
+}
+
+/** The lock files this process holds now. */
+export function heldLocks(): string[] {
+  return [...held.keys()];
+}
+
+/**
+ * Gives up every hold on `file` at once; the CLI calls this for the locks a command took, so a
+ * command run in-process (tests, embedding) leaves no lock behind.
+ */
+export function releaseLock(file: string): void {
+  if (held.has(file)) removeIfOurs(file);
+}
+
 /** Who holds `file`, without taking it: free (no file), held (a live or unverifiable owner), stale. */
 export function inspectLock(file: string): { state: 'free' | 'held' | 'stale'; owner?: LockInfo } {
   if (!existsSync(file)) return { state: 'free' };
@@ -86,10 +110,23 @@ export function inspectLock(file: string): { state: 'free' | 'held' | 'stale'; o
   return { state: stale ? 'stale' : 'held', owner };
 }
 
-/** A held lock; release() is idempotent and also happens at process exit. */
+/** A held lock; release() gives up this hold once (later calls do nothing); all go at process exit. */
 export interface Lock {
   readonly file: string;
   release(): void;
+}
+
+function hold(file: string): Lock {
+  held.set(file, (held.get(file) ?? 0) + 1);
+  let released = false;
+  return {
+    file,
+    release: () => {
+      if (released) return;
+      released = true;
+      releaseOne(file);
+    },
+  };
 }
 
 /**
@@ -107,17 +144,13 @@ export function acquireLock(file: string, what: string): Lock {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       writeFileSync(file, `${JSON.stringify(me)}\n`, { flag: 'wx' });
-      held.add(file);
       releaseAllOnExit();
-      return { file, release: () => releaseIfOurs(file) };
+      return hold(file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const owner = readOwner(file);
-    if (owner && owner.host === os.hostname() && owner.pid === process.pid) {
-      held.add(file);
-      return { file, release: () => releaseIfOurs(file) };
-    }
+    if (owner && owner.host === os.hostname() && owner.pid === process.pid) return hold(file);
     const stale = owner !== undefined && owner.host === os.hostname() && !isAlive(owner.pid);
     if (!stale) throw new LockedError(file, owner, what);
     // Re-read just before removing: a process that took the stale lock over a moment ago has

@@ -15,12 +15,14 @@ import {
   type DeviceName,
   describeOptions,
   escapeControl,
+  heldLocks,
   isGopoError,
   LOG_LEVELS,
   type Logger,
   type LogLevel,
   MAX_SEED,
   type NamedPath,
+  releaseLock,
   resolveOutputFile,
   sameFile,
   UsageError,
@@ -388,6 +390,8 @@ export async function main(
   let logger: Logger | undefined;
   let record: RunRecord;
   let refusedLogFile = false;
+  // The run folders this command locks are released when it returns, also when it runs in-process.
+  const lockedBefore = new Set(heldLocks());
   try {
     let chosen: { spec: CommandSpec; args: Record<string, unknown> } | undefined;
     await buildParser(argv, commands, (spec, args) => {
@@ -410,6 +414,7 @@ export async function main(
     else if (!user) io.err('(internal error; run with --verbose for the stack trace)');
     record = { exitCode: user ? EXIT_USER_ERROR : EXIT_INTERNAL_ERROR, error: line, errorName: err.name };
   }
+  for (const file of heldLocks()) if (!lockedBefore.has(file)) releaseLock(file);
   if (logger) await closeLogger(logger, record);
   else if (!refusedLogFile) recordWithoutLogger(argv, record);
   return record.exitCode;
