@@ -94,6 +94,7 @@ export {
   type Lock,
   LockedError,
   type LockInfo,
+  processAlive,
   releaseLock,
 } from './lock-file.js';
 export {

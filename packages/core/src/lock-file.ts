@@ -59,12 +59,12 @@ function readOwner(file: string): LockInfo | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` of this host is running (EPERM: it is, as another user's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    // EPERM: the process exists but belongs to someone else.
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
@@ -106,7 +106,7 @@ export function inspectLock(file: string): { state: 'free' | 'held' | 'stale'; o
   if (!existsSync(file)) return { state: 'free' };
   const owner = readOwner(file);
   if (!owner) return { state: 'held' };
-  const stale = owner.host === os.hostname() && !isAlive(owner.pid);
+  const stale = owner.host === os.hostname() && !processAlive(owner.pid);
   return { state: stale ? 'stale' : 'held', owner };
 }
 
@@ -151,7 +151,7 @@ export function acquireLock(file: string, what: string): Lock {
     }
     const owner = readOwner(file);
     if (owner && owner.host === os.hostname() && owner.pid === process.pid) return hold(file);
-    const stale = owner !== undefined && owner.host === os.hostname() && !isAlive(owner.pid);
+    const stale = owner !== undefined && owner.host === os.hostname() && !processAlive(owner.pid);
     if (!stale) throw new LockedError(file, owner, what);
     // Re-read just before removing: a process that took the stale lock over a moment ago has
     // written a new owner, which must not be removed.

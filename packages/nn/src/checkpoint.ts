@@ -19,6 +19,7 @@ import {
   ensureDir,
   FileFormatError,
   MissingFileError,
+  processAlive,
   type RngState,
   trackTempFile,
   UsageError,
@@ -315,15 +316,6 @@ export async function findLatestCheckpoint(dir: string): Promise<string | undefi
     if (await isCompleteCheckpoint(path.join(dir, name))) return path.join(dir, name);
   }
   return undefined;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -2,10 +2,13 @@
  * Phase checkpoints of the trainer's loops: an updater's snapshot (weights, optimizer state, step
  * count, RNG) plus the number of phases done and a few scalars, through nn's atomic checkpoint folders.
  */
+import * as path from 'node:path';
 import {
   findLatestCheckpoint,
   loadCheckpoint,
+  readTrainerState,
   saveCheckpoint,
+  TRAINER_STATE_FILE,
   type TrainerSnapshot,
   toHostTensor,
   toSafetensorsTensor,
@@ -41,6 +44,12 @@ export async function savePhaseCheckpoint(
     },
     { keep },
   );
+}
+
+/** The phases the newest complete checkpoint of `dir` holds (0 without one); reads no tensors. */
+export async function checkpointedPhases(dir: string): Promise<number> {
+  const latest = await findLatestCheckpoint(dir);
+  return latest ? (await readTrainerState(path.join(latest, TRAINER_STATE_FILE))).step : 0;
 }
 
 /** The newest complete checkpoint of `dir`, if any. */

@@ -196,7 +196,7 @@ describe('gopo experiment', () => {
     expect(existsSync(join(results, 'seed-2.lock'))).toBe(false);
     expect(r.methods[0]!.seeds).toEqual([2]);
     expect(warnings.join('\n')).toMatch(/skipped: uniform, seed 1 is in use by process \d+/);
-    const status = experimentStatus(config, r.runDir);
+    const status = await experimentStatus(config, r.runDir);
     expect(status.map((s) => [s.seed, s.state.kind])).toEqual([
       [1, 'running'],
       [2, 'done'],

@@ -58,7 +58,7 @@ export const experimentCommand = defineCommand({
     if (args.status) {
       const root = path.join(path.resolve(args.runsDir), args.runName);
       if (!existsSync(root)) throw new MissingFileError(root, 'experiment folder');
-      const rows = experimentStatus(config, root);
+      const rows = await experimentStatus(config, root);
       ctx.out(args.format === 'json' ? JSON.stringify({ runDir: root, status: rows }) : formatStatus(rows));
       return 0;
     }

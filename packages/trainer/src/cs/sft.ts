@@ -133,7 +133,7 @@ export async function runCsSft(
       overwrite: options.overwrite,
       data: { train: [corpus], completion: 'last_agent_turn', evalFraction: 0.05 },
       // A reply ends at <|end|> (the end of a turn), so that is the model's end-of-sequence token.
-      model: { config: freshLlamaConfig({ ...c.model }, tokenizer, tokenizer.endId) },
+      model: { config: freshLlamaConfig(c.model, tokenizer, tokenizer.endId) },
       seqLen: c.seqLen,
       packing: true,
       microBatchSize: c.microBatchSize,

@@ -9,6 +9,7 @@ import { existsSync, promises as fs, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   acquireLock,
+  type ConfigChange,
   createRunDir,
   diffConfig,
   formatConfigChanges,
@@ -51,8 +52,16 @@ export interface ExperimentRunOptions {
 }
 
 /** What shapes a method/seed's result: its entry, the shared config, the budget and the evaluation. */
-export function resultKey(e: ExperimentConfig, m: ExperimentMethod): string {
+function resultKey(e: ExperimentConfig, m: ExperimentMethod): string {
   return JSON.stringify({ method: m, gopo: e.gopo, budget: e.budget, eval: e.eval });
+}
+
+/**
+ * The settings that differ between a finished result and what the config asks of it now; fields the
+ * result predates (a setting added to the code since, at its default) are no change.
+ */
+export function resultChanges(r: MethodSeedResult, e: ExperimentConfig, m: ExperimentMethod): ConfigChange[] {
+  return diffConfig(JSON.parse(r.key), JSON.parse(resultKey(e, m))).filter((c) => c.before !== undefined);
 }
 
 /** JSON has no NaN: missing metric values are stored as null. */
@@ -174,10 +183,7 @@ export async function runExperiment(
       let r: MethodSeedResult | undefined;
       if (existsSync(file)) {
         r = await readResult(file);
-        // Fields the result predates (a setting added to the code since, at its default) are no change.
-        const changed = diffConfig(JSON.parse(r.key), JSON.parse(resultKey(e, m))).filter(
-          (c) => c.before !== undefined,
-        );
+        const changed = resultChanges(r, e, m);
         if (changed.length > 0) {
           const changes = formatConfigChanges(changed);
           throw new UsageError(

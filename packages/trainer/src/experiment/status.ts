@@ -5,10 +5,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { diffConfig, inspectLock } from '@gopo/core';
+import { inspectLock } from '@gopo/core';
 import { match } from 'ts-pattern';
+import { checkpointedPhases } from '../checkpoints.js';
 import { type ExperimentConfig, methodLabel } from './config.js';
-import { MethodSeedResultSchema, resultKey } from './run.js';
+import { MethodSeedResultSchema, resultChanges } from './run.js';
 
 export type MethodSeedState =
   | { readonly kind: 'done'; readonly tse: number | null; readonly wallSeconds: number }
@@ -30,26 +31,17 @@ export interface MethodSeedStatus {
   readonly state: MethodSeedState;
 }
 
-/** The phases a method/seed's run folder has checkpointed (0 without one). */
-function checkpointedPhases(runDir: string): number {
-  const latest = path.join(runDir, 'checkpoints', 'latest');
-  if (!existsSync(latest)) return 0;
-  const m = /^step-(\d+)$/.exec(readFileSync(latest, 'utf8').trim());
-  return m ? Number(m[1]) : 0;
-}
-
-export function experimentStatus(e: ExperimentConfig, root: string): MethodSeedStatus[] {
-  return e.methods.flatMap((m) =>
-    e.seeds.map((seed): MethodSeedStatus => {
+export async function experimentStatus(e: ExperimentConfig, root: string): Promise<MethodSeedStatus[]> {
+  const pairs = e.methods.flatMap((m) => e.seeds.map((seed) => ({ m, seed })));
+  return Promise.all(
+    pairs.map(async ({ m, seed }): Promise<MethodSeedStatus> => {
       const results = path.join(root, 'results', m.id);
       const file = path.join(results, `seed-${seed}.json`);
       const base = { method: m.id, label: methodLabel(m), seed };
       if (existsSync(file)) {
         const parsed = MethodSeedResultSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
         if (!parsed.success) return { ...base, state: { kind: 'stale', changes: 'not a method result' } };
-        const changed = diffConfig(JSON.parse(parsed.data.key), JSON.parse(resultKey(e, m))).filter(
-          (c) => c.before !== undefined,
-        );
+        const changed = resultChanges(parsed.data, e, m);
         if (changed.length > 0)
           return { ...base, state: { kind: 'stale', changes: changed.map((c) => c.path).join(', ') } };
         return {
@@ -58,7 +50,9 @@ export function experimentStatus(e: ExperimentConfig, root: string): MethodSeedS
         };
       }
       const lock = inspectLock(path.join(results, `seed-${seed}.lock`));
-      const phases = checkpointedPhases(path.join(root, 'methods', m.id, `seed-${seed}`));
+      const phases = await checkpointedPhases(
+        path.join(root, 'methods', m.id, `seed-${seed}`, 'checkpoints'),
+      );
       if (lock.state === 'held')
         return {
           ...base,
