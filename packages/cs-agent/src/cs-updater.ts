@@ -5,8 +5,9 @@
  * the weights the generation sessions read (the agent must feed weights as inputs, `CsAgent.load(dir,
  * gen, { trainable: true })`), so the next reply is written by the updated model.
  */
+import { join } from 'node:path';
 import { UsageError } from '@gopo/core';
-import { llamaParamShapes } from '@gopo/lm';
+import { llamaParamShapes, TOKENIZER_FILE } from '@gopo/lm';
 import {
   type BatchSpec,
   BucketedTrainer,
@@ -235,6 +236,16 @@ export class CsUpdater {
   async saveValueHead(dir: string): Promise<void> {
     if (this.objective.kind !== 'ppo') throw new UsageError('only the ppo objective has a value head');
     await saveValueHead(dir, (n) => this.store.get(n));
+  }
+
+  /**
+   * Writes the trained reply model into `dir`: its weights and tokenizer, and under PPO the value
+   * head, so a later PPO run from `dir` starts its critic where this one stopped.
+   */
+  async saveModel(dir: string): Promise<void> {
+    await this.agent.model.save(dir);
+    await this.agent.tokenizer.save(join(dir, TOKENIZER_FILE));
+    if (this.objective.kind === 'ppo') await this.saveValueHead(dir);
   }
 
   private seqLenOf(items: readonly ReplyItem[]): number {

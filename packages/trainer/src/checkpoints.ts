@@ -13,6 +13,7 @@ import {
   toHostTensor,
   toSafetensorsTensor,
 } from '@gopo/nn';
+import type { KlController } from '@gopo/rewards';
 
 export interface PhaseCheckpoint {
   readonly snapshot: TrainerSnapshot;
@@ -73,4 +74,41 @@ export async function loadPhaseCheckpoint(
       lastLr: ck.state.lrSchedule.lastLr,
     },
   };
+}
+
+/** An updater whose state a phase checkpoint holds (CsUpdater, ExpertUpdater, nn's trainers). */
+export interface PhaseStateful {
+  exportState(): Promise<TrainerSnapshot>;
+  importState(snapshot: TrainerSnapshot): Promise<void>;
+}
+
+/**
+ * The phase checkpoint of KL-penalised training: the updater's state and the KL controller's beta,
+ * which an adaptive controller has moved since the start and a resume must not reset.
+ */
+export async function saveKlPhaseCheckpoint(
+  dir: string,
+  updater: PhaseStateful,
+  kl: KlController,
+  phases: number,
+  resumeKey: string,
+  keep: number,
+): Promise<void> {
+  await savePhaseCheckpoint(dir, await updater.exportState(), phases, { klBeta: kl.value }, resumeKey, keep);
+}
+
+/**
+ * Restores the newest checkpoint saveKlPhaseCheckpoint wrote into `updater` and `kl`; returns the
+ * phases it holds and its folder name, or undefined (nothing changed) when `dir` has none.
+ */
+export async function resumeKlPhaseCheckpoint(
+  dir: string,
+  updater: PhaseStateful,
+  kl: KlController,
+): Promise<{ readonly phases: number; readonly name: string } | undefined> {
+  const latest = await loadPhaseCheckpoint(dir);
+  if (!latest) return undefined;
+  await updater.importState(latest.snapshot);
+  kl.restore({ value: latest.scalars.klBeta ?? kl.value });
+  return { phases: latest.phases, name: path.basename(latest.path) };
 }

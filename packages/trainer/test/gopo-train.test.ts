@@ -8,7 +8,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { applyOverrides, silentLogger } from '@gopo/core';
+import { applyOverrides, RUN_LOCK, silentLogger } from '@gopo/core';
 import { type StartedProcess, startProcess } from '@gopo/core/testing';
 import { readSafetensors } from '@gopo/nn';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,8 @@ describe('gopo train', () => {
       'agent/expert.json',
     ])
       expect(existsSync(join(root, f)), f).toBe(true);
+    // A library call gives the folder back when it returns, not when the process exits.
+    expect(existsSync(join(root, RUN_LOCK))).toBe(false);
     const records = readFileSync(join(root, 'metrics.jsonl'), 'utf8')
       .trim()
       .split('\n')

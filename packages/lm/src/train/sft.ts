@@ -384,223 +384,232 @@ export async function runSft(config: SftConfigInput, options: SftRunOptions): Pr
       inputs: [...c.data.train, ...c.data.eval, c.tokenizer, c.model.dir].filter((f) => f !== undefined),
     },
   );
-  if (runDir.configChanges.length > 0)
-    log.warn(`resuming with a changed config: ${formatConfigChanges(runDir.configChanges)}`);
-  const model = llamaSftModel(modelConfig);
-  const graphOpts = (train: boolean): SftGraphOptions => ({ model, packing: c.packing, lora: c.lora, train });
-  const spec: BatchSpec = Object.fromEntries(
-    ['ids', 'targets', 'positions', 'segments'].map((k) => [
-      k,
-      { dtype: 'int64', shape: [c.microBatchSize, c.seqLen] },
-    ]),
-  );
-  const paramNames = [...llamaParamShapes(modelConfig).keys()];
-  const trainer = await Trainer.create(
-    (g, b) => sftLoss(g, b, graphOpts(true)),
-    spec,
-    {
-      optimizer: { kind: 'adamw', beta1: c.beta1, beta2: c.beta2, eps: 1e-8, weightDecay: c.weightDecay },
-      schedule: {
-        peakLr: c.lr,
-        warmupSteps: Math.min(c.warmupSteps, totalSteps),
-        totalSteps,
-        minLr: c.minLr,
-      },
-      clipNorm: c.clipNorm,
-      accumulationSteps: c.accumulationSteps,
-      provider: c.provider,
-      intraOpThreads: c.threads,
-      seed: c.seed,
-      frozen: c.lora ? loraFrozenNames(paramNames) : [],
-    },
-    store,
-  );
-  log.info(
-    `sft: ${trainEx.length} train / ${evalEx.length} eval examples, ${plan.rows(0).length} rows of ${c.seqLen} ` +
-      `in epoch 0, ${totalSteps} steps, ${trainer.trainableNames.length} trainable tensors (${model.name}${c.lora ? ', LoRA' : ''})`,
-  );
-
-  // Resume
-  let resumedFrom = 0;
-  if (latest && ck) {
-    const params = new Map<string, HostTensor>();
-    for (const n of [...paramNames, ...trainer.trainableNames]) {
-      const t = ck.params.get(n);
-      params.set(n, t ? toHostTensor(t) : store.get(n));
-    }
-    const optimizerState = new Map([...ck.optimizerState].map(([k, v]) => [k, toHostTensor(v)]));
-    await trainer.importState({
-      params,
-      optimizerState,
-      step: ck.state.step,
-      rng: ck.state.rng as [number, number, number, number],
-      lastLr: ck.state.lrSchedule.lastLr,
+  try {
+    if (runDir.configChanges.length > 0)
+      log.warn(`resuming with a changed config: ${formatConfigChanges(runDir.configChanges)}`);
+    const model = llamaSftModel(modelConfig);
+    const graphOpts = (train: boolean): SftGraphOptions => ({
+      model,
+      packing: c.packing,
+      lora: c.lora,
+      train,
     });
-    resumedFrom = ck.state.step;
-    log.info(`resumed from ${latest} (step ${resumedFrom})`);
-  }
-
-  // Evaluation
-  let evaluator: Forward | undefined;
-  const evalRows = evalEx.length
-    ? packExamples(evalEx, { seqLen: c.seqLen, packing: c.packing, padId: tokenizer.padId }).rows
-    : [];
-  const evaluate = async (): Promise<{ loss: number; ppl: number } | null> => {
-    if (evalRows.length === 0) return null;
-    await trainer.syncToHost();
-    evaluator ??= await Forward.create((g, b) => sftEvalOutputs(g, b, graphOpts(false)), spec, store, {
-      provider: c.provider,
-      intraOpThreads: c.threads,
-    });
-    let nll = 0;
-    let count = 0;
-    for (let i = 0; i < evalRows.length; i += c.microBatchSize) {
-      const rows = evalRows.slice(i, i + c.microBatchSize);
-      // Fill a short last batch with copies of padding-only rows: they count no target.
-      while (rows.length < c.microBatchSize) rows.push(blankRow(c.seqLen, tokenizer.padId));
-      const out = await evaluator.run(rowsToBatch(rows, c.seqLen));
-      nll += Number((out.nll as HostTensor).data[0]);
-      count += Number((out.count as HostTensor).data[0]);
-    }
-    const loss = nll / Math.max(count, 1);
-    return { loss, ppl: Math.exp(loss) };
-  };
-
-  const resumeKeyValue = resumeKey(c);
-  const checkpoint = async (metrics: Record<string, number | null>) => {
-    const snap = await trainer.exportState();
-    const params = new Map<string, SafetensorsTensor>();
-    for (const [n, t] of snap.params) if (!c.lora || isLoraParam(n)) params.set(n, toSafetensorsTensor(t));
-    const optimizerState = new Map([...snap.optimizerState].map(([k, v]) => [k, toSafetensorsTensor(v)]));
-    await saveCheckpoint(
-      runDir.checkpointsDir,
+    const spec: BatchSpec = Object.fromEntries(
+      ['ids', 'targets', 'positions', 'segments'].map((k) => [
+        k,
+        { dtype: 'int64', shape: [c.microBatchSize, c.seqLen] },
+      ]),
+    );
+    const paramNames = [...llamaParamShapes(modelConfig).keys()];
+    const trainer = await Trainer.create(
+      (g, b) => sftLoss(g, b, graphOpts(true)),
+      spec,
       {
+        optimizer: { kind: 'adamw', beta1: c.beta1, beta2: c.beta2, eps: 1e-8, weightDecay: c.weightDecay },
+        schedule: {
+          peakLr: c.lr,
+          warmupSteps: Math.min(c.warmupSteps, totalSteps),
+          totalSteps,
+          minLr: c.minLr,
+        },
+        clipNorm: c.clipNorm,
+        accumulationSteps: c.accumulationSteps,
+        provider: c.provider,
+        intraOpThreads: c.threads,
+        seed: c.seed,
+        frozen: c.lora ? loraFrozenNames(paramNames) : [],
+      },
+      store,
+    );
+    log.info(
+      `sft: ${trainEx.length} train / ${evalEx.length} eval examples, ${plan.rows(0).length} rows of ${c.seqLen} ` +
+        `in epoch 0, ${totalSteps} steps, ${trainer.trainableNames.length} trainable tensors (${model.name}${c.lora ? ', LoRA' : ''})`,
+    );
+
+    // Resume
+    let resumedFrom = 0;
+    if (latest && ck) {
+      const params = new Map<string, HostTensor>();
+      for (const n of [...paramNames, ...trainer.trainableNames]) {
+        const t = ck.params.get(n);
+        params.set(n, t ? toHostTensor(t) : store.get(n));
+      }
+      const optimizerState = new Map([...ck.optimizerState].map(([k, v]) => [k, toHostTensor(v)]));
+      await trainer.importState({
         params,
         optimizerState,
-        state: {
-          step: snap.step,
-          rng: snap.rng,
-          lrSchedule: { step: snap.step, lastLr: snap.lastLr },
-          metrics,
-          config: { resumeKey: resumeKeyValue, sft: JSON.parse(JSON.stringify(c)) },
+        step: ck.state.step,
+        rng: ck.state.rng as [number, number, number, number],
+        lastLr: ck.state.lrSchedule.lastLr,
+      });
+      resumedFrom = ck.state.step;
+      log.info(`resumed from ${latest} (step ${resumedFrom})`);
+    }
+
+    // Evaluation
+    let evaluator: Forward | undefined;
+    const evalRows = evalEx.length
+      ? packExamples(evalEx, { seqLen: c.seqLen, packing: c.packing, padId: tokenizer.padId }).rows
+      : [];
+    const evaluate = async (): Promise<{ loss: number; ppl: number } | null> => {
+      if (evalRows.length === 0) return null;
+      await trainer.syncToHost();
+      evaluator ??= await Forward.create((g, b) => sftEvalOutputs(g, b, graphOpts(false)), spec, store, {
+        provider: c.provider,
+        intraOpThreads: c.threads,
+      });
+      let nll = 0;
+      let count = 0;
+      for (let i = 0; i < evalRows.length; i += c.microBatchSize) {
+        const rows = evalRows.slice(i, i + c.microBatchSize);
+        // Fill a short last batch with copies of padding-only rows: they count no target.
+        while (rows.length < c.microBatchSize) rows.push(blankRow(c.seqLen, tokenizer.padId));
+        const out = await evaluator.run(rowsToBatch(rows, c.seqLen));
+        nll += Number((out.nll as HostTensor).data[0]);
+        count += Number((out.count as HostTensor).data[0]);
+      }
+      const loss = nll / Math.max(count, 1);
+      return { loss, ppl: Math.exp(loss) };
+    };
+
+    const resumeKeyValue = resumeKey(c);
+    const checkpoint = async (metrics: Record<string, number | null>) => {
+      const snap = await trainer.exportState();
+      const params = new Map<string, SafetensorsTensor>();
+      for (const [n, t] of snap.params) if (!c.lora || isLoraParam(n)) params.set(n, toSafetensorsTensor(t));
+      const optimizerState = new Map([...snap.optimizerState].map(([k, v]) => [k, toSafetensorsTensor(v)]));
+      await saveCheckpoint(
+        runDir.checkpointsDir,
+        {
+          params,
+          optimizerState,
+          state: {
+            step: snap.step,
+            rng: snap.rng,
+            lrSchedule: { step: snap.step, lastLr: snap.lastLr },
+            metrics,
+            config: { resumeKey: resumeKeyValue, sft: JSON.parse(JSON.stringify(c)) },
+          },
         },
-      },
-      { keep: c.keepCheckpoints },
-    );
-  };
+        { keep: c.keepCheckpoints },
+      );
+    };
 
-  const progress = new Progress({ total: totalSteps, label: 'sft', enabled: options.progress });
-  progress.tick(resumedFrom);
-  let windowLoss = 0;
-  let windowSteps = 0;
-  let windowTokens = 0;
-  let windowSeconds = 0;
-  let trainTokens = 0;
-  let trainSeconds = 0;
-  let lastLoss = Number.NaN;
-  let evalResult: { loss: number; ppl: number } | null = null;
-  const stopAt = Math.min(totalSteps, options.stopAfterStep ?? totalSteps);
-  // Steps up to the next log, eval or checkpoint step (inclusive), so those land on a run's last step.
-  const untilEvent = (s: number) =>
-    Math.min(
-      ...[c.logEvery, c.evalEvery, c.checkpointEvery].filter((e) => e > 0).map((e) => e - (s % e)),
-      stopAt - s,
-    );
-  for (let s = trainer.step; s < stopAt; ) {
-    // Exactly stepsPerRun steps or one: every other run length would compile (and keep) a session.
-    const n = c.stepsPerRun <= untilEvent(s) ? c.stepsPerRun : 1;
-    const planned = Array.from({ length: n }, (_, i) => plan.batches(s + i));
-    const t0 = performance.now();
-    const results = await trainer.trainSteps(planned.map((p) => p.batches));
-    const dt = (performance.now() - t0) / 1000 / n;
-    s += n;
-    for (const [i, r] of results.entries()) {
-      const { tokens, epoch } = planned[i] as (typeof planned)[number];
-      if (!Number.isFinite(r.loss))
-        throw new UsageError(`loss became ${r.loss} at step ${r.step}; lower lr?`);
-      trainTokens += tokens;
-      trainSeconds += dt;
-      windowLoss += r.loss;
-      windowSteps++;
-      windowTokens += tokens;
-      windowSeconds += dt;
-      const step = r.step;
-      const last = step === totalSteps;
-      progress.tick(1, `loss ${r.loss.toFixed(3)}`);
-      if (step % c.logEvery === 0 || last || step === stopAt) {
-        lastLoss = windowLoss / windowSteps;
-        await runDir.logMetrics(step, {
-          'loss/sft': lastLoss,
-          'lr/sft': r.lr,
-          'grad_norm/sft': r.gradNorm,
-          'tokens/s': windowTokens / windowSeconds,
-          'time/step': windowSeconds / windowSteps,
-          epoch,
-        });
-        windowLoss = 0;
-        windowSteps = 0;
-        windowTokens = 0;
-        windowSeconds = 0;
-      }
-      if ((c.evalEvery > 0 && step % c.evalEvery === 0) || last) {
-        const t1 = performance.now();
-        evalResult = await evaluate();
-        if (evalResult)
+    const progress = new Progress({ total: totalSteps, label: 'sft', enabled: options.progress });
+    progress.tick(resumedFrom);
+    let windowLoss = 0;
+    let windowSteps = 0;
+    let windowTokens = 0;
+    let windowSeconds = 0;
+    let trainTokens = 0;
+    let trainSeconds = 0;
+    let lastLoss = Number.NaN;
+    let evalResult: { loss: number; ppl: number } | null = null;
+    const stopAt = Math.min(totalSteps, options.stopAfterStep ?? totalSteps);
+    // Steps up to the next log, eval or checkpoint step (inclusive), so those land on a run's last step.
+    const untilEvent = (s: number) =>
+      Math.min(
+        ...[c.logEvery, c.evalEvery, c.checkpointEvery].filter((e) => e > 0).map((e) => e - (s % e)),
+        stopAt - s,
+      );
+    for (let s = trainer.step; s < stopAt; ) {
+      // Exactly stepsPerRun steps or one: every other run length would compile (and keep) a session.
+      const n = c.stepsPerRun <= untilEvent(s) ? c.stepsPerRun : 1;
+      const planned = Array.from({ length: n }, (_, i) => plan.batches(s + i));
+      const t0 = performance.now();
+      const results = await trainer.trainSteps(planned.map((p) => p.batches));
+      const dt = (performance.now() - t0) / 1000 / n;
+      s += n;
+      for (const [i, r] of results.entries()) {
+        const { tokens, epoch } = planned[i] as (typeof planned)[number];
+        if (!Number.isFinite(r.loss))
+          throw new UsageError(`loss became ${r.loss} at step ${r.step}; lower lr?`);
+        trainTokens += tokens;
+        trainSeconds += dt;
+        windowLoss += r.loss;
+        windowSteps++;
+        windowTokens += tokens;
+        windowSeconds += dt;
+        const step = r.step;
+        const last = step === totalSteps;
+        progress.tick(1, `loss ${r.loss.toFixed(3)}`);
+        if (step % c.logEvery === 0 || last || step === stopAt) {
+          lastLoss = windowLoss / windowSteps;
           await runDir.logMetrics(step, {
-            'loss/eval': evalResult.loss,
-            'ppl/eval': evalResult.ppl,
-            'time/eval': (performance.now() - t1) / 1000,
+            'loss/sft': lastLoss,
+            'lr/sft': r.lr,
+            'grad_norm/sft': r.gradNorm,
+            'tokens/s': windowTokens / windowSeconds,
+            'time/step': windowSeconds / windowSteps,
+            epoch,
           });
-      }
-      if ((c.checkpointEvery > 0 && step % c.checkpointEvery === 0) || last || step === stopAt) {
-        const t1 = performance.now();
-        await checkpoint({ 'loss/sft': r.loss, 'loss/eval': evalResult?.loss ?? null });
-        await runDir.logMetrics(step, { 'time/checkpoint': (performance.now() - t1) / 1000 });
+          windowLoss = 0;
+          windowSteps = 0;
+          windowTokens = 0;
+          windowSeconds = 0;
+        }
+        if ((c.evalEvery > 0 && step % c.evalEvery === 0) || last) {
+          const t1 = performance.now();
+          evalResult = await evaluate();
+          if (evalResult)
+            await runDir.logMetrics(step, {
+              'loss/eval': evalResult.loss,
+              'ppl/eval': evalResult.ppl,
+              'time/eval': (performance.now() - t1) / 1000,
+            });
+        }
+        if ((c.checkpointEvery > 0 && step % c.checkpointEvery === 0) || last || step === stopAt) {
+          const t1 = performance.now();
+          await checkpoint({ 'loss/sft': r.loss, 'loss/eval': evalResult?.loss ?? null });
+          await runDir.logMetrics(step, { 'time/checkpoint': (performance.now() - t1) / 1000 });
+        }
       }
     }
-  }
-  progress.done();
-  await trainer.syncToHost();
-  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+    progress.done();
+    await trainer.syncToHost();
+    const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
-  let outputDir = runDir.file('model');
-  if (trainer.step === totalSteps) {
-    const weights = new Map<string, { shape: number[]; data: Float32Array }>();
-    const snapshot = new Map(store.entries());
-    if (c.lora) {
-      outputDir = runDir.file('adapter');
-      await saveLoraAdapter(outputDir, snapshot, c.lora, { baseModel: c.model.dir ?? null });
-      if (c.saveMerged) {
-        for (const [n, t] of mergeLora(snapshot, c.lora))
+    let outputDir = runDir.file('model');
+    if (trainer.step === totalSteps) {
+      const weights = new Map<string, { shape: number[]; data: Float32Array }>();
+      const snapshot = new Map(store.entries());
+      if (c.lora) {
+        outputDir = runDir.file('adapter');
+        await saveLoraAdapter(outputDir, snapshot, c.lora, { baseModel: c.model.dir ?? null });
+        if (c.saveMerged) {
+          for (const [n, t] of mergeLora(snapshot, c.lora))
+            weights.set(n, { shape: [...t.dims], data: t.data as Float32Array });
+          await saveLlamaDir(runDir.file('merged'), modelConfig, weights);
+          await tokenizer.save(runDir.file('merged', 'tokenizer.json'));
+        }
+      } else {
+        for (const n of paramNames) {
+          const t = store.get(n);
           weights.set(n, { shape: [...t.dims], data: t.data as Float32Array });
-        await saveLlamaDir(runDir.file('merged'), modelConfig, weights);
-        await tokenizer.save(runDir.file('merged', 'tokenizer.json'));
+        }
+        await saveLlamaDir(outputDir, modelConfig, weights);
+        await tokenizer.save(path.join(outputDir, 'tokenizer.json'));
       }
-    } else {
-      for (const n of paramNames) {
-        const t = store.get(n);
-        weights.set(n, { shape: [...t.dims], data: t.data as Float32Array });
-      }
-      await saveLlamaDir(outputDir, modelConfig, weights);
-      await tokenizer.save(path.join(outputDir, 'tokenizer.json'));
+      log.info(`sft: wrote ${outputDir}`);
     }
-    log.info(`sft: wrote ${outputDir}`);
+    return {
+      runDir,
+      step: trainer.step,
+      totalSteps,
+      resumedFrom,
+      trainLoss: lastLoss,
+      evalLoss: evalResult?.loss ?? null,
+      evalPerplexity: evalResult?.ppl ?? null,
+      tokensPerSecond: trainSeconds > 0 ? trainTokens / trainSeconds : 0,
+      peakRssMb,
+      outputDir,
+      params: store,
+      config: modelConfig,
+      tokenizer,
+    };
+  } finally {
+    runDir.release();
   }
-  return {
-    runDir,
-    step: trainer.step,
-    totalSteps,
-    resumedFrom,
-    trainLoss: lastLoss,
-    evalLoss: evalResult?.loss ?? null,
-    evalPerplexity: evalResult?.ppl ?? null,
-    tokensPerSecond: trainSeconds > 0 ? trainTokens / trainSeconds : 0,
-    peakRssMb,
-    outputDir,
-    params: store,
-    config: modelConfig,
-    tokenizer,
-  };
 }
 
 function blankRow(seqLen: number, padId: number): PackedRow {

@@ -85,18 +85,22 @@ export async function runDemo(
     { ...options, seed, metrics: metricsConfig },
     { parent: options.runDir, overwrite: true },
   );
-  const env = new ShopEnv();
-  const rows: DemoRow[] = [];
-  for (const policy of options.policies ?? POLICY_NAMES) {
-    const sessions = simulate(shopPolicies.get(policy), { scenarios: options.scenarios, seed }, env);
-    const file = path.join(run.root, `${policy}.jsonl`);
-    await writeSessions(file, sessions);
-    const evaluation = summarize(await scoreFile(file, metrics, ctx), metrics, metricsConfig, seed);
-    rows.push({ policy, sessions: evaluation.sessions, metrics: evaluation.metrics });
-    log(`${policy}: ${evaluation.sessions} sessions -> ${file}`);
+  try {
+    const env = new ShopEnv();
+    const rows: DemoRow[] = [];
+    for (const policy of options.policies ?? POLICY_NAMES) {
+      const sessions = simulate(shopPolicies.get(policy), { scenarios: options.scenarios, seed }, env);
+      const file = path.join(run.root, `${policy}.jsonl`);
+      await writeSessions(file, sessions);
+      const evaluation = summarize(await scoreFile(file, metrics, ctx), metrics, metricsConfig, seed);
+      rows.push({ policy, sessions: evaluation.sessions, metrics: evaluation.metrics });
+      log(`${policy}: ${evaluation.sessions} sessions -> ${file}`);
+    }
+    await writeJsonAtomic(run.file('results.json'), rows);
+    return rows;
+  } finally {
+    run.release();
   }
-  await writeJsonAtomic(run.file('results.json'), rows);
-  return rows;
 }
 
 /** `gopo demo`: the main job on a small embedded default. */

@@ -6,7 +6,6 @@
  * The trained reply model is written to <run>/model, a folder `gopo cs sample` and the `lm` reply
  * backend read.
  */
-import * as path from 'node:path';
 import { createRunDir, type Logger, Progress, Rng, writeJsonAtomic } from '@gopo/core';
 import {
   CsAgent,
@@ -21,7 +20,7 @@ import { nluJudge, shopStrategyPolicies, templateReplyPolicy } from '@gopo/envs'
 import { ExpertAgent } from '@gopo/expert-agent';
 import { createKlController, MetricsConfigSchema } from '@gopo/rewards';
 import { z } from 'zod';
-import { loadPhaseCheckpoint, savePhaseCheckpoint } from '../checkpoints.js';
+import { resumeKlPhaseCheckpoint, saveKlPhaseCheckpoint } from '../checkpoints.js';
 import { GopoTrainConfigSchema } from '../gopo/config.js';
 import { shopEnvFactory } from '../gopo/run.js';
 import { trainingJobs } from '../gopo/scenarios.js';
@@ -104,97 +103,90 @@ export async function runCsTraining(
     { mode, seed: options.seed, config: c },
     { parent: options.runsDir, resume: options.resume, overwrite: options.overwrite, inputs: [c.model] },
   );
-  const key = JSON.stringify({ mode, seed: options.seed, config: c });
-  const makeEnv = shopEnvFactory(GopoTrainConfigSchema.parse({}));
-  const agent = await CsAgent.load(c.model, {}, { trainable: true, intraOpThreads: c.threads });
-  const reference = await CsAgent.load(c.model, {}, { intraOpThreads: c.threads });
-  const objective = csObjective(mode, c);
-  const updater = new CsUpdater(
-    agent,
-    c.rows,
-    objective,
-    {
-      lr: c.lr,
-      clipNorm: 1,
-      optimizer: { kind: 'adamw', weightDecay: 0 },
-      intraOpThreads: c.threads,
-      seed: options.seed,
-    },
-    mode === 'ppo' ? await loadValueHead(c.model) : undefined,
-  );
-  const kl = createKlController(c.metrics.kl);
-  // undefined: evaluateReplies' default second judge (the shipped strategy classifier).
-  const judges = options.judges;
-  const ctx: CsPhaseContext = {
-    agent,
-    reference,
-    updater,
-    pool: new InProcessPool(
-      { strategy: await strategyPolicy(c.strategies, c.threads), reply: agent },
-      makeEnv,
-    ),
-    judge: nluJudge,
-    referenceReplies: (requests) => templateReplyPolicy.reply(requests),
-    weights: c.metrics.objective,
-    kl,
-    stepReward: c.metrics.stepReward,
-  };
-  let done = 0;
-  const latest = await loadPhaseCheckpoint(run.checkpointsDir);
-  if (latest) {
-    await updater.importState(latest.snapshot);
-    kl.restore({ value: latest.scalars.klBeta ?? kl.value });
-    done = latest.phases;
-    log.info(`resumed from ${path.basename(latest.path)}: ${done} phase(s) done`);
-  }
-  const evaluate = (label: string) => {
-    log.info(`evaluating ${label} on ${c.eval.scenarios} held-out scenarios (oracle strategies)`);
-    return evaluateReplies(agent, makeEnv, {
+  try {
+    const key = JSON.stringify({ mode, seed: options.seed, config: c });
+    const makeEnv = shopEnvFactory(GopoTrainConfigSchema.parse({}));
+    const agent = await CsAgent.load(c.model, {}, { trainable: true, intraOpThreads: c.threads });
+    const reference = await CsAgent.load(c.model, {}, { intraOpThreads: c.threads });
+    const objective = csObjective(mode, c);
+    const updater = new CsUpdater(
+      agent,
+      c.rows,
+      objective,
+      {
+        lr: c.lr,
+        clipNorm: 1,
+        optimizer: { kind: 'adamw', weightDecay: 0 },
+        intraOpThreads: c.threads,
+        seed: options.seed,
+      },
+      mode === 'ppo' ? await loadValueHead(c.model) : undefined,
+    );
+    const kl = createKlController(c.metrics.kl);
+    // undefined: evaluateReplies' default second judge (the shipped strategy classifier).
+    const judges = options.judges;
+    const ctx: CsPhaseContext = {
+      agent,
+      reference,
+      updater,
+      pool: new InProcessPool(
+        { strategy: await strategyPolicy(c.strategies, c.threads), reply: agent },
+        makeEnv,
+      ),
+      judge: nluJudge,
+      referenceReplies: (requests) => templateReplyPolicy.reply(requests),
+      weights: c.metrics.objective,
+      kl,
+      stepReward: c.metrics.stepReward,
+    };
+    let done = 0;
+    const resumed = await resumeKlPhaseCheckpoint(run.checkpointsDir, updater, kl);
+    if (resumed) {
+      done = resumed.phases;
+      log.info(`resumed from ${resumed.name}: ${done} phase(s) done`);
+    }
+    const evaluate = (label: string) => {
+      log.info(`evaluating ${label} on ${c.eval.scenarios} held-out scenarios (oracle strategies)`);
+      return evaluateReplies(agent, makeEnv, {
+        scenarios: c.eval.scenarios,
+        seed: options.seed,
+        ...(judges ? { judges } : {}),
+      });
+    };
+    const before = await evaluateReplies(reference, makeEnv, {
       scenarios: c.eval.scenarios,
       seed: options.seed,
       ...(judges ? { judges } : {}),
     });
-  };
-  const before = await evaluateReplies(reference, makeEnv, {
-    scenarios: c.eval.scenarios,
-    seed: options.seed,
-    ...(judges ? { judges } : {}),
-  });
-  let after = before;
-  const progress = new Progress({ total: c.phases, label: `cs ${mode}` });
-  progress.tick(done);
-  for (let phase = done; phase < c.phases; phase++) {
-    const jobs = trainingJobs(options.seed, 10_000 + phase, c.scenarios, 1);
-    const rng = Rng.fromSeed(options.seed, `cs-${mode}:${phase}`);
-    const r = await runCsPhase(ctx, mode, jobs, c, rng);
-    let metrics: Record<string, number> = { phase, ...r.metrics };
-    if ((phase + 1) % c.eval.every === 0 || phase === c.phases - 1) {
-      after = await evaluate(`after phase ${phase}`);
-      for (const [k, v] of Object.entries(after.metrics)) metrics[`eval/${k}`] = v.value;
+    let after = before;
+    const progress = new Progress({ total: c.phases, label: `cs ${mode}` });
+    progress.tick(done);
+    for (let phase = done; phase < c.phases; phase++) {
+      const jobs = trainingJobs(options.seed, 10_000 + phase, c.scenarios, 1);
+      const rng = Rng.fromSeed(options.seed, `cs-${mode}:${phase}`);
+      const r = await runCsPhase(ctx, mode, jobs, c, rng);
+      let metrics: Record<string, number> = { phase, ...r.metrics };
+      if ((phase + 1) % c.eval.every === 0 || phase === c.phases - 1) {
+        after = await evaluate(`after phase ${phase}`);
+        for (const [k, v] of Object.entries(after.metrics)) metrics[`eval/${k}`] = v.value;
+      }
+      await run.logMetrics(phase + 1, metrics);
+      await saveKlPhaseCheckpoint(run.checkpointsDir, updater, kl, phase + 1, key, c.keepCheckpoints);
+      log.info(
+        `cs ${mode} phase ${phase}: reward ${metrics['cs/reward']?.toFixed(3)}, adherence ${(100 * (metrics['cs/adherence'] ?? 0)).toFixed(1)}%, KL ${metrics['cs/kl']?.toFixed(3)}`,
+      );
+      progress.tick(1);
+      metrics = {};
     }
-    await run.logMetrics(phase + 1, metrics);
-    await savePhaseCheckpoint(
-      run.checkpointsDir,
-      await updater.exportState(),
-      phase + 1,
-      { klBeta: kl.value },
-      key,
-      c.keepCheckpoints,
-    );
-    log.info(
-      `cs ${mode} phase ${phase}: reward ${metrics['cs/reward']?.toFixed(3)}, adherence ${(100 * (metrics['cs/adherence'] ?? 0)).toFixed(1)}%, KL ${metrics['cs/kl']?.toFixed(3)}`,
-    );
-    progress.tick(1);
-    metrics = {};
+    progress.done();
+    if (done === c.phases) after = await evaluate('the trained reply model (run already complete)');
+    const model = run.file('model');
+    await updater.saveModel(model);
+    // The figures only: the evaluated sessions would make the summary megabytes long.
+    const figures = ({ sessions, replies, metrics }: CsEvaluation) => ({ sessions, replies, metrics });
+    await writeJsonAtomic(run.file('summary.json'), { before: figures(before), after: figures(after) });
+    return { runDir: run.root, model, before, after };
+  } finally {
+    run.release();
   }
-  progress.done();
-  if (done === c.phases) after = await evaluate('the trained reply model (run already complete)');
-  const model = run.file('model');
-  await agent.model.save(model);
-  await agent.tokenizer.save(path.join(model, 'tokenizer.json'));
-  if (objective.kind === 'ppo') await updater.saveValueHead(model);
-  // The figures only: the evaluated sessions would make the summary megabytes long.
-  const figures = ({ sessions, replies, metrics }: CsEvaluation) => ({ sessions, replies, metrics });
-  await writeJsonAtomic(run.file('summary.json'), { before: figures(before), after: figures(after) });
-  return { runDir: run.root, model, before, after };
 }

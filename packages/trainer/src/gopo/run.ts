@@ -47,7 +47,12 @@ import {
   selectMetrics,
 } from '@gopo/rewards';
 import { createReplyBackend, type ReplyBackend } from '../backends/reply-backends.js';
-import { loadPhaseCheckpoint, savePhaseCheckpoint } from '../checkpoints.js';
+import {
+  loadPhaseCheckpoint,
+  resumeKlPhaseCheckpoint,
+  saveKlPhaseCheckpoint,
+  savePhaseCheckpoint,
+} from '../checkpoints.js';
 import { type CsTrainMode, csObjective } from '../cs/objective.js';
 import type { CsPhaseContext } from '../cs/phases.js';
 import { runCsPhase } from '../cs/run-phase.js';
@@ -394,11 +399,13 @@ export async function openRunSession(
       async close() {
         await rollouts.close();
         await reply.close();
+        run.release();
       },
     };
   } catch (e) {
     await pool?.close();
     await reply.close();
+    run.release();
     throw e;
   }
 }
@@ -610,12 +617,8 @@ async function openCsSession(
     stepReward: c.metrics.stepReward,
   };
   const dir = run.file('checkpoints-cs');
-  const latest = await loadPhaseCheckpoint(dir);
-  if (latest) {
-    await updater.importState(latest.snapshot);
-    kl.restore({ value: latest.scalars.klBeta ?? kl.value });
-    log.info(`resumed the reply model from ${path.basename(latest.path)}`);
-  }
+  const resumed = await resumeKlPhaseCheckpoint(dir, updater, kl);
+  if (resumed) log.info(`resumed the reply model from ${resumed.name}`);
   return {
     mode: t.mode,
     async phase(index) {
@@ -624,20 +627,7 @@ async function openCsSession(
       const r = await runCsPhase(ctx, t.mode, jobs, t, rng);
       return r.metrics;
     },
-    async checkpoint(phases) {
-      await savePhaseCheckpoint(
-        dir,
-        await updater.exportState(),
-        phases,
-        { klBeta: kl.value },
-        key,
-        c.keepCheckpoints,
-      );
-    },
-    async save(out) {
-      await models.agent.model.save(out);
-      await models.agent.tokenizer.save(path.join(out, 'tokenizer.json'));
-      if (objective.kind === 'ppo') await updater.saveValueHead(out);
-    },
+    checkpoint: (phases) => saveKlPhaseCheckpoint(dir, updater, kl, phases, key, c.keepCheckpoints),
+    save: (out) => updater.saveModel(out),
   };
 }

@@ -18,13 +18,11 @@
  * eval seed; the trained model goes to models/josh-ppo (with its value head).
  */
 import { existsSync, promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import { hashString, type Logger, Rng, type RunDir, UsageError, writeJsonAtomic } from '@gopo/core';
 import { CsAgent, CsUpdater, type GeneratedReply, LmToolAgent, loadValueHead } from '@gopo/cs-agent';
 import { trialSeed } from '@gopo/envs';
-import { TOKENIZER_FILE } from '@gopo/lm';
 import { createKlController } from '@gopo/rewards';
-import { loadPhaseCheckpoint, savePhaseCheckpoint } from '../checkpoints.js';
+import { resumeKlPhaseCheckpoint, saveKlPhaseCheckpoint } from '../checkpoints.js';
 import { type PpoTrajectory, ppoBatch, ppoEpochs } from '../cs/ppo-steps.js';
 import type { JoshConfig } from './config.js';
 import { type AgentEval, evaluate } from './evaluate.js';
@@ -126,12 +124,10 @@ export async function runPpoStage<P, G>(
   const checkpoints = run.file('ppo', 'checkpoints');
   const key = JSON.stringify({ seed, start, ppo: p });
   let done = 0;
-  const latest = await loadPhaseCheckpoint(checkpoints);
-  if (latest) {
-    await updater.importState(latest.snapshot);
-    kl.restore({ value: latest.scalars.klBeta ?? kl.value });
-    done = latest.phases;
-    log.info(`josh ppo: resumed from ${path.basename(latest.path)}, ${done} phase(s) done`);
+  const resumed = await resumeKlPhaseCheckpoint(checkpoints, updater, kl);
+  if (resumed) {
+    done = resumed.phases;
+    log.info(`josh ppo: resumed from ${resumed.name}, ${done} phase(s) done`);
   }
   const seeds = [c.eval.seeds[0]!];
   const evalAgent = (name: string, agent: LmToolAgent) => ({
@@ -186,22 +182,13 @@ export async function runPpoStage<P, G>(
       ...update,
     };
     await run.logMetrics(phase + 1, metrics);
-    await savePhaseCheckpoint(
-      checkpoints,
-      await updater.exportState(),
-      phase + 1,
-      { klBeta: kl.value },
-      key,
-      p.keepCheckpoints,
-    );
+    await saveKlPhaseCheckpoint(checkpoints, updater, kl, phase + 1, key, p.keepCheckpoints);
     log.info(
       `josh ppo phase ${phase + 1}/${p.phases}: goal reward ${metrics['reward/goal']!.toFixed(3)}, step reward ${metrics['reward/step']!.toFixed(3)}, KL ${klMean.toFixed(3)}, beta ${kl.value.toFixed(4)}`,
     );
   }
   const [after] = (await evaluate(task, seeds, [evalAgent('josh-ppo', policy)], log)) as [AgentEval];
   const model = run.file('models', 'josh-ppo');
-  await policy.model.save(model);
-  await policy.tokenizer.save(path.join(model, TOKENIZER_FILE));
-  await updater.saveValueHead(model);
+  await updater.saveModel(model);
   return { model, start, phases: p.phases, before, after, klBeta: kl.value };
 }

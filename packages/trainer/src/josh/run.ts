@@ -363,36 +363,41 @@ export async function runJosh<P, G>(
       inputs: from ? [from] : [],
     },
   );
-  const stagesRun: JoshStage[] = [];
-  const stop = (s: JoshStage) => o.until === s;
-  const selfplay = await stage(run, 'selfplay', stagesRun, log, () => selfPlay(task, c, run, o.seed, log));
-  if (stop('selfplay')) return { runDir: run.root, selfplay, stagesRun };
-  const sft = await stage(run, 'sft', stagesRun, log, () => runSftStage(c, run, o.seed, log, o.progress));
-  if (stop('sft')) return { runDir: run.root, selfplay, sftModel: sft.model, stagesRun };
-  const kto = await stage(run, 'kto', stagesRun, log, () => runKtoStage(c, run, sft.model, o.seed, log));
-  if (stop('kto')) return { runDir: run.root, selfplay, sftModel: sft.model, ktoModel: kto.model, stagesRun };
-  const models = { runDir: run.root, selfplay, sftModel: sft.model, ktoModel: kto.model };
-  const ppo = c.ppo.enabled
-    ? await stage(run, 'ppo', stagesRun, log, () =>
-        runPpoStage(task, c, run, c.ppo.from === 'kto' ? kto.model : sft.model, o.seed, log),
-      )
-    : undefined;
-  if (stop('ppo')) return { ...models, ...(ppo ? { ppo } : {}), stagesRun };
-  const evals = await stage(run, 'eval', stagesRun, log, async () => {
-    const base = await basePolicy(task, c, c.eval.temperature);
-    const evals = await evaluate(
-      task,
-      c.eval.seeds,
-      [
-        { name: 'base', lm: c.agent.kind !== 'scripted', policy: base },
-        await lmEvalAgent<P>('josh-sft', sft.model, c),
-        await lmEvalAgent<P>('josh-kto', kto.model, c),
-        ...(ppo ? [await lmEvalAgent<P>('josh-ppo', ppo.model, c)] : []),
-      ],
-      log,
-    );
-    await writeFileAtomic(run.file('report.md'), joshReport(o.env, c, selfplay, evals));
-    return evals;
-  });
-  return { ...models, ...(ppo ? { ppo } : {}), eval: evals, stagesRun };
+  try {
+    const stagesRun: JoshStage[] = [];
+    const stop = (s: JoshStage) => o.until === s;
+    const selfplay = await stage(run, 'selfplay', stagesRun, log, () => selfPlay(task, c, run, o.seed, log));
+    if (stop('selfplay')) return { runDir: run.root, selfplay, stagesRun };
+    const sft = await stage(run, 'sft', stagesRun, log, () => runSftStage(c, run, o.seed, log, o.progress));
+    if (stop('sft')) return { runDir: run.root, selfplay, sftModel: sft.model, stagesRun };
+    const kto = await stage(run, 'kto', stagesRun, log, () => runKtoStage(c, run, sft.model, o.seed, log));
+    if (stop('kto'))
+      return { runDir: run.root, selfplay, sftModel: sft.model, ktoModel: kto.model, stagesRun };
+    const models = { runDir: run.root, selfplay, sftModel: sft.model, ktoModel: kto.model };
+    const ppo = c.ppo.enabled
+      ? await stage(run, 'ppo', stagesRun, log, () =>
+          runPpoStage(task, c, run, c.ppo.from === 'kto' ? kto.model : sft.model, o.seed, log),
+        )
+      : undefined;
+    if (stop('ppo')) return { ...models, ...(ppo ? { ppo } : {}), stagesRun };
+    const evals = await stage(run, 'eval', stagesRun, log, async () => {
+      const base = await basePolicy(task, c, c.eval.temperature);
+      const evals = await evaluate(
+        task,
+        c.eval.seeds,
+        [
+          { name: 'base', lm: c.agent.kind !== 'scripted', policy: base },
+          await lmEvalAgent<P>('josh-sft', sft.model, c),
+          await lmEvalAgent<P>('josh-kto', kto.model, c),
+          ...(ppo ? [await lmEvalAgent<P>('josh-ppo', ppo.model, c)] : []),
+        ],
+        log,
+      );
+      await writeFileAtomic(run.file('report.md'), joshReport(o.env, c, selfplay, evals));
+      return evals;
+    });
+    return { ...models, ...(ppo ? { ppo } : {}), eval: evals, stagesRun };
+  } finally {
+    run.release();
+  }
 }
