@@ -66,4 +66,37 @@ describe.skipIf(!resolveDataDir())('example: toolwoz-josh', () => {
     expect(await main(argv, { out: (t) => again.push(t), err: (t) => err.push(t) })).toBe(0);
     expect(again.join('\n')).toContain('stages run now: none');
   }, 600_000);
+
+  it('taubench.yaml runs self-play, SFT, KTO and the evaluation with pass^k on retail', async () => {
+    const runsDir = mkdtempSync(path.join(tmpdir(), 'gopo-josh-retail-'));
+    const out: string[] = [];
+    const err: string[] = [];
+    const sets = [
+      'goals.train=3',
+      'goals.eval=2',
+      'maxSteps=16',
+      'search.maxDepth=6',
+      'model.init={hiddenSize: 16, layers: 1, heads: 2, kvHeads: 1, intermediateSize: 32, maxPositions: 3072}',
+      'lmAgent.maxNewTokens=8',
+      'sft={steps: 1, lr: 0.001, warmupSteps: 0, microBatchSize: 1, seqLen: 3072}',
+      'kto.rows=2',
+      'kto.epochs=1',
+      'eval.seeds=[1, 2]',
+      'threads=1',
+    ];
+    const argv = ['josh', '--env', 'taubench-retail', '--config', path.join(here, 'taubench.yaml')];
+    const rest = ['--runs-dir', runsDir, '--run-name', 'smoke', '--quiet'];
+    const code = await main([...argv, ...sets.flatMap((s) => ['--set', s]), ...rest], {
+      out: (t) => out.push(t),
+      err: (t) => err.push(t),
+    });
+    expect(err).toEqual([]);
+    expect(code).toBe(0);
+    const report = readFileSync(path.join(runsDir, 'smoke', 'report.md'), 'utf8');
+    expect(report).toContain(
+      '| agent | average reward | 100% success rate | pass^1 | pass^2 | malformed steps |',
+    );
+    for (const agent of ['| base |', '| josh-sft |', '| josh-kto |']) expect(report).toContain(agent);
+    expect(report).not.toContain('| josh-ppo |');
+  }, 600_000);
 });

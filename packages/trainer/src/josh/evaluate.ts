@@ -8,7 +8,7 @@ import { hashString, type Logger } from '@gopo/core';
 import { LmToolAgent } from '@gopo/cs-agent';
 import type { ToolAgent } from '@gopo/dialogue';
 import { runToolEpisode, trialSeed } from '@gopo/envs';
-import { joshSummary } from '@gopo/rewards';
+import { joshSummary, passHatK, trialsByTask } from '@gopo/rewards';
 import type { JoshConfig } from './config.js';
 import type { JoshPolicy } from './search.js';
 import type { JoshTask } from './tasks.js';
@@ -25,6 +25,11 @@ export interface AgentEval {
   readonly agent: string;
   readonly averageReward: SeedStat;
   readonly fullSuccessRate: SeedStat;
+  /**
+   * tau-bench's pass^k for k = 1..seeds, each seed one trial of every held-out goal: the chance that
+   * k trials of a goal all reach reward 1, averaged over goals. pass^1 is the mean 100% success rate.
+   */
+  readonly passHatK: readonly number[];
   /** Share of LM steps that were malformed (null for scripted agents). */
   readonly malformedRate: number | null;
 }
@@ -76,6 +81,7 @@ export async function evaluate<P, G>(
   for (const a of agents) {
     const avg: number[] = [];
     const full: number[] = [];
+    const trials: { task: string; reward: number }[] = [];
     let steps = 0;
     let malformed = 0;
     for (const s of seeds) {
@@ -85,6 +91,7 @@ export async function evaluate<P, G>(
         const agent: ToolAgent = a.policy.create(task.env.privileged(), hashString(`${s}/${i}`));
         const e = await runToolEpisode(task.env, agent);
         rewards.push(e.reward);
+        trials.push({ task: item.id, reward: e.reward });
         if (countsSteps(agent)) {
           steps += agent.stats.steps;
           malformed += agent.stats.malformed;
@@ -98,6 +105,7 @@ export async function evaluate<P, G>(
       agent: a.name,
       averageReward: seedStat(avg),
       fullSuccessRate: seedStat(full),
+      passHatK: seeds.map((_, k) => passHatK(trialsByTask(trials), k + 1)),
       malformedRate: a.lm ? malformed / Math.max(1, steps) : null,
     };
     log.info(

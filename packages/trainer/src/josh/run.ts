@@ -328,6 +328,7 @@ export function joshReport(
   selfplay: SelfPlaySummary,
   evals: readonly AgentEval[],
 ): string {
+  const ks = c.eval.seeds.map((_, i) => i + 1);
   return [
     `# JOSH on ${env}`,
     '',
@@ -335,12 +336,14 @@ export function joshReport(
     '',
     `Held-out: ${c.goals.eval} goals x seeds ${c.eval.seeds.join(', ')} (mean and 95% t-interval over seeds).`,
     '',
-    '| agent | average reward | 100% success rate | malformed steps |',
-    '| --- | --- | --- | --- |',
+    `| agent | average reward | 100% success rate | ${ks.map((k) => `pass^${k}`).join(' | ')} | malformed steps |`,
+    `| --- | --- | --- | ${ks.map(() => '---').join(' | ')} | --- |`,
     ...evals.map(
       (e) =>
-        `| ${e.agent} | ${ci(e.averageReward)} | ${ci(e.fullSuccessRate, true)} | ${e.malformedRate === null ? 'n/a' : `${(100 * e.malformedRate).toFixed(1)}%`} |`,
+        `| ${e.agent} | ${ci(e.averageReward)} | ${ci(e.fullSuccessRate, true)} | ${ks.map((k) => (e.passHatK[k - 1] ?? Number.NaN).toFixed(3)).join(' | ')} | ${e.malformedRate === null ? 'n/a' : `${(100 * e.malformedRate).toFixed(1)}%`} |`,
     ),
+    '',
+    `pass^k: each seed is one trial of every held-out goal; the chance that k trials of a goal all reach reward 1, averaged over goals (tau-bench's metric; pass^1 is the mean 100% success rate).`,
     '',
   ].join('\n');
 }
