@@ -4,7 +4,7 @@
  * invocation reruns nothing; a changed method is refused as stale; a budget a GOPO iteration does
  * not divide is a config error naming the method.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,6 +204,47 @@ describe('gopo experiment', () => {
     expect(formatStatus(status)).toMatch(/\| uniform \| 1 \| running: process \d+ on .* since now/);
     await expect(runExperiment(config, { ...options, overwrite: true })).rejects.toThrow(LockedError);
     expect(existsSync(join(results, 'seed-2.json'))).toBe(true);
+  }, 120_000);
+
+  it('reports the results another invocation finished while this one ran', async () => {
+    const runsDir = await mkdtemp(join(tmpdir(), 'gopo-exp-beside-'));
+    dirs.push(runsDir);
+    const config = ExperimentConfigSchema.parse({
+      ...base,
+      methods: [
+        { id: 'oracle', kind: 'scripted', policy: 'oracle' },
+        { id: 'uniform', kind: 'scripted', policy: 'uniform' },
+      ],
+      compareAgainst: [],
+    });
+    const quiet = { overwrite: false, logger: silentLogger(), progress: false };
+    // The oracle's results, as another invocation (--only oracle) will leave them.
+    await runExperiment(config, { ...quiet, runName: 'other', runsDir, only: ['oracle'] });
+    const arrive = () =>
+      cpSync(join(runsDir, 'other', 'results', 'oracle'), join(runsDir, 'x', 'results', 'oracle'), {
+        recursive: true,
+      });
+    // This invocation runs only uniform; the oracle's results land while it does, after it passed
+    // the oracle's rows.
+    const logger = winston.createLogger({
+      level: 'info',
+      transports: [
+        new winston.transports.Stream({
+          stream: new Writable({
+            objectMode: true,
+            write: (info: { message: string }, _enc, done) => {
+              if (/^uniform, seed 1: training/.test(info.message)) arrive();
+              done();
+            },
+          }),
+        }),
+      ],
+    });
+    const r = await runExperiment(config, { ...quiet, logger, runName: 'x', runsDir, only: ['uniform'] });
+    expect(r.methods.map((m) => [m.id, m.seeds])).toEqual([
+      ['oracle', [1, 2]],
+      ['uniform', [1, 2]],
+    ]);
   }, 120_000);
 
   it('refuses a budget one GOPO iteration does not divide, and bad method lists', () => {

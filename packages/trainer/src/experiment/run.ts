@@ -174,39 +174,45 @@ export async function runExperiment(
     throw new UsageError(
       `--only names no method: ${unknown.join(', ')}; methods: ${e.methods.map((m) => m.id).join(', ')}`,
     );
+  const resultFile = (m: ExperimentMethod, seed: number) =>
+    path.join(run.root, 'results', m.id, `seed-${seed}.json`);
+  const checkedResult = async (m: ExperimentMethod, seed: number): Promise<MethodSeedResult> => {
+    const r = await readResult(resultFile(m, seed));
+    const changed = resultChanges(r, e, m);
+    if (changed.length > 0)
+      throw new UsageError(
+        `${methodLabel(m)}, seed ${seed} was run with other settings (${formatConfigChanges(changed)}); ` +
+          `remove ${path.join(run.root, 'results', m.id)} and ${path.join(run.root, 'methods', m.id)} to rerun it, or give it a new id`,
+      );
+    return r;
+  };
+  for (const m of e.methods) {
+    for (const seed of e.seeds) {
+      if (existsSync(resultFile(m, seed))) {
+        await checkedResult(m, seed);
+        o.logger.info(`${methodLabel(m)}, seed ${seed}: finished earlier (${resultFile(m, seed)})`);
+      } else if (!o.only || o.only.includes(m.id)) {
+        o.logger.info(`${methodLabel(m)}, seed ${seed}: training and evaluating`);
+        try {
+          const r = await runMethodSeed(e, m, seed, run.root, o);
+          o.logger.info(
+            `${methodLabel(m)}, seed ${seed}: TSE ${r.values.tse?.toFixed(1)}, success ${r.values.success_rate?.toFixed(1)} (${r.wallSeconds.toFixed(0)} s)`,
+          );
+        } catch (err) {
+          if (!(err instanceof LockedError)) throw err;
+          o.logger.warn(`skipped: ${err.message}`);
+        }
+      }
+    }
+  }
+  // The report takes every result finished by now, those of invocations running beside this one included.
   const perMethod = new Map<string, MethodSeedResult[]>();
   const sessions = new Map<string, Session[]>();
   for (const m of e.methods) {
     const rows: MethodSeedResult[] = [];
     for (const seed of e.seeds) {
-      const file = path.join(run.root, 'results', m.id, `seed-${seed}.json`);
-      let r: MethodSeedResult | undefined;
-      if (existsSync(file)) {
-        r = await readResult(file);
-        const changed = resultChanges(r, e, m);
-        if (changed.length > 0) {
-          const changes = formatConfigChanges(changed);
-          throw new UsageError(
-            `${methodLabel(m)}, seed ${seed} was run with other settings (${changes}); ` +
-              `remove ${path.join(run.root, 'results', m.id)} and ${path.join(run.root, 'methods', m.id)} to rerun it, or give it a new id`,
-          );
-        }
-        o.logger.info(`${methodLabel(m)}, seed ${seed}: finished earlier (${file})`);
-      } else if (!o.only || o.only.includes(m.id)) {
-        o.logger.info(`${methodLabel(m)}, seed ${seed}: training and evaluating`);
-        try {
-          r = await runMethodSeed(e, m, seed, run.root, o);
-        } catch (err) {
-          if (!(err instanceof LockedError)) throw err;
-          o.logger.warn(`skipped: ${err.message}`);
-          continue;
-        }
-        o.logger.info(
-          `${methodLabel(m)}, seed ${seed}: TSE ${r.values.tse?.toFixed(1)}, success ${r.values.success_rate?.toFixed(1)} (${r.wallSeconds.toFixed(0)} s)`,
-        );
-      }
-      if (!r) continue;
-      rows.push(r);
+      if (!existsSync(resultFile(m, seed))) continue;
+      rows.push(await checkedResult(m, seed));
       const logged = await readSessionsAll(
         path.join(run.root, 'results', m.id, `seed-${seed}.sessions.jsonl`),
       );
