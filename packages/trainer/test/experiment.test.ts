@@ -247,6 +247,37 @@ describe('gopo experiment', () => {
     ]);
   }, 120_000);
 
+  it('counts the wall time of earlier, interrupted invocations of a method/seed', async () => {
+    const runsDir = await mkdtemp(join(tmpdir(), 'gopo-exp-wall-'));
+    dirs.push(runsDir);
+    const config = ExperimentConfigSchema.parse({
+      ...base,
+      seeds: [1],
+      methods: [{ id: 'uniform', kind: 'scripted', policy: 'uniform' }],
+      compareAgainst: [],
+    });
+    const options = { runName: 'x', runsDir, overwrite: false, logger: silentLogger(), progress: false };
+    await runExperiment(config, { ...options, only: [] }); // the run folder, nothing run
+    const results = join(runsDir, 'x', 'results', 'uniform');
+    await mkdir(results, { recursive: true });
+    // An earlier invocation worked 1,000 s on seed 1 before it was killed.
+    await writeFile(join(results, 'seed-1.wall.json'), '{"seconds":1000}\n');
+    const t0 = Date.now();
+    await runExperiment(config, {
+      runName: 'x',
+      runsDir,
+      overwrite: false,
+      logger: silentLogger(),
+      progress: false,
+    });
+    const elapsed = (Date.now() - t0) / 1000;
+    const r = JSON.parse(readFileSync(join(results, 'seed-1.json'), 'utf8')) as { wallSeconds: number };
+    expect(r.wallSeconds).toBeGreaterThan(1000);
+    expect(r.wallSeconds).toBeLessThanOrEqual(1000 + elapsed);
+    const saved = JSON.parse(readFileSync(join(results, 'seed-1.wall.json'), 'utf8')) as { seconds: number };
+    expect(saved.seconds).toBeGreaterThanOrEqual(r.wallSeconds);
+  }, 120_000);
+
   it('refuses a budget one GOPO iteration does not divide, and bad method lists', () => {
     const config = ExperimentConfigSchema.parse({ ...base, budget: { episodes: 40 } });
     expect(() => budgetedGopoConfig(config, config.methods[0]!, 1)).toThrow(ConfigError);

@@ -5,7 +5,7 @@
  * Mgshop-style log `gopo eval` reads), and is never rerun; an unfinished GOPO run resumes from its
  * last phase checkpoint (methods/<id>/seed-<S>/).
  */
-import { existsSync, promises as fs, readdirSync, statSync } from 'node:fs';
+import { existsSync, promises as fs, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   acquireLock,
@@ -16,6 +16,7 @@ import {
   LockedError,
   type Logger,
   UsageError,
+  writeFileAtomicSync,
   writeJsonAtomic,
 } from '@gopo/core';
 import { readSessionsAll, type Session, writeSessions } from '@gopo/dialogue';
@@ -85,16 +86,45 @@ async function runMethodSeed(
   root: string,
   o: ExperimentRunOptions,
 ): Promise<MethodSeedResult> {
-  const t0 = Date.now();
   const dir = path.join(root, 'results', m.id);
   await fs.mkdir(dir, { recursive: true });
   // One process per method/seed: a second invocation (another --only, say) skips it.
   const lock = acquireLock(path.join(dir, `seed-${seed}.lock`), `${methodLabel(m)}, seed ${seed}`);
+  const wall = wallClock(path.join(dir, `seed-${seed}.wall.json`));
   try {
-    return await trainAndEvaluate(e, m, seed, root, o, t0);
+    return await trainAndEvaluate(e, m, seed, root, o, wall);
   } finally {
+    wall.stop();
     lock.release();
   }
+}
+
+const WallSchema = z.strictObject({ seconds: z.number().min(0) });
+const WALL_HEARTBEAT_MS = 30_000;
+
+/**
+ * The wall time of a method/seed over every invocation that worked on it: what earlier (interrupted)
+ * invocations spent, read from `file`, plus this one's, written back every 30 s so that a kill loses
+ * at most that much. A resumed run's result would otherwise count only its last stretch.
+ */
+function wallClock(file: string): { seconds(): number; stop(): void } {
+  let before = 0;
+  if (existsSync(file)) {
+    const parsed = WallSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (parsed.success) before = parsed.data.seconds;
+  }
+  const t0 = Date.now();
+  const seconds = () => before + (Date.now() - t0) / 1000;
+  const save = () => writeFileAtomicSync(file, `${JSON.stringify({ seconds: seconds() })}\n`);
+  const timer = setInterval(save, WALL_HEARTBEAT_MS);
+  timer.unref();
+  return {
+    seconds,
+    stop: () => {
+      clearInterval(timer);
+      save();
+    },
+  };
 }
 
 async function trainAndEvaluate(
@@ -103,7 +133,7 @@ async function trainAndEvaluate(
   seed: number,
   root: string,
   o: ExperimentRunOptions,
-  t0: number,
+  wall: { seconds(): number },
 ): Promise<MethodSeedResult> {
   const dir = path.join(root, 'results', m.id);
   const trained = await trainMethod(m, {
@@ -130,7 +160,7 @@ async function trainAndEvaluate(
         episodes: p.episodes,
         metrics: toJsonValues({ ...p.metrics }),
       })),
-      wallSeconds: (Date.now() - t0) / 1000,
+      wallSeconds: wall.seconds(),
     };
     // Written last: its presence marks the method/seed finished.
     await writeJsonAtomic(path.join(dir, `seed-${seed}.json`), result);
