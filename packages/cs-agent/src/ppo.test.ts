@@ -2,7 +2,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng } from '@gopo/core';
-import { LlamaConfigSchema, LlamaModel, loadDefaultTokenizer } from '@gopo/lm';
+import { LlamaModel, loadDefaultTokenizer } from '@gopo/lm';
+import { tinyLlamaConfig } from '@gopo/lm/testing';
 import { checkGradient, gradients, type HostTensor, ParamStore, runForwardOnce } from '@gopo/nn';
 import { describe, expect, it } from 'vitest';
 import { CsAgent } from './cs-agent.js';
@@ -217,17 +218,7 @@ describe('the PPO loss (float64)', () => {
   });
 });
 
-const tinyConfig = (vocab: number, tie: boolean) =>
-  LlamaConfigSchema.parse({
-    vocab_size: vocab,
-    hidden_size: 16,
-    intermediate_size: 32,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-    num_key_value_heads: 1,
-    max_position_embeddings: 64,
-    tie_word_embeddings: tie,
-  });
+const tinyConfig = (vocab: number, tie: boolean) => tinyLlamaConfig(vocab, { tie_word_embeddings: tie });
 
 describe('log-probs and values of a tiny Llama', () => {
   it('log-probs equal llamaTokenLogProbs (tied and untied heads); a fresh head values every state 0', async () => {

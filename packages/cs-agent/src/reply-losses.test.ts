@@ -1,5 +1,6 @@
 import { Rng } from '@gopo/core';
-import { LlamaConfigSchema, loadDefaultTokenizer } from '@gopo/lm';
+import { loadDefaultTokenizer } from '@gopo/lm';
+import { tinyLlamaConfig } from '@gopo/lm/testing';
 import { gradients, type HostTensor, ParamStore, runForwardOnce } from '@gopo/nn';
 import { describe, expect, it } from 'vitest';
 import { packReplies } from './cs-updater.js';
@@ -121,16 +122,7 @@ describe('reply rows', () => {
 
   it('the log-probs graph gives the reply tokens of a tiny model; changing the prompt after it has no effect', async () => {
     const tok = await loadDefaultTokenizer();
-    const cfg = LlamaConfigSchema.parse({
-      vocab_size: tok.vocabSize,
-      hidden_size: 16,
-      intermediate_size: 32,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      num_key_value_heads: 1,
-      max_position_embeddings: 64,
-      tie_word_embeddings: true,
-    });
+    const cfg = tinyLlamaConfig(tok.vocabSize);
     const items = [{ prompt: [1, 5, 9], tokens: [20, 6], logprobs: [0, 0], advantage: 1 }];
     const rl = { kind: 'rl' as const, rl: { clipEps: 0.2, samples: 2, temperature: 1 } };
     const store = new ParamStore();

@@ -4,7 +4,33 @@
  * checkpoints, resume and plumbing are what such tests check, and a 16-wide model keeps them fast.
  */
 import { promises as fs } from 'node:fs';
-import { DEFAULT_TOKENIZER_PATH, LlamaModel, TOKENIZER_FILE, Tokenizer } from './index.js';
+import {
+  DEFAULT_TOKENIZER_PATH,
+  type LlamaConfig,
+  type LlamaConfigInput,
+  LlamaConfigSchema,
+  LlamaModel,
+  TOKENIZER_FILE,
+  Tokenizer,
+} from './index.js';
+
+/**
+ * A 1-layer, 16-wide Llama config over `vocab` ids with grouped-query attention (2 heads, 1 kv head),
+ * 64 positions and a tied head: small enough for float64 graph checks and update tests. Overrides win.
+ */
+export function tinyLlamaConfig(vocab: number, overrides: Partial<LlamaConfigInput> = {}): LlamaConfig {
+  return LlamaConfigSchema.parse({
+    vocab_size: vocab,
+    hidden_size: 16,
+    intermediate_size: 32,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    max_position_embeddings: 64,
+    tie_word_embeddings: true,
+    ...overrides,
+  });
+}
 
 export interface TinyModelOptions {
   /** Initialisation seed. */

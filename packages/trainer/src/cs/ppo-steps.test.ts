@@ -6,24 +6,15 @@
  */
 import { Rng } from '@gopo/core';
 import { CsAgent, CsUpdater, type GeneratedReply, PpoConfigSchema } from '@gopo/cs-agent';
-import { LlamaConfigSchema, LlamaModel, loadDefaultTokenizer } from '@gopo/lm';
+import { LlamaModel, loadDefaultTokenizer } from '@gopo/lm';
+import { tinyLlamaConfig } from '@gopo/lm/testing';
 import { describe, expect, it } from 'vitest';
 import { ppoBatch, ppoEpochs } from './ppo-steps.js';
 
 describe('token-level PPO end to end', () => {
   it('raises a sequence reward on the last token that the policy can reach', async () => {
     const tok = await loadDefaultTokenizer();
-    const config = LlamaConfigSchema.parse({
-      vocab_size: tok.vocabSize,
-      hidden_size: 16,
-      intermediate_size: 32,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      num_key_value_heads: 1,
-      max_position_embeddings: 64,
-      tie_word_embeddings: true,
-      pad_token_id: tok.padId,
-    });
+    const config = tinyLlamaConfig(tok.vocabSize, { pad_token_id: tok.padId });
     // The same seed gives the reference the policy's initial weights.
     const policy = new CsAgent(LlamaModel.random(config, 5, { weightsAs: 'inputs', intraOpThreads: 1 }), tok);
     const reference = new CsAgent(LlamaModel.random(config, 5, { intraOpThreads: 1 }), tok);
