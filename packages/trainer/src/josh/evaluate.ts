@@ -101,11 +101,12 @@ export async function evaluate<P, G>(
       avg.push(j.averageReward);
       full.push(j.fullSuccessRate);
     }
+    const byTask = trialsByTask(trials);
     const r: AgentEval = {
       agent: a.name,
       averageReward: seedStat(avg),
       fullSuccessRate: seedStat(full),
-      passHatK: seeds.map((_, k) => passHatK(trialsByTask(trials), k + 1)),
+      passHatK: seeds.map((_, k) => passHatK(byTask, k + 1)),
       malformedRate: a.lm ? malformed / Math.max(1, steps) : null,
     };
     log.info(
